@@ -1,0 +1,45 @@
+//! `POST /auth/login`: e-mail and password in, a short-lived access token and a refresh token out.
+
+use careflow::Result;
+use careflow::auth::accounts::{self, Accounts};
+use careflow::auth::token::TokenIssuer;
+use careflow::config::ConfigError;
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+pub struct AuthLogin {
+    accounts: Accounts,
+    issuer: TokenIssuer,
+}
+
+impl AuthLogin {
+    pub fn new(accounts: Accounts, issuer: TokenIssuer) -> Self {
+        Self { accounts, issuer }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            Accounts::from_env().await?,
+            accounts::issuer_from_env().await?,
+        ))
+    }
+}
+
+impl HttpHandler for AuthLogin {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let body: LoginRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
+        let tokens = self
+            .accounts
+            .login(&self.issuer, &body.email, &body.password)
+            .await?;
+        json_no_store(200, &tokens)
+    }
+}

@@ -1,0 +1,45 @@
+//! `POST /auth/refresh`: trades a refresh token for a new access token and a new refresh token.
+//! The old refresh token stops working; presenting it again revokes the whole family.
+
+use careflow::Result;
+use careflow::auth::accounts::{self, Accounts};
+use careflow::auth::token::TokenIssuer;
+use careflow::config::ConfigError;
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+pub struct AuthRefresh {
+    accounts: Accounts,
+    issuer: TokenIssuer,
+}
+
+impl AuthRefresh {
+    pub fn new(accounts: Accounts, issuer: TokenIssuer) -> Self {
+        Self { accounts, issuer }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            Accounts::from_env().await?,
+            accounts::issuer_from_env().await?,
+        ))
+    }
+}
+
+impl HttpHandler for AuthRefresh {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let body: RefreshRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
+        let tokens = self
+            .accounts
+            .refresh(&self.issuer, &body.refresh_token)
+            .await?;
+        json_no_store(200, &tokens)
+    }
+}

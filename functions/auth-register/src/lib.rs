@@ -1,0 +1,48 @@
+//! `POST /auth/register`: a patient creates their own account.
+
+use careflow::Result;
+use careflow::auth::Role;
+use careflow::auth::accounts::{Accounts, NewUser};
+use careflow::config::ConfigError;
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    email: String,
+    password: String,
+    full_name: String,
+}
+
+pub struct AuthRegister {
+    accounts: Accounts,
+}
+
+impl AuthRegister {
+    pub fn new(accounts: Accounts) -> Self {
+        Self { accounts }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self::new(Accounts::from_env().await?))
+    }
+}
+
+impl HttpHandler for AuthRegister {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let body: RegisterRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
+        let user = self
+            .accounts
+            .create_user(NewUser {
+                email: body.email,
+                password: body.password,
+                full_name: body.full_name,
+                role: Role::Patient,
+                specialty: None,
+            })
+            .await?;
+        json_no_store(201, &user)
+    }
+}

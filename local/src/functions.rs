@@ -1,0 +1,84 @@
+//! The registry: every function crate, built once with shared clients, callable by name.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use careflow::auth::accounts::Accounts;
+use careflow::auth::token::{Jwks, TokenIssuer, TokenSettings, Verifier};
+use careflow::http::HttpHandler;
+
+/// A type-erased HTTP function: API Gateway event JSON in, Lambda response JSON out.
+pub type HttpFunction = Arc<
+    dyn Fn(
+            serde_json::Value,
+        ) -> Pin<Box<dyn Future<Output = careflow::Result<serde_json::Value>> + Send>>
+        + Send
+        + Sync,
+>;
+
+fn erase<H: HttpHandler>(handler: H) -> HttpFunction {
+    let handler = Arc::new(handler);
+    Arc::new(move |event| Box::pin(careflow::http::invoke(Arc::clone(&handler), event)))
+}
+
+/// What the functions share, built once (as each Lambda's `main` would from its environment).
+#[derive(Clone)]
+pub struct Deps {
+    pub accounts: Accounts,
+    pub issuer: TokenIssuer,
+    pub verifier: Verifier,
+    pub jwks: Jwks,
+    pub settings: TokenSettings,
+}
+
+/// Every HTTP function by crate name.
+pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
+    let d = deps.clone();
+    HashMap::from([
+        (
+            "auth-register",
+            erase(auth_register::AuthRegister::new(d.accounts.clone())),
+        ),
+        (
+            "auth-login",
+            erase(auth_login::AuthLogin::new(
+                d.accounts.clone(),
+                d.issuer.clone(),
+            )),
+        ),
+        (
+            "auth-refresh",
+            erase(auth_refresh::AuthRefresh::new(
+                d.accounts.clone(),
+                d.issuer.clone(),
+            )),
+        ),
+        (
+            "auth-logout",
+            erase(auth_logout::AuthLogout::new(
+                d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "auth-me",
+            erase(auth_me::AuthMe::new(d.accounts.clone(), d.verifier.clone())),
+        ),
+        (
+            "auth-jwks",
+            erase(auth_jwks::AuthJwks::new(&d.jwks, &d.settings)),
+        ),
+        (
+            "users-create-doctor",
+            erase(users_create_doctor::UsersCreateDoctor::new(
+                d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+    ])
+}
+
+/// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
+pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate"];

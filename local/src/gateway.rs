@@ -1,0 +1,341 @@
+//! API Gateway (HTTP API, payload format 2.0) in front of the functions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use careflow::Error;
+use careflow::auth::token::Verifier;
+use serde_json::{Value, json};
+
+use crate::functions::HttpFunction;
+use crate::template::{Route, Template};
+
+/// Largest request body API Gateway HTTP APIs accept.
+const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    pub template: Template,
+    pub functions: HashMap<&'static str, HttpFunction>,
+    pub verifier: Verifier,
+    /// The `domainName` put in events, e.g. `localhost:3000`.
+    pub domain: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("template.yaml routes to {0}, which the runner does not know")]
+    UnknownFunction(String),
+}
+
+impl Gateway {
+    /// Checks that every routed function exists, so a template edit cannot silently 500.
+    pub fn new(
+        template: Template,
+        functions: HashMap<&'static str, HttpFunction>,
+        verifier: Verifier,
+        domain: String,
+    ) -> Result<Self, GatewayError> {
+        for route in &template.routes {
+            if !functions.contains_key(route.function.as_str()) {
+                return Err(GatewayError::UnknownFunction(route.function.clone()));
+            }
+        }
+        Ok(Self {
+            template,
+            functions,
+            verifier,
+            domain,
+        })
+    }
+
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        axum::Router::new().fallback(serve).with_state(self)
+    }
+
+    /// Handles one HTTP request the way API Gateway would.
+    pub async fn call(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+        source_ip: &str,
+    ) -> Response<Body> {
+        let path = uri.path();
+        let Some((route, params)) = self.template.route(method.as_str(), path) else {
+            return problem(&Error::NotFound("route"));
+        };
+        let claims = if route.public {
+            None
+        } else {
+            match self.authorize(headers) {
+                Ok(claims) => Some(claims),
+                Err(err) => return problem(&err),
+            }
+        };
+        let event = event(
+            route,
+            &params,
+            method,
+            uri,
+            headers,
+            &body,
+            claims,
+            source_ip,
+            &self.domain,
+        );
+        let function = &self.functions[route.function.as_str()];
+        match function(event).await {
+            Ok(response) => lambda_response(&response),
+            Err(err) => {
+                tracing::error!(function = %route.function, "invocation failed");
+                problem(&err)
+            }
+        }
+    }
+
+    /// The JWT authorizer: a bearer token that verifies against the JWKS, issuer and audience.
+    /// Returns the claims API Gateway forwards (every value a string).
+    fn authorize(&self, headers: &HeaderMap) -> Result<BTreeMap<String, String>, Error> {
+        let header = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
+        let token = careflow::http::bearer_token(header)
+            .ok_or_else(|| Error::Unauthenticated("authorization must be a bearer token".into()))?;
+        let claims = self.verifier.verify(token)?;
+        let as_json = serde_json::to_value(&claims).map_err(Error::internal)?;
+        Ok(as_json
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), v)
+            })
+            .collect())
+    }
+}
+
+async fn serve(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
+        Ok(body) => body,
+        Err(_) => {
+            return problem(&Error::PayloadTooLarge {
+                limit: MAX_REQUEST_BYTES,
+            });
+        }
+    };
+    let started = std::time::Instant::now();
+    let response = gateway
+        .call(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            body,
+            &peer.ip().to_string(),
+        )
+        .await;
+    tracing::info!(
+        method = %parts.method,
+        path = %parts.uri.path(),
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+fn is_text(headers: &HeaderMap) -> bool {
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    ct.is_empty()
+        || ct.starts_with("text/")
+        || ct.contains("json")
+        || ct.contains("xml")
+        || ct.starts_with("application/x-www-form-urlencoded")
+}
+
+/// The payload-v2 event API Gateway would send for this request.
+#[allow(clippy::too_many_arguments)]
+fn event(
+    route: &Route,
+    params: &[(String, String)],
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    claims: Option<BTreeMap<String, String>>,
+    source_ip: &str,
+    domain: &str,
+) -> Value {
+    // Repeated headers are joined with commas; cookies travel in their own array.
+    let mut header_map: BTreeMap<String, String> = BTreeMap::new();
+    let mut cookies = Vec::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == http::header::COOKIE {
+            cookies.extend(value.split(';').map(|c| c.trim().to_owned()));
+            continue;
+        }
+        header_map
+            .entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let raw_query = uri.query().unwrap_or("");
+    let mut query: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query
+            .entry(k.to_owned())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(v);
+            })
+            .or_insert_with(|| v.to_owned());
+    }
+    let now = chrono::Utc::now();
+    let user_agent = header_map.get("user-agent").cloned().unwrap_or_default();
+    let (body_value, base64) = if body.is_empty() {
+        (Value::Null, false)
+    } else if is_text(headers) && std::str::from_utf8(body).is_ok() {
+        (
+            Value::String(String::from_utf8_lossy(body).into_owned()),
+            false,
+        )
+    } else {
+        (Value::String(STANDARD.encode(body)), true)
+    };
+    let mut context = json!({
+        "accountId": "000000000000",
+        "apiId": "local",
+        "domainName": domain,
+        "domainPrefix": domain.split(['.', ':']).next().unwrap_or("localhost"),
+        "http": {
+            "method": method.as_str(),
+            "path": uri.path(),
+            "protocol": "HTTP/1.1",
+            "sourceIp": source_ip,
+            "userAgent": user_agent,
+        },
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route.key(),
+        "stage": "$default",
+        "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "timeEpoch": now.timestamp_millis(),
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route.key(),
+        "rawPath": uri.path(),
+        "rawQueryString": raw_query,
+        "headers": header_map,
+        "requestContext": context,
+        "isBase64Encoded": base64,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = json!(query);
+    }
+    if !params.is_empty() {
+        event["pathParameters"] = json!(params.iter().cloned().collect::<BTreeMap<_, _>>());
+    }
+    if !body_value.is_null() {
+        event["body"] = body_value;
+    }
+    event
+}
+
+/// Turns the Lambda response (payload v2) into an HTTP response.
+fn lambda_response(response: &Value) -> Response<Body> {
+    let status = response
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = Response::builder().status(status);
+    for (name, values) in response
+        .get("multiValueHeaders")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        for value in values
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            builder = builder.header(name.as_str(), value);
+        }
+    }
+    if response.get("multiValueHeaders").is_none() {
+        for (name, value) in response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(value) = value.as_str() {
+                builder = builder.header(name.as_str(), value);
+            }
+        }
+    }
+    for cookie in response
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(cookie) = cookie.as_str().and_then(|c| HeaderValue::from_str(c).ok()) {
+            builder = builder.header(http::header::SET_COOKIE, cookie);
+        }
+    }
+    let body = match response.get("body").and_then(Value::as_str) {
+        None => Body::empty(),
+        Some(text) if response.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) => {
+            Body::from(STANDARD.decode(text).unwrap_or_default())
+        }
+        Some(text) => Body::from(text.to_owned()),
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| problem(&Error::internal("bad response")))
+}
+
+/// The same problem+json the functions produce, for errors raised by the gateway itself.
+fn problem(err: &Error) -> Response<Body> {
+    let (parts, body) = careflow::http::problem_response(err).into_parts();
+    let bytes = match body {
+        lambda_http::Body::Text(text) => text.into_bytes(),
+        lambda_http::Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    Response::from_parts(parts, Body::from(bytes))
+}

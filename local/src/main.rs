@@ -1,0 +1,56 @@
+//! `careflow-local`: see the crate docs. Started by `scripts/run-local.sh`, which also starts
+//! PostgreSQL and the AWS API emulator unless the environment points at existing ones.
+
+use std::net::SocketAddr;
+
+use careflow_local::stack::{self, Settings};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    careflow::telemetry::init();
+    let settings = Settings::from_env()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
+    let port = listener.local_addr()?.port();
+    let stack = stack::start(&settings, port).await?;
+
+    let base = format!("http://localhost:{port}");
+    println!("\nCareFlow is running at {base}");
+    println!(
+        "  routes: {} from {}",
+        stack.gateway.template.routes.len(),
+        settings.template.display()
+    );
+    match &stack.admin {
+        Some((email, password)) => {
+            println!(
+                "  first admin created: {email} / {password}  (shown once; set CAREFLOW_ADMIN_PASSWORD to choose it)"
+            )
+        }
+        None => println!(
+            "  admin: an admin already exists (log in as {})",
+            settings.admin_email
+        ),
+    }
+    println!(
+        r#"
+Try it:
+  curl -s {base}/auth/register -H 'content-type: application/json' \
+    -d '{{"email":"pat@example.com","password":"a long passphrase","full_name":"Pat Example"}}'
+  TOKEN=$(curl -s {base}/auth/login -H 'content-type: application/json' \
+    -d '{{"email":"pat@example.com","password":"a long passphrase"}}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  curl -s {base}/me -H "authorization: Bearer $TOKEN"
+Press Ctrl-C to stop.
+"#
+    );
+
+    let app = stack.gateway.clone().router();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Bringing the local stack up: database and migrations, signing key, first admin, functions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use careflow::auth::accounts::Accounts;
+use careflow::auth::token::{
+    Jwks, SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings, Verifier,
+};
+use careflow::db::{self, DbConfig};
+
+use crate::functions::{self, Deps};
+use crate::gateway::Gateway;
+use crate::template::Template;
+
+/// Everything the runner needs to know, from the environment or the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub port: u16,
+    pub template: PathBuf,
+    /// Where the runner keeps its signing key between runs (`.local/`).
+    pub state_dir: PathBuf,
+    pub admin_email: String,
+    pub admin_password: Option<String>,
+    /// Token issuer; defaults to the runner's own URL so discovery works against it.
+    pub issuer: Option<String>,
+    pub audience: String,
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        use careflow::config::{optional, parsed_or, required};
+        Ok(Self {
+            database_url: required("DATABASE_URL")?,
+            port: parsed_or("CAREFLOW_PORT", 3000u16)?,
+            template: optional("CAREFLOW_TEMPLATE")
+                .unwrap_or_else(|| "template.yaml".into())
+                .into(),
+            state_dir: optional("CAREFLOW_STATE_DIR")
+                .unwrap_or_else(|| ".local".into())
+                .into(),
+            admin_email: optional("CAREFLOW_ADMIN_EMAIL")
+                .unwrap_or_else(|| "admin@careflow.local".into()),
+            admin_password: optional("CAREFLOW_ADMIN_PASSWORD"),
+            issuer: optional("CAREFLOW_JWT_ISSUER"),
+            audience: optional("CAREFLOW_JWT_AUDIENCE").unwrap_or_else(|| "careflow-api".into()),
+        })
+    }
+}
+
+/// The running stack's parts, exposed for tests.
+pub struct Stack {
+    pub gateway: Arc<Gateway>,
+    pub deps: Deps,
+    /// Set when this start created the first admin.
+    pub admin: Option<(String, String)>,
+}
+
+/// Loads the signing key kept in `state_dir`, or creates one, so tokens survive a restart.
+fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = state_dir.join("signing-key.json");
+    if let Ok(raw) = std::fs::read_to_string(&path) {
+        let doc: SigningKeyDocument = serde_json::from_str(&raw).context("signing-key.json")?;
+        return SigningKey::from_document(&doc).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let key = SigningKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all(state_dir)?;
+    write_private(&path, &serde_json::to_string_pretty(&key.to_document())?)?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Connects, migrates, bootstraps the admin and builds the gateway over every function.
+pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack> {
+    let db = DbConfig::from_url(&settings.database_url)?;
+    let pool = db.pool()?;
+    let mut client = db::client(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach PostgreSQL at DATABASE_URL: {e:?}"))?;
+    let applied = db::migrate::run(&mut client)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrations: {e:?}"))?;
+    drop(client);
+    tracing::info!(?applied, "database ready");
+
+    let key = signing_key(&settings.state_dir)?;
+    let domain = format!("localhost:{bound_port}");
+    let token_settings = TokenSettings {
+        issuer: settings
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{domain}")),
+        audience: settings.audience.clone(),
+    };
+    let jwks = Jwks {
+        keys: vec![key.public_jwk().clone()],
+    };
+    let verifier = Verifier::new(&jwks, &token_settings)?;
+    let issuer = TokenIssuer::new(key, token_settings.clone(), Duration::from_secs(900));
+    let accounts = Accounts::new(pool, Duration::from_secs(30 * 24 * 3600));
+
+    let admin = accounts
+        .bootstrap_admin(&settings.admin_email, settings.admin_password.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrapping the admin: {e}"))?
+        .map(|(user, password)| (user.email, password));
+
+    let deps = Deps {
+        accounts,
+        issuer,
+        verifier: verifier.clone(),
+        jwks,
+        settings: token_settings,
+    };
+    let template = Template::load(&settings.template)?;
+    let http = functions::http_functions(&deps);
+    let gateway = Gateway::new(template, http, verifier, domain)?;
+    Ok(Stack {
+        gateway: Arc::new(gateway),
+        deps,
+        admin,
+    })
+}

@@ -1,0 +1,205 @@
+//! Reads the routes out of `template.yaml`, the single source of truth for what is deployed.
+
+use std::path::Path;
+
+use serde_norway::Value;
+
+/// One `HttpApi` event of one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Upper-case method, or `ANY`.
+    pub method: String,
+    /// The path template, e.g. `/patients/{patientId}`.
+    pub path: String,
+    /// The function's crate (its `Metadata.BuildProperties.Binary`).
+    pub function: String,
+    /// `Auth: {Authorizer: NONE}`: no token required.
+    pub public: bool,
+}
+
+impl Route {
+    /// API Gateway's route key, e.g. `GET /me`.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// Matches a request and returns its path parameters.
+    pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(String, String)>> {
+        if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        let mut params = Vec::new();
+        let mut actual = path.trim_start_matches('/').split('/');
+        let pattern: Vec<&str> = self.path.trim_start_matches('/').split('/').collect();
+        for (i, segment) in pattern.iter().enumerate() {
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
+                let rest: Vec<&str> = actual.by_ref().collect();
+                if rest.is_empty() || i != pattern.len() - 1 {
+                    return None;
+                }
+                params.push((name.to_owned(), rest.join("/")));
+                return Some(params);
+            }
+            let got = actual.next()?;
+            if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                if got.is_empty() {
+                    return None;
+                }
+                params.push((name.to_owned(), percent_decode(got)));
+            } else if *segment != got {
+                return None;
+            }
+        }
+        actual.next().is_none().then_some(params)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("template.yaml is not valid YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("template.yaml: {0}")]
+    Shape(String),
+}
+
+/// Every function's crate name and its `HttpApi` routes, in template order.
+#[derive(Debug, Clone, Default)]
+pub struct Template {
+    pub functions: Vec<String>,
+    pub routes: Vec<Route>,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let doc: Value = serde_norway::from_str(text)?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| TemplateError::Shape("no Resources".into()))?;
+        let mut template = Template::default();
+        for (id, resource) in resources {
+            if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let id = id.as_str().unwrap_or("?");
+            let function = resource
+                .get("Metadata")
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TemplateError::Shape(format!("{id} has no Metadata.BuildProperties.Binary"))
+                })?
+                .to_owned();
+            let events = resource
+                .get("Properties")
+                .and_then(|p| p.get("Events"))
+                .and_then(Value::as_mapping);
+            for (_, event) in events.into_iter().flatten() {
+                if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                    continue;
+                }
+                let props = event.get("Properties").ok_or_else(|| {
+                    TemplateError::Shape(format!("{id}: HttpApi event without Properties"))
+                })?;
+                let field = |name: &str| {
+                    props
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .ok_or_else(|| {
+                            TemplateError::Shape(format!("{id}: HttpApi event without {name}"))
+                        })
+                };
+                let public = props
+                    .get("Auth")
+                    .and_then(|a| a.get("Authorizer"))
+                    .and_then(Value::as_str)
+                    == Some("NONE");
+                template.routes.push(Route {
+                    method: field("Method")?.to_ascii_uppercase(),
+                    path: field("Path")?,
+                    function: function.clone(),
+                    public,
+                });
+            }
+            template.functions.push(function);
+        }
+        Ok(template)
+    }
+
+    /// The route serving `method path`, with its path parameters. Literal segments win over
+    /// parameters, as in API Gateway.
+    pub fn route(&self, method: &str, path: &str) -> Option<(&Route, Vec<(String, String)>)> {
+        self.routes
+            .iter()
+            .filter_map(|r| r.matches(method, path).map(|p| (r, p)))
+            .min_by_key(|(r, p)| (r.method == "ANY", p.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(method: &str, path: &str) -> Route {
+        Route {
+            method: method.into(),
+            path: path.into(),
+            function: "f".into(),
+            public: false,
+        }
+    }
+
+    #[test]
+    fn matching() {
+        let r = route("GET", "/patients/{patientId}/history");
+        assert_eq!(
+            r.matches("GET", "/patients/abc/history"),
+            Some(vec![("patientId".into(), "abc".into())])
+        );
+        assert_eq!(r.matches("POST", "/patients/abc/history"), None);
+        assert_eq!(r.matches("GET", "/patients/abc"), None);
+        assert_eq!(r.matches("GET", "/patients/abc/history/x"), None);
+        assert_eq!(r.matches("GET", "/patients//history"), None);
+        assert_eq!(
+            route("GET", "/files/{key+}").matches("GET", "/files/a/b%20c"),
+            Some(vec![("key".into(), "a/b%20c".into())])
+        );
+        assert_eq!(
+            route("GET", "/p/{id}").matches("GET", "/p/a%20b"),
+            Some(vec![("id".into(), "a b".into())])
+        );
+    }
+}

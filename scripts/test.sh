@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one command that runs every CareFlow check on a fresh machine:
+# formatting, clippy, the test suite (against a local PostgreSQL and moto), and the infra lint.
+# Extra arguments go to `cargo nextest run`, e.g.  scripts/test.sh -E 'test(login)'
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/stack.sh
+source scripts/lib/stack.sh
+careflow_traps
+
+if [[ "${CI:-}" == true ]]; then export CARGO_TERM_COLOR=never; fi
+
+careflow_venv
+careflow_start_postgres
+careflow_start_moto
+export CAREFLOW_TEST_DATABASE_URL="$CAREFLOW_DATABASE_URL"
+
+step() { careflow_log "\$ $*"; "$@" </dev/null; }
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  careflow_log "adding rustfmt and clippy components"
+  rustup component add rustfmt clippy </dev/null
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  careflow_log "cargo-nextest missing; installing it"
+  cargo install cargo-nextest --locked </dev/null
+fi
+
+locked=()
+if [[ -f Cargo.lock ]]; then locked=(--locked); fi
+
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
+step cargo nextest run --workspace --no-fail-fast "$@"
+if [[ -x scripts/check-infra.sh ]]; then
+  step scripts/check-infra.sh
+fi
+careflow_log "all checks passed"

@@ -1,0 +1,455 @@
+//! The account service: users and refresh tokens in PostgreSQL.
+//!
+//! Every write is a single statement or one transaction, so a failure never leaves half a
+//! registration or a rotated token without its successor.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
+use super::{Role, password, refresh};
+use crate::config::{self, ConfigError};
+use crate::db::{self, PgPool, SqlState};
+use crate::{Error, Result};
+
+pub const EMAIL_MAX: usize = 254;
+pub const NAME_MAX: usize = 200;
+pub const SPECIALTY_MAX: usize = 100;
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub user_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    pub full_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub specialty: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What registration and doctor creation need.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub role: Role,
+    pub specialty: Option<String>,
+}
+
+/// The body of a successful login or refresh.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// Validates and normalises an e-mail address (trimmed, lower-cased).
+pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if email.len() > EMAIL_MAX {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {EMAIL_MAX} characters"),
+        ));
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && local.len() <= 64
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !domain.contains('@')
+        }
+        None => false,
+    };
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::invalid(field, "is not a valid e-mail address"))
+    }
+}
+
+/// Validates a required, bounded text field and returns it trimmed.
+pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if text.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+/// Runs CPU-heavy password work off the async executor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("password task failed: {e}")))
+}
+
+/// Builds the token issuer from the environment: `CAREFLOW_JWT_SIGNING_KEY` (the secret's JSON,
+/// for local runs) or `CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN`, plus issuer, audience and
+/// `CAREFLOW_ACCESS_TOKEN_TTL_SECONDS` (default 900).
+pub async fn issuer_from_env() -> Result<TokenIssuer, ConfigError> {
+    let doc: SigningKeyDocument = match config::optional("CAREFLOW_JWT_SIGNING_KEY") {
+        Some(raw) => serde_json::from_str(&raw).map_err(|_| ConfigError::Invalid {
+            name: "CAREFLOW_JWT_SIGNING_KEY",
+            message: "expected {\"kid\",\"private_key_pem\"}".into(),
+        })?,
+        None => {
+            crate::secrets::get_json(&config::required("CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN")?)
+                .await?
+        }
+    };
+    let key = SigningKey::from_document(&doc).map_err(|_| ConfigError::Invalid {
+        name: "CAREFLOW_JWT_SIGNING_KEY",
+        message: "not an Ed25519 PKCS#8 private key".into(),
+    })?;
+    let ttl = config::parsed_or("CAREFLOW_ACCESS_TOKEN_TTL_SECONDS", 900u64)?;
+    Ok(TokenIssuer::new(
+        key,
+        TokenSettings::from_env()?,
+        Duration::from_secs(ttl),
+    ))
+}
+
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    pool: PgPool,
+    refresh_ttl: Duration,
+}
+
+impl Accounts {
+    pub fn new(pool: PgPool, refresh_ttl: Duration) -> Self {
+        Self { pool, refresh_ttl }
+    }
+
+    /// Connects (lazily) with `DbConfig::from_env` and reads
+    /// `CAREFLOW_REFRESH_TOKEN_TTL_SECONDS` (default 30 days).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let pool = db::DbConfig::from_env().await?.pool()?;
+        let ttl = config::parsed_or("CAREFLOW_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600u64)?;
+        Ok(Self::new(pool, Duration::from_secs(ttl)))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates a user after validating every field. Duplicate e-mail → 409.
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let email = normalize_email("email", &new.email)?;
+        let full_name = bounded_text("full_name", &new.full_name, NAME_MAX)?;
+        let specialty = match (new.role, new.specialty.as_deref()) {
+            (Role::Doctor, Some(s)) => Some(bounded_text("specialty", s, SPECIALTY_MAX)?),
+            (Role::Doctor, None) => return Err(Error::invalid("specialty", "is required")),
+            (_, Some(_)) => return Err(Error::invalid("specialty", "only doctors have one")),
+            (_, None) => None,
+        };
+        password::check_policy("password", &new.password, &email)?;
+        let secret = new.password;
+        let hash = blocking(move || password::hash(&secret)).await??;
+
+        let client = db::client(&self.pool).await?;
+        let id = Uuid::new_v4();
+        let row = client
+            .query_one(
+                "INSERT INTO users (id, email, password_hash, full_name, role, specialty)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 RETURNING created_at",
+                &[
+                    &id,
+                    &email,
+                    &hash,
+                    &full_name,
+                    &new.role.as_str(),
+                    &specialty,
+                ],
+            )
+            .await
+            .map_err(|e| match db::db_error_code(&e) {
+                Some((code, _)) if *code == SqlState::UNIQUE_VIOLATION => Error::Conflict {
+                    code: "email-taken",
+                    message: "an account with this e-mail already exists".into(),
+                },
+                _ => e.into(),
+            })?;
+        tracing::info!(user_id = %id, role = %new.role, "user created");
+        Ok(User {
+            user_id: id,
+            email,
+            role: new.role,
+            full_name,
+            specialty,
+            created_at: row.get(0),
+        })
+    }
+
+    pub async fn get_user(&self, id: Uuid) -> Result<User> {
+        let client = db::client(&self.pool).await?;
+        let row = client
+            .query_opt(
+                "SELECT id, email, role, full_name, specialty, created_at FROM users WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        Ok(User {
+            user_id: row.get(0),
+            email: row.get(1),
+            role: row.get::<_, &str>(2).parse()?,
+            full_name: row.get(3),
+            specialty: row.get(4),
+            created_at: row.get(5),
+        })
+    }
+
+    /// Checks credentials and starts a new refresh-token family. Unknown e-mail and wrong
+    /// password give the same error after the same amount of work.
+    pub async fn login(&self, issuer: &TokenIssuer, email: &str, pw: &str) -> Result<TokenPair> {
+        let rejected = || Error::Unauthenticated("invalid e-mail or password".into());
+        // A malformed e-mail cannot belong to anyone, but still costs one hash.
+        let email = normalize_email("email", email).ok();
+        let client = db::client(&self.pool).await?;
+        let row = match &email {
+            Some(email) => {
+                client
+                    .query_opt(
+                        "SELECT id, role, password_hash FROM users WHERE email = $1",
+                        &[email],
+                    )
+                    .await?
+            }
+            None => None,
+        };
+        let stored: Option<String> = row.as_ref().map(|r| r.get(2));
+        let presented = pw.to_owned();
+        let ok = blocking(move || password::verify(&presented, stored.as_deref())).await?;
+        let row = match row {
+            Some(row) if ok => row,
+            _ => return Err(rejected()),
+        };
+        let user_id: Uuid = row.get(0);
+        let role: Role = row.get::<_, &str>(1).parse()?;
+        let (refresh_token, hash) = refresh::generate()?;
+        client
+            .execute(
+                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                &[
+                    &Uuid::new_v4(),
+                    &Uuid::new_v4(),
+                    &user_id,
+                    &hash,
+                    &(self.refresh_ttl.as_secs() as f64),
+                ],
+            )
+            .await?;
+        let access = issuer.issue(user_id, role)?;
+        tracing::info!(user_id = %user_id, "login succeeded");
+        Ok(TokenPair {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token,
+        })
+    }
+
+    /// Rotates a refresh token. Presenting one that was already rotated is taken as theft:
+    /// the whole family is revoked and the caller gets 401.
+    pub async fn refresh(&self, issuer: &TokenIssuer, presented: &str) -> Result<TokenPair> {
+        let rejected = |why: &str| Error::Unauthenticated(why.to_owned());
+        if !refresh::looks_valid(presented) {
+            return Err(rejected("invalid refresh token"));
+        }
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        // FOR UPDATE serialises concurrent refreshes of one token: the second one sees it
+        // rotated and is treated as reuse.
+        let row = tx
+            .query_opt(
+                "SELECT t.id, t.family_id, t.user_id, u.role,
+                        t.rotated_at IS NOT NULL, t.revoked_at IS NOT NULL, t.expires_at <= now()
+                 FROM refresh_tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1
+                 FOR UPDATE OF t",
+                &[&refresh::hash(presented)],
+            )
+            .await?
+            .ok_or_else(|| rejected("invalid refresh token"))?;
+        let (id, family, user_id): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
+        let role: Role = row.get::<_, &str>(3).parse()?;
+        let (rotated, revoked, expired): (bool, bool, bool) = (row.get(4), row.get(5), row.get(6));
+        if revoked {
+            return Err(rejected("refresh token revoked"));
+        }
+        if rotated {
+            revoke_family(&tx, family).await?;
+            tx.commit().await?;
+            tracing::warn!(user_id = %user_id, family_id = %family, "refresh token reuse: family revoked");
+            return Err(rejected(
+                "refresh token reuse detected; please log in again",
+            ));
+        }
+        if expired {
+            return Err(rejected("refresh token expired"));
+        }
+        let (next, next_hash) = refresh::generate()?;
+        tx.execute(
+            "UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+            &[
+                &Uuid::new_v4(),
+                &family,
+                &user_id,
+                &next_hash,
+                &(self.refresh_ttl.as_secs() as f64),
+            ],
+        )
+        .await?;
+        let access = issuer.issue(user_id, role)?;
+        tx.commit().await?;
+        Ok(TokenPair {
+            access_token: access.token,
+            token_type: "Bearer",
+            expires_in: access.expires_in,
+            refresh_token: next,
+        })
+    }
+
+    /// Revokes the family of a refresh token that belongs to `user_id`. Unknown tokens, or
+    /// another user's, change nothing and are not reported (logout is idempotent).
+    pub async fn logout(&self, user_id: Uuid, presented: &str) -> Result<()> {
+        if !refresh::looks_valid(presented) {
+            return Err(Error::invalid("refresh_token", "is not a refresh token"));
+        }
+        let client = db::client(&self.pool).await?;
+        let revoked = client
+            .execute(
+                "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+                 WHERE family_id = (SELECT family_id FROM refresh_tokens
+                                    WHERE token_hash = $1 AND user_id = $2)",
+                &[&refresh::hash(presented), &user_id],
+            )
+            .await?;
+        tracing::info!(user_id = %user_id, tokens = revoked, "logout");
+        Ok(())
+    }
+
+    /// Creates the first admin with a generated password, unless an admin exists already.
+    /// Returns the password (shown once to whoever ran the bootstrap) or `None`.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: Option<String>,
+    ) -> Result<Option<(User, String)>> {
+        let client = db::client(&self.pool).await?;
+        let exists: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin')",
+                &[],
+            )
+            .await?
+            .get(0);
+        if exists {
+            return Ok(None);
+        }
+        drop(client);
+        let password = match password {
+            Some(p) => p,
+            None => generate_password()?,
+        };
+        let user = self
+            .create_user(NewUser {
+                email: email.to_owned(),
+                password: password.clone(),
+                full_name: "Administrator".into(),
+                role: Role::Admin,
+                specialty: None,
+            })
+            .await?;
+        Ok(Some((user, password)))
+    }
+}
+
+async fn revoke_family(tx: &db::Transaction<'_>, family: Uuid) -> Result<()> {
+    tx.execute(
+        "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family_id = $1",
+        &[&family],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A random 24-character password from an unambiguous alphabet.
+pub fn generate_password() -> Result<String> {
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 24];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::internal("random generator failed"))?;
+    // 256 % 56 != 0: the bias is 0.3 bits over 24 characters, irrelevant at ~139 bits.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_email("email", "  Jane.Roe@Example.COM ").unwrap(),
+            "jane.roe@example.com"
+        );
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "ja ne@example.com",
+            "a@b..com",
+        ] {
+            assert!(normalize_email("email", bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalize_email("email", &long).is_err());
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_policy() {
+        let pw = generate_password().unwrap();
+        assert_eq!(pw.len(), 24);
+        password::check_policy("password", &pw, "admin@clinic.example").unwrap();
+    }
+}

@@ -1,0 +1,88 @@
+//! Authentication and authorisation: roles, access-token claims, password hashing, refresh
+//! tokens and the account service that ties them to PostgreSQL.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[cfg(feature = "accounts")]
+pub mod accounts;
+#[cfg(feature = "passwords")]
+pub mod password;
+#[cfg(feature = "tokens")]
+pub mod refresh;
+#[cfg(feature = "tokens")]
+pub mod token;
+
+/// What a user may do. Stored as text in `users.role` and carried in the `role` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sees and changes only their own records.
+    Patient,
+    /// Their own appointments and the records of patients they see.
+    Doctor,
+    /// Everything, and creates doctors.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Patient => "patient",
+            Role::Doctor => "doctor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "patient" => Ok(Role::Patient),
+            "doctor" => Ok(Role::Doctor),
+            "admin" => Ok(Role::Admin),
+            _ => Err(crate::Error::invalid("role", "unknown role")),
+        }
+    }
+}
+
+/// The claims of a CareFlow access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: Uuid,
+    pub role: Role,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    /// Unique per token, so a token can be traced (never logged with its owner's data).
+    pub jti: Uuid,
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Fails with 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> crate::Result<()> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(crate::Error::Forbidden)
+        }
+    }
+}

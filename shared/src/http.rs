@@ -1,0 +1,352 @@
+//! lambda_http glue: typed request parsing, caller identity, and the single place where an
+//! [`Error`] becomes an `application/problem+json` response.
+//!
+//! A function implements [`HttpHandler`]; `main` hands it to [`run`]. The local runner and the
+//! tests drive the very same handler through [`invoke`], which goes through lambda_http's own
+//! event adapter, so an API Gateway event is decoded exactly as it is in AWS.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizer;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response, Service, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::token::Verifier;
+use crate::auth::{Caller, Claims};
+use crate::{Error, Result};
+
+/// Bodies larger than this are refused with 413 unless an endpoint sets its own limit.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024;
+
+/// A CareFlow HTTP function.
+pub trait HttpHandler: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> impl Future<Output = Result<Response<Body>>> + Send;
+}
+
+/// Runs the handler and turns any error into its problem response.
+pub async fn respond<H: HttpHandler>(handler: &H, req: Request) -> Response<Body> {
+    match handler.handle(req).await {
+        Ok(response) => response,
+        Err(err) => {
+            log_failure(&err);
+            problem_response(&err)
+        }
+    }
+}
+
+/// The Lambda entry point of an HTTP function.
+pub async fn run<H: HttpHandler>(handler: H) -> Result<(), lambda_http::Error> {
+    let handler = Arc::new(handler);
+    lambda_http::run(service_fn(move |req: Request| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Infallible>(respond(&*handler, req).await) }
+    }))
+    .await
+}
+
+/// `main` of an HTTP function: telemetry, clients built once from the environment, then the
+/// Lambda loop.
+pub async fn start<H, F, Fut, E>(build: F) -> Result<(), lambda_http::Error>
+where
+    H: HttpHandler,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<H, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    crate::telemetry::init();
+    let handler = build()
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    run(handler).await
+}
+
+/// Feeds one API Gateway event (any shape lambda_http accepts) to a handler and returns the
+/// response event as Lambda would serialise it. Used by the local runner and the tests.
+pub async fn invoke<H: HttpHandler>(
+    handler: Arc<H>,
+    event: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let request: lambda_http::request::LambdaRequest = serde_json::from_value(event)
+        .map_err(|e| Error::invalid("event", format!("not an API Gateway event: {e}")))?;
+    let service = service_fn(move |req: Request| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Infallible>(respond(&*handler, req).await) }
+    });
+    let mut adapter = lambda_http::Adapter::from(service);
+    let context = lambda_http::Context::default();
+    let response = adapter
+        .call(lambda_http::LambdaEvent::new(request, context))
+        .await
+        .unwrap_or_else(|never| match never {});
+    serde_json::to_value(response).map_err(Error::internal)
+}
+
+/// Logs a failed request without patient data or secrets: client errors at debug, server
+/// errors at error with their source reduced to something safe (database errors to SQLSTATE).
+pub fn log_failure(err: &Error) {
+    match err {
+        Error::Internal(_) | Error::Unavailable(_) => {
+            tracing::error!(status = err.status(), cause = %err.safe_description(), "request failed");
+        }
+        _ => {
+            tracing::debug!(status = err.status(), problem = %err.problem().r#type, "request rejected")
+        }
+    }
+}
+
+/// The problem+json response for an error.
+pub fn problem_response(err: &Error) -> Response<Body> {
+    let problem = err.problem();
+    let mut builder = Response::builder()
+        .status(problem.status)
+        .header("content-type", "application/problem+json")
+        .header("cache-control", "no-store");
+    if problem.status == 401 {
+        builder = builder.header("www-authenticate", "Bearer");
+    }
+    builder
+        .body(Body::Text(
+            serde_json::to_string(&problem).expect("problem serialises"),
+        ))
+        .expect("static response parts are valid")
+}
+
+/// A JSON response with `status`.
+pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>> {
+    let body = serde_json::to_string(value).map_err(Error::internal)?;
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body))
+        .map_err(Error::internal)
+}
+
+/// A JSON response that must not be cached (tokens, personal data).
+pub fn json_no_store<T: Serialize>(status: u16, value: &T) -> Result<Response<Body>> {
+    let mut response = json(status, value)?;
+    response
+        .headers_mut()
+        .insert("cache-control", http::HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// An empty response (204 and friends).
+pub fn empty(status: u16) -> Result<Response<Body>> {
+    Response::builder()
+        .status(status)
+        .body(Body::Empty)
+        .map_err(Error::internal)
+}
+
+/// Parses the JSON body into `T`, with errors that name the offending field.
+///
+/// Refuses a missing or non-JSON `content-type` (field `content-type`), bodies over `limit`
+/// (413), malformed JSON (field `body`), and missing, unknown or mistyped fields (that field).
+pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T> {
+    let content_type = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(Error::invalid("content-type", "must be application/json"));
+    }
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid("body", "a JSON body is required"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(&e))?;
+    de.end()
+        .map_err(|_| Error::invalid("body", "trailing data after the JSON value"))?;
+    Ok(value)
+}
+
+fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let inner = err.inner();
+    let message = inner.to_string();
+    let path = err.path().to_string();
+    if inner.is_syntax() || inner.is_eof() {
+        return Error::invalid("body", "is not valid JSON");
+    }
+    // serde reports missing and unknown fields at the parent's path; name the field itself.
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"));
+    let field = match (quoted, path.as_str()) {
+        (Some(name), "." | "") => name.to_owned(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, "." | "") => "body".to_owned(),
+        (None, path) => path.to_owned(),
+    };
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    Error::invalid(field, message)
+}
+
+/// A path parameter, parsed; a bad value names the parameter.
+pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<T> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .ok_or_else(|| Error::invalid(name, "is required"))?
+        .parse()
+        .map_err(|_| Error::invalid(name, "is malformed"))
+}
+
+/// Authenticates the caller from the bearer token.
+///
+/// API Gateway's JWT authorizer has already verified the token in AWS; the handler verifies it
+/// again (defence in depth: a misconfigured route or a direct invoke must not bypass auth) and
+/// checks that the authorizer's view of the subject, when present, agrees.
+pub fn authenticate(req: &Request, verifier: &Verifier) -> Result<Caller> {
+    let claims = bearer_claims(req, verifier)?;
+    if let Some(authorizer_sub) = authorizer_subject(req) {
+        if authorizer_sub != claims.sub.to_string() {
+            return Err(Error::Unauthenticated(
+                "token does not match the authorizer".into(),
+            ));
+        }
+    }
+    Ok(Caller {
+        user_id: claims.sub,
+        role: claims.role,
+    })
+}
+
+fn bearer_claims(req: &Request, verifier: &Verifier) -> Result<Claims> {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?
+        .to_str()
+        .map_err(|_| Error::Unauthenticated("malformed authorization header".into()))?;
+    let token = bearer_token(header)
+        .ok_or_else(|| Error::Unauthenticated("authorization must be a bearer token".into()))?;
+    verifier.verify(token)
+}
+
+/// The token of an `Authorization: Bearer …` header value.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn authorizer_subject(req: &Request) -> Option<String> {
+    let RequestContext::ApiGatewayV2(ctx) = req.request_context_ref()? else {
+        return None;
+    };
+    let authorizer: &ApiGatewayRequestAuthorizer = ctx.authorizer.as_ref()?;
+    let claims = &authorizer.jwt.as_ref()?.claims;
+    claims.get("sub").cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body2 {
+        email: String,
+        age: u8,
+    }
+
+    fn request(content_type: Option<&str>, body: &str) -> Request {
+        let mut builder = http::Request::builder().method("POST").uri("/x");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    fn field_of(result: Result<Body2>) -> String {
+        result.unwrap_err().problem().field.unwrap_or_default()
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        let limit = DEFAULT_BODY_LIMIT;
+        let ok = json_body::<Body2>(
+            &request(
+                Some("application/json; charset=utf-8"),
+                r#"{"email":"a","age":3}"#,
+            ),
+            limit,
+        );
+        assert!(ok.is_ok());
+        assert_eq!(
+            field_of(json_body(&request(None, "{}"), limit)),
+            "content-type"
+        );
+        assert_eq!(
+            field_of(json_body(&request(Some("text/plain"), "{}"), limit)),
+            "content-type"
+        );
+        assert_eq!(
+            field_of(json_body(
+                &request(Some("application/json"), "{\"email\":"),
+                limit
+            )),
+            "body"
+        );
+        assert_eq!(
+            field_of(json_body(
+                &request(Some("application/json"), r#"{"age":3}"#),
+                limit
+            )),
+            "email"
+        );
+        assert_eq!(
+            field_of(json_body(
+                &request(Some("application/json"), r#"{"email":"a","age":300}"#),
+                limit
+            )),
+            "age"
+        );
+        assert_eq!(
+            field_of(json_body(
+                &request(
+                    Some("application/json"),
+                    r#"{"email":"a","age":3,"admin":true}"#
+                ),
+                limit
+            )),
+            "admin"
+        );
+        let big = format!(r#"{{"email":"{}","age":1}}"#, "a".repeat(100));
+        let err = json_body::<Body2>(&request(Some("application/json"), &big), 50).unwrap_err();
+        assert_eq!(err.status(), 413);
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+    }
+}

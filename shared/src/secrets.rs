@@ -1,0 +1,47 @@
+//! Secrets Manager lookups, done once at cold start.
+
+use crate::config::ConfigError;
+
+/// Fetches a secret's string value.
+pub async fn get_string(secret_id: &str) -> Result<String, ConfigError> {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&config);
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Load {
+            what: "secret",
+            // The SDK error names the secret and the failure, never its value.
+            message: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    out.secret_string.ok_or(ConfigError::Load {
+        what: "secret",
+        message: "secret has no string value".into(),
+    })
+}
+
+/// Fetches a JSON secret and deserialises it.
+pub async fn get_json<T: serde::de::DeserializeOwned>(secret_id: &str) -> Result<T, ConfigError> {
+    let raw = get_string(secret_id).await?;
+    serde_json::from_str(&raw).map_err(|e| ConfigError::Load {
+        what: "secret",
+        message: format!("secret is not the expected JSON: {}", e.classify_name()),
+    })
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "missing or mistyped field",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}
