@@ -280,31 +280,16 @@ fn lambda_response(response: &Value) -> Response<Body> {
         .and_then(|s| StatusCode::from_u16(s as u16).ok())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = Response::builder().status(status);
-    for (name, values) in response
-        .get("multiValueHeaders")
+    // Payload format 2.0 responses use `headers` (values comma-joined) and `cookies`;
+    // API Gateway ignores `multiValueHeaders` there, and so does the runner.
+    for (name, value) in response
+        .get("headers")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
     {
-        for value in values
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
+        if let Some(value) = value.as_str() {
             builder = builder.header(name.as_str(), value);
-        }
-    }
-    if response.get("multiValueHeaders").is_none() {
-        for (name, value) in response
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(value) = value.as_str() {
-                builder = builder.header(name.as_str(), value);
-            }
         }
     }
     for cookie in response

@@ -187,12 +187,12 @@ fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> Error {
     if inner.is_syntax() || inner.is_eof() {
         return Error::invalid("body", "is not valid JSON");
     }
-    // serde reports missing and unknown fields at the parent's path; name the field itself.
-    let quoted = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"));
-    let field = match (quoted, path.as_str()) {
+    // serde reports a missing field at its parent's path (an unknown one at its own): name the
+    // missing field itself.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let field = match (missing, path.as_str()) {
         (Some(name), "." | "") => name.to_owned(),
         (Some(name), parent) => format!("{parent}.{name}"),
         (None, "." | "") => "body".to_owned(),
@@ -222,12 +222,10 @@ pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<T> 
 /// checks that the authorizer's view of the subject, when present, agrees.
 pub fn authenticate(req: &Request, verifier: &Verifier) -> Result<Caller> {
     let claims = bearer_claims(req, verifier)?;
-    if let Some(authorizer_sub) = authorizer_subject(req) {
-        if authorizer_sub != claims.sub.to_string() {
-            return Err(Error::Unauthenticated(
-                "token does not match the authorizer".into(),
-            ));
-        }
+    if authorizer_subject(req).is_some_and(|sub| sub != claims.sub.to_string()) {
+        return Err(Error::Unauthenticated(
+            "token does not match the authorizer".into(),
+        ));
     }
     Ok(Caller {
         user_id: claims.sub,

@@ -1,0 +1,589 @@
+//! auth-register, auth-login, auth-refresh, auth-logout, auth-me, users-create-doctor and
+//! migrate, fed the sample events of `events/`.
+
+use careflow::auth::Role;
+use careflow::auth::token::Verifier;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const PASSWORD: &str = "a long passphrase 42";
+
+#[tokio::test]
+async fn register_sample_event_creates_a_patient_with_an_argon2id_hash() {
+    let env = TestEnv::new().await;
+    let sample = event("auth-register/register.json");
+    let sent = body_of(&sample);
+    let reply = env.call("auth-register", sample).await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(reply.body["role"], "patient");
+    assert_eq!(
+        reply.body["email"],
+        sent["email"].as_str().unwrap().to_lowercase()
+    );
+    assert!(reply.body.get("password_hash").is_none());
+    let id: uuid::Uuid = reply.body["user_id"].as_str().unwrap().parse().unwrap();
+    let row = env
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT password_hash, role FROM users WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let hash: String = row.get(0);
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(sent["password"].as_str().unwrap()));
+    assert_eq!(row.get::<_, String>(1), "patient");
+}
+
+#[tokio::test]
+async fn register_rejects_bad_input_naming_the_field_and_writes_nothing() {
+    let env = TestEnv::new().await;
+    let invalid = env
+        .call("auth-register", event("auth-register/invalid-email.json"))
+        .await;
+    invalid.assert_problem(400, Some("email"));
+
+    let base = event("auth-register/register.json");
+    let good = body_of(&base);
+    let with = |patch: Value| {
+        let mut body = good.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        with_body(base.clone(), &body)
+    };
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (with(json!({"full_name": null})), 400, "full_name"),
+        (with(json!({"email": null})), 400, "email"),
+        (
+            with(json!({"full_name": "x".repeat(201)})),
+            400,
+            "full_name",
+        ),
+        (with(json!({"full_name": "   "})), 400, "full_name"),
+        (
+            with(json!({"email": format!("{}@example.com", "a".repeat(250))})),
+            400,
+            "email",
+        ),
+        (with(json!({"password": "short"})), 400, "password"),
+        (with(json!({"password": "x".repeat(129)})), 400, "password"),
+        (with(json!({"email": 42})), 400, "email"),
+        (with(json!({"role": "admin"})), 400, "role"),
+    ];
+    for (event, status, field) in cases {
+        env.call("auth-register", event)
+            .await
+            .assert_problem(status, Some(field));
+    }
+
+    let mut malformed = base.clone();
+    malformed["body"] = json!("{\"email\": ");
+    env.call("auth-register", malformed)
+        .await
+        .assert_problem(400, Some("body"));
+
+    let mut wrong_type = base.clone();
+    wrong_type["headers"]["content-type"] = json!("text/plain");
+    env.call("auth-register", wrong_type)
+        .await
+        .assert_problem(400, Some("content-type"));
+
+    let mut no_type = base.clone();
+    no_type["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content-type");
+    env.call("auth-register", no_type)
+        .await
+        .assert_problem(400, Some("content-type"));
+
+    let huge = with(json!({"full_name": "y".repeat(20_000)}));
+    env.call("auth-register", huge)
+        .await
+        .assert_problem(413, None);
+
+    assert_eq!(env.db.count("SELECT count(*) FROM users").await, 0);
+}
+
+#[tokio::test]
+async fn duplicate_email_is_a_conflict_case_insensitively() {
+    let env = TestEnv::new().await;
+    let sample = event("auth-register/register.json");
+    assert_eq!(env.call("auth-register", sample.clone()).await.status, 201);
+    let mut body = body_of(&sample);
+    body["email"] = json!(body["email"].as_str().unwrap().to_uppercase());
+    let reply = env.call("auth-register", with_body(sample, &body)).await;
+    reply.assert_problem(409, None);
+    assert_eq!(reply.body["type"], "/problems/email-taken");
+    assert_eq!(env.db.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_email_create_one_user() {
+    let env = TestEnv::new().await;
+    let sample = event("auth-register/register.json");
+    let replies =
+        futures::future::join_all((0..8).map(|_| env.call("auth-register", sample.clone()))).await;
+    let created = replies.iter().filter(|r| r.status == 201).count();
+    let conflicts = replies.iter().filter(|r| r.status == 409).count();
+    assert_eq!((created, conflicts), (1, 7), "{replies:?}");
+    assert_eq!(env.db.count("SELECT count(*) FROM users").await, 1);
+}
+
+#[tokio::test]
+async fn login_sample_event_returns_verifiable_tokens() {
+    let env = TestEnv::new().await;
+    let sample = event("auth-login/login.json");
+    let creds = body_of(&sample);
+    let user = env
+        .user(
+            creds["email"].as_str().unwrap(),
+            creds["password"].as_str().unwrap(),
+            Role::Patient,
+        )
+        .await;
+    let reply = env.call("auth-login", sample).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert!(
+        reply.body["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("cfr_")
+    );
+    let claims = env
+        .deps
+        .verifier
+        .verify(reply.body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.sub, user.user_id);
+    assert_eq!(claims.role, Role::Patient);
+    assert_eq!(claims.iss, ISSUER);
+    assert_eq!(claims.aud, AUDIENCE);
+    assert_eq!(env.db.count("SELECT count(*) FROM refresh_tokens").await, 1);
+}
+
+#[tokio::test]
+async fn unknown_email_and_wrong_password_get_the_same_answer() {
+    let env = TestEnv::new().await;
+    env.user("known@example.com", PASSWORD, Role::Patient).await;
+    let sample = event("auth-login/login.json");
+    let wrong_password = env
+        .call(
+            "auth-login",
+            with_body(
+                sample.clone(),
+                &json!({"email": "known@example.com", "password": "not the passphrase"}),
+            ),
+        )
+        .await;
+    let unknown = env
+        .call(
+            "auth-login",
+            with_body(
+                sample.clone(),
+                &json!({"email": "nobody@example.com", "password": PASSWORD}),
+            ),
+        )
+        .await;
+    let malformed = env
+        .call(
+            "auth-login",
+            with_body(
+                sample,
+                &json!({"email": "not-an-email", "password": PASSWORD}),
+            ),
+        )
+        .await;
+    wrong_password.assert_problem(401, None);
+    assert_eq!(wrong_password.body, unknown.body);
+    assert_eq!(wrong_password.body, malformed.body);
+    assert_eq!(env.db.count("SELECT count(*) FROM refresh_tokens").await, 0);
+}
+
+async fn login(env: &TestEnv, email: &str) -> Value {
+    let reply = env
+        .call(
+            "auth-login",
+            with_body(
+                event("auth-login/login.json"),
+                &json!({"email": email, "password": PASSWORD}),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.body
+}
+
+async fn refresh(env: &TestEnv, token: &str) -> crate::support::Reply {
+    env.call(
+        "auth-refresh",
+        with_body(
+            event("auth-refresh/refresh.json"),
+            &json!({"refresh_token": token}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let env = TestEnv::new().await;
+    env.user("rot@example.com", PASSWORD, Role::Patient).await;
+    let first = login(&env, "rot@example.com").await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+
+    let second = refresh(&env, rt1).await;
+    assert_eq!(second.status, 200, "{second:?}");
+    let rt2 = second.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2);
+    env.deps
+        .verifier
+        .verify(second.body["access_token"].as_str().unwrap())
+        .unwrap();
+
+    let third = refresh(&env, &rt2).await;
+    assert_eq!(third.status, 200);
+    let rt3 = third.body["refresh_token"].as_str().unwrap().to_owned();
+
+    // rt1 was rotated already: presenting it again is reuse, and kills the family.
+    refresh(&env, rt1).await.assert_problem(401, None);
+    refresh(&env, &rt3).await.assert_problem(401, None);
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .await,
+        0
+    );
+
+    // Another login starts a new, unaffected family.
+    let again = login(&env, "rot@example.com").await;
+    assert_eq!(
+        refresh(&env, again["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_cannot_both_win() {
+    let env = TestEnv::new().await;
+    env.user("race@example.com", PASSWORD, Role::Patient).await;
+    let rt = login(&env, "race@example.com").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let replies = futures::future::join_all((0..5).map(|_| refresh(&env, &rt))).await;
+    let winners: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(winners.len(), 1, "{replies:?}");
+    assert!(replies.iter().all(|r| r.status == 200 || r.status == 401));
+    // The losers presented a rotated token, which revoked the family, the winner's new token included.
+    refresh(&env, winners[0].body["refresh_token"].as_str().unwrap())
+        .await
+        .assert_problem(401, None);
+}
+
+#[tokio::test]
+async fn refresh_rejects_garbage_expired_and_malformed_bodies() {
+    let env = TestEnv::new().await;
+    refresh(&env, "cfr_not-a-real-token")
+        .await
+        .assert_problem(401, None);
+    refresh(&env, &format!("cfr_{}", "A".repeat(43)))
+        .await
+        .assert_problem(401, None);
+    let reply = env
+        .call(
+            "auth-refresh",
+            with_body(event("auth-refresh/refresh.json"), &json!({"token": "x"})),
+        )
+        .await;
+    reply.assert_problem(400, Some("token"));
+
+    env.user("old@example.com", PASSWORD, Role::Patient).await;
+    let rt = login(&env, "old@example.com").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE refresh_tokens SET expires_at = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let expired = refresh(&env, &rt).await;
+    expired.assert_problem(401, None);
+    assert_eq!(expired.body["detail"], "refresh token expired");
+}
+
+#[tokio::test]
+async fn logout_revokes_only_the_callers_own_family() {
+    let env = TestEnv::new().await;
+    let alice = env.user("alice@example.com", PASSWORD, Role::Patient).await;
+    env.user("bob@example.com", PASSWORD, Role::Patient).await;
+    let alice_rt = login(&env, "alice@example.com").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_rt = login(&env, "bob@example.com").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice_token = env.token_for(&alice);
+
+    // Alice "logs out" Bob's token: nothing happens to Bob.
+    let sample = with_token(event("auth-logout/logout.json"), &alice_token);
+    let reply = env
+        .call(
+            "auth-logout",
+            with_body(sample.clone(), &json!({"refresh_token": bob_rt})),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(refresh(&env, &bob_rt).await.status, 200);
+
+    let reply = env
+        .call(
+            "auth-logout",
+            with_body(sample.clone(), &json!({"refresh_token": alice_rt})),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    refresh(&env, &alice_rt).await.assert_problem(401, None);
+    // Idempotent.
+    assert_eq!(
+        env.call(
+            "auth-logout",
+            with_body(sample, &json!({"refresh_token": alice_rt}))
+        )
+        .await
+        .status,
+        204
+    );
+
+    // Without a token: 401 before anything else.
+    let anonymous = with_authorization(event("auth-logout/logout.json"), "");
+    env.call("auth-logout", anonymous)
+        .await
+        .assert_problem(401, None);
+}
+
+#[tokio::test]
+async fn me_sample_event_returns_the_caller() {
+    let env = TestEnv::new().await;
+    let user = env.user("me@example.com", PASSWORD, Role::Patient).await;
+    let reply = env
+        .call(
+            "auth-me",
+            with_token(event("auth-me/me.json"), &env.token_for(&user)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["user_id"], user.user_id.to_string());
+    assert_eq!(reply.body["email"], "me@example.com");
+    assert_eq!(reply.body["role"], "patient");
+    assert_eq!(reply.body["full_name"], "Test Person");
+
+    // The sample's own placeholder token never verifies.
+    env.call("auth-me", event("auth-me/me.json"))
+        .await
+        .assert_problem(401, None);
+
+    // A token whose subject differs from what the authorizer saw is refused.
+    let other = env.user("other@example.com", PASSWORD, Role::Patient).await;
+    let mut mismatched = with_token(event("auth-me/me.json"), &env.token_for(&user));
+    mismatched["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] =
+        json!(other.user_id.to_string());
+    env.call("auth-me", mismatched)
+        .await
+        .assert_problem(401, None);
+}
+
+#[tokio::test]
+async fn only_admins_create_doctors() {
+    let env = TestEnv::new().await;
+    let admin = env.user("root@clinic.example", PASSWORD, Role::Admin).await;
+    let patient = env.user("pat@example.com", PASSWORD, Role::Patient).await;
+    let doctor = env.user("doc@clinic.example", PASSWORD, Role::Doctor).await;
+    let sample = event("users-create-doctor/create-doctor.json");
+    let sent = body_of(&sample);
+
+    for caller in [&patient, &doctor] {
+        let reply = env
+            .call(
+                "users-create-doctor",
+                with_token(sample.clone(), &env.token_for(caller)),
+            )
+            .await;
+        reply.assert_problem(403, None);
+    }
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM users WHERE role = 'doctor'")
+            .await,
+        1
+    );
+
+    let reply = env
+        .call(
+            "users-create-doctor",
+            with_token(sample.clone(), &env.token_for(&admin)),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(reply.body["role"], "doctor");
+    assert_eq!(reply.body["specialty"], sent["specialty"]);
+
+    let again = env
+        .call(
+            "users-create-doctor",
+            with_token(sample.clone(), &env.token_for(&admin)),
+        )
+        .await;
+    again.assert_problem(409, None);
+
+    let mut body = sent.clone();
+    body.as_object_mut().unwrap().remove("specialty");
+    body["email"] = json!("doc2@clinic.example");
+    let missing = env
+        .call(
+            "users-create-doctor",
+            with_token(with_body(sample, &body), &env.token_for(&admin)),
+        )
+        .await;
+    missing.assert_problem(400, Some("specialty"));
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM users WHERE role = 'doctor'")
+            .await,
+        2
+    );
+
+    // The new doctor can log in and gets the doctor role.
+    let login = env
+        .call(
+            "auth-login",
+            with_body(
+                event("auth-login/login.json"),
+                &json!({"email": sent["email"], "password": sent["password"]}),
+            ),
+        )
+        .await;
+    assert_eq!(login.status, 200);
+    let claims = env
+        .deps
+        .verifier
+        .verify(login.body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.role, Role::Doctor);
+}
+
+#[tokio::test]
+async fn jwks_and_discovery_documents_verify_issued_tokens() {
+    let env = TestEnv::new().await;
+    let jwks = env.call("auth-jwks", event("auth-jwks/jwks.json")).await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.body["keys"][0]["kid"], env.key.kid());
+    assert_eq!(jwks.body["keys"][0]["alg"], "EdDSA");
+    assert!(
+        jwks.body["keys"][0].get("d").is_none(),
+        "private part must never be published"
+    );
+
+    let discovery = env
+        .call("auth-jwks", event("auth-jwks/openid-configuration.json"))
+        .await;
+    assert_eq!(discovery.status, 200);
+    assert_eq!(discovery.body["issuer"], ISSUER);
+    assert_eq!(
+        discovery.body["jwks_uri"],
+        format!("{ISSUER}/.well-known/jwks.json")
+    );
+
+    // What a verifier builds from the published JWKS accepts our tokens.
+    let published: careflow::auth::token::Jwks = serde_json::from_value(jwks.body).unwrap();
+    let verifier = Verifier::new(&published, &env.deps.settings).unwrap();
+    let user = env.user("jwks@example.com", PASSWORD, Role::Patient).await;
+    verifier.verify(&env.token_for(&user).token).unwrap();
+}
+
+#[tokio::test]
+async fn migrate_applies_once_and_bootstraps_one_admin() {
+    use migrate::{Migrate, MigrateRequest, MigrateResponse};
+    let db = TestDb::empty().await;
+    let accounts = careflow::auth::accounts::Accounts::new(
+        db.pool.clone(),
+        std::time::Duration::from_secs(60),
+    );
+    let app = Migrate::new(accounts);
+    let request = |v: Value| serde_json::from_value::<MigrateRequest>(v).unwrap();
+
+    let sample = event("migrate/migrate.json");
+    match app.handle(request(sample.clone())).await.unwrap() {
+        MigrateResponse::Migrated { applied, .. } => assert_eq!(applied, vec![1]),
+        other => panic!("{other:?}"),
+    }
+    match app.handle(request(sample)).await.unwrap() {
+        MigrateResponse::Migrated {
+            applied,
+            schema_version,
+        } => {
+            assert!(applied.is_empty());
+            assert_eq!(schema_version, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let bootstrap = event("migrate/bootstrap-admin.json");
+    let password = match app.handle(request(bootstrap.clone())).await.unwrap() {
+        MigrateResponse::AdminCreated {
+            email, password, ..
+        } => {
+            assert_eq!(email, bootstrap["email"]);
+            password
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(password.len() >= 20);
+    assert!(matches!(
+        app.handle(request(bootstrap)).await.unwrap(),
+        MigrateResponse::AdminExists { admin_exists: true }
+    ));
+    assert_eq!(
+        db.count("SELECT count(*) FROM users WHERE role = 'admin'")
+            .await,
+        1
+    );
+
+    // An edited migration is refused rather than silently skipped.
+    db.client()
+        .await
+        .execute("UPDATE schema_migrations SET checksum = 'edited'", &[])
+        .await
+        .unwrap();
+    let err = app
+        .handle(request(json!({"action": "migrate"})))
+        .await
+        .unwrap_err();
+    assert!(
+        err.safe_description()
+            .contains("edited after it was applied"),
+        "{}",
+        err.safe_description()
+    );
+}

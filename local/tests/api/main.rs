@@ -1,0 +1,9 @@
+//! Handler and runner tests for every function, against a real PostgreSQL
+//! (`CAREFLOW_TEST_DATABASE_URL`, set by `scripts/test.sh`). One test binary for all functions
+//! keeps the build lean; each test gets its own database cloned from a migrated template.
+
+mod accounts;
+mod contract;
+mod runner;
+mod support;
+mod tokens;

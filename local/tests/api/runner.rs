@@ -1,0 +1,231 @@
+//! The local runner end to end over real HTTP: routes from template.yaml, the JWT authorizer,
+//! and the register → login → /me → refresh → reuse flow.
+
+use std::net::SocketAddr;
+
+use careflow::auth::Role;
+use careflow::auth::token::SigningKey;
+use careflow_local::stack::{self, Settings};
+use serde_json::{Value, json};
+
+use crate::support::*;
+use crate::tokens::hostile_tokens;
+
+struct Runner {
+    base: String,
+    http: reqwest::Client,
+    stack: stack::Stack,
+    state_dir: std::path::PathBuf,
+    _db: TestDb,
+}
+
+async fn start_runner() -> Runner {
+    let db = TestDb::migrated().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state_dir = std::env::temp_dir().join(format!("careflow-runner-{}", uuid::Uuid::new_v4()));
+    let settings = Settings {
+        database_url: db.url.clone(),
+        port,
+        template: repo_root().join("template.yaml"),
+        state_dir: state_dir.clone(),
+        admin_email: "admin@clinic.example".into(),
+        admin_password: Some("clinic keys for ops 7".into()),
+        issuer: None,
+        audience: AUDIENCE.into(),
+    };
+    let stack = stack::start(&settings, port).await.unwrap();
+    let app = stack.gateway.clone().router();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Runner {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        stack,
+        state_dir,
+        _db: db,
+    }
+}
+
+impl Runner {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        (status, ct, body)
+    }
+}
+
+#[tokio::test]
+async fn register_login_me_refresh_and_reuse_through_the_runner() {
+    let r = start_runner().await;
+    let creds = json!({"email": "Pat@Example.com", "password": "a long passphrase 42"});
+    let (status, _, user) = r
+        .send("POST", "/auth/register", None, Some(json!({"email": creds["email"], "password": creds["password"], "full_name": "Pat Example"})))
+        .await;
+    assert_eq!(status, 201, "{user}");
+
+    let (status, _, tokens) = r
+        .send("POST", "/auth/login", None, Some(creds.clone()))
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, _, me) = r.send("GET", "/me", Some(access), None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user_id"], user["user_id"]);
+    assert_eq!(me["email"], "pat@example.com");
+    assert_eq!(me["role"], "patient");
+
+    let rt1 = tokens["refresh_token"].as_str().unwrap();
+    let (status, _, rotated) = r
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": rt1})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rt2 = rotated["refresh_token"].as_str().unwrap();
+    let (status, _, _) = r
+        .send("GET", "/me", rotated["access_token"].as_str(), None)
+        .await;
+    assert_eq!(status, 200);
+
+    let (status, ct, problem) = r
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": rt1})),
+        )
+        .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (401, "application/problem+json"),
+        "{problem}"
+    );
+    let (status, _, _) = r
+        .send(
+            "POST",
+            "/auth/refresh",
+            None,
+            Some(json!({"refresh_token": rt2})),
+        )
+        .await;
+    assert_eq!(status, 401, "the whole family is revoked after reuse");
+}
+
+#[tokio::test]
+async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
+    let r = start_runner().await;
+    let (status, _, _) = r
+        .send("POST", "/auth/register", None, Some(json!({"email": "v@example.com", "password": "a long passphrase 42", "full_name": "V"})))
+        .await;
+    assert_eq!(status, 201);
+    let (_, _, tokens) = r
+        .send(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": "v@example.com", "password": "a long passphrase 42"})),
+        )
+        .await;
+    let valid = tokens["access_token"].as_str().unwrap();
+    let sub = r.stack.deps.verifier.verify(valid).unwrap().sub.to_string();
+
+    let key_doc = std::fs::read_to_string(r.state_dir.join("signing-key.json")).unwrap();
+    let key = SigningKey::from_document(&serde_json::from_str(&key_doc).unwrap()).unwrap();
+    let issuer = r.stack.deps.settings.issuer.clone();
+    for (what, token) in hostile_tokens(&key, &issuer, &sub, valid) {
+        let (status, ct, body) = r.send("GET", "/me", Some(&token), None).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (401, "application/problem+json"),
+            "{what}: {body}"
+        );
+    }
+    let (status, ct, _) = r.send("GET", "/me", None, None).await;
+    assert_eq!((status, ct.as_str()), (401, "application/problem+json"));
+
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("DELETE", "/me"),
+        ("GET", "/auth/login"),
+        ("GET", "/me/extra"),
+    ] {
+        let (status, ct, body) = r.send(method, path, Some(valid), None).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (404, "application/problem+json"),
+            "{method} {path}"
+        );
+        assert_eq!(body["type"], "/problems/not-found");
+    }
+
+    // The bootstrapped admin can create a doctor through the gateway; a patient cannot.
+    let (_, _, admin) = r
+        .send(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": "admin@clinic.example", "password": "clinic keys for ops 7"})),
+        )
+        .await;
+    let doctor = json!({"email": "dr@clinic.example", "password": "doctor passphrase 1", "full_name": "Dr Who", "specialty": "GP"});
+    let (status, _, _) = r
+        .send("POST", "/users/doctors", Some(valid), Some(doctor.clone()))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _, body) = r
+        .send(
+            "POST",
+            "/users/doctors",
+            admin["access_token"].as_str(),
+            Some(doctor),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["role"], Role::Doctor.as_str());
+
+    // Discovery points at the runner itself, so a JWT authorizer could be aimed at it.
+    let (status, _, discovery) = r
+        .send("GET", "/.well-known/openid-configuration", None, None)
+        .await;
+    assert_eq!(status, 200);
+    let port = r.base.rsplit(':').next().unwrap();
+    assert_eq!(discovery["issuer"], format!("http://localhost:{port}"));
+}

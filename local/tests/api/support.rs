@@ -1,0 +1,291 @@
+//! Test fixtures: a fresh database per test, the functions wired as in the runner, sample events.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use careflow::auth::Role;
+use careflow::auth::accounts::{Accounts, NewUser, User};
+use careflow::auth::token::{AccessToken, Jwks, SigningKey, TokenIssuer, TokenSettings, Verifier};
+use careflow::db::{DbConfig, PgPool, migrate};
+use careflow_local::functions::{Deps, HttpFunction, http_functions};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+pub const ISSUER: &str = "https://api.careflow.example";
+pub const AUDIENCE: &str = "careflow-api";
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn admin_url() -> String {
+    std::env::var("CAREFLOW_TEST_DATABASE_URL").expect(
+        "CAREFLOW_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL",
+    )
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+fn url_with_db(admin: &str, name: &str) -> String {
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (server, _) = base.rsplit_once('/').expect("database URL has a path");
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+impl TestDb {
+    /// A migrated database, cloned from a template keyed by the migrations' fingerprint.
+    pub async fn migrated() -> Self {
+        let admin = admin_url();
+        let client = admin_client(&admin).await;
+        let template = format!("careflow_tpl_{}", migrate::fingerprint());
+        // Serialise template creation and cloning across the concurrent test processes.
+        client
+            .execute("SELECT pg_advisory_lock(7011)", &[])
+            .await
+            .unwrap();
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+            .await
+            .unwrap()
+            .is_some();
+        if !exists {
+            client
+                .batch_execute(&format!("CREATE DATABASE {template}"))
+                .await
+                .unwrap();
+            let mut tpl = admin_client(&url_with_db(&admin, &template)).await;
+            migrate::run(&mut tpl)
+                .await
+                .expect("migrations apply to an empty database");
+            drop(tpl);
+            // Wait for the template connection to close before cloning it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let name = format!("careflow_test_{}", uuid::Uuid::new_v4().simple());
+        let mut attempt = 0;
+        loop {
+            match client
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot clone the template database: {e}"),
+            }
+        }
+        client
+            .execute("SELECT pg_advisory_unlock(7011)", &[])
+            .await
+            .unwrap();
+        Self::open(&admin, name)
+    }
+
+    /// An empty database (for the migrate function's own tests).
+    pub async fn empty() -> Self {
+        let admin = admin_url();
+        let client = admin_client(&admin).await;
+        let name = format!("careflow_test_{}", uuid::Uuid::new_v4().simple());
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        Self::open(&admin, name)
+    }
+
+    fn open(admin: &str, name: String) -> Self {
+        let url = url_with_db(admin, &name);
+        let mut config = DbConfig::from_url(&url).unwrap();
+        config.pool_size = 8;
+        let pool = config.pool().unwrap();
+        Self { url, pool }
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        admin_client(&self.url).await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+}
+
+/// The functions wired to a fresh database, with a signing key of their own.
+pub struct TestEnv {
+    pub db: TestDb,
+    pub key: SigningKey,
+    pub deps: Deps,
+    functions: HashMap<&'static str, HttpFunction>,
+}
+
+/// A handler's answer, decoded from the Lambda response event.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Value,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(Value::as_str)
+    }
+
+    /// Asserts a problem+json error with `status` and, if given, the field it names.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status, "{self:?}");
+        assert!(
+            self.body["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("/problems/")
+        );
+        if let Some(field) = field {
+            assert_eq!(self.body["field"], field, "{self:?}");
+        }
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let db = TestDb::migrated().await;
+        let key = SigningKey::generate().unwrap();
+        let settings = TokenSettings {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+        };
+        let jwks = Jwks {
+            keys: vec![key.public_jwk().clone()],
+        };
+        let deps = Deps {
+            accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
+            issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
+            verifier: Verifier::new(&jwks, &settings).unwrap(),
+            jwks,
+            settings,
+        };
+        let functions = http_functions(&deps);
+        Self {
+            db,
+            key,
+            deps,
+            functions,
+        }
+    }
+
+    pub fn function_names(&self) -> std::collections::BTreeSet<String> {
+        self.functions.keys().map(|k| k.to_string()).collect()
+    }
+
+    /// Invokes a function with an API Gateway event, as Lambda would.
+    pub async fn call(&self, function: &str, event: Value) -> Reply {
+        let f = self
+            .functions
+            .get(function)
+            .unwrap_or_else(|| panic!("no function {function}"));
+        let response = f(event).await.expect("the event is an API Gateway event");
+        let body = match response.get("body").and_then(Value::as_str) {
+            Some(text) if !text.is_empty() => serde_json::from_str(text).expect("JSON body"),
+            _ => Value::Null,
+        };
+        Reply {
+            status: response["statusCode"].as_u64().unwrap() as u16,
+            headers: response.get("headers").cloned().unwrap_or(Value::Null),
+            body,
+        }
+    }
+
+    pub async fn user(&self, email: &str, password: &str, role: Role) -> User {
+        self.deps
+            .accounts
+            .create_user(NewUser {
+                email: email.into(),
+                password: password.into(),
+                full_name: "Test Person".into(),
+                role,
+                specialty: (role == Role::Doctor).then(|| "Cardiology".into()),
+            })
+            .await
+            .unwrap()
+    }
+
+    pub fn token_for(&self, user: &User) -> AccessToken {
+        self.deps.issuer.issue(user.user_id, user.role).unwrap()
+    }
+}
+
+/// A sample event from `events/`.
+pub fn event(relative: &str) -> Value {
+    let path = repo_root().join("events").join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Replaces the body (and its content-length).
+pub fn with_body(mut event: Value, body: &Value) -> Value {
+    let text = body.to_string();
+    event["headers"]["content-length"] = json!(text.len().to_string());
+    event["body"] = json!(text);
+    event
+}
+
+/// Puts a bearer token in the event, and its claims where the JWT authorizer puts them.
+pub fn with_token(mut event: Value, token: &AccessToken) -> Value {
+    event["headers"]["authorization"] = json!(format!("Bearer {}", token.token));
+    event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {
+        "sub": token.claims.sub.to_string(),
+        "role": token.claims.role.as_str(),
+        "iss": token.claims.iss,
+        "aud": token.claims.aud,
+        "exp": token.claims.exp.to_string(),
+        "nbf": token.claims.nbf.to_string(),
+        "iat": token.claims.iat.to_string(),
+    }, "scopes": null}});
+    event
+}
+
+/// Puts a raw authorization header value in the event (authorizer context removed).
+pub fn with_authorization(mut event: Value, value: &str) -> Value {
+    event["headers"]["authorization"] = json!(value);
+    if let Some(ctx) = event["requestContext"].as_object_mut() {
+        ctx.remove("authorizer");
+    }
+    event
+}
+
+/// The body of a sample event, parsed.
+pub fn body_of(event: &Value) -> Value {
+    serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
+}
