@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         stack.gateway.template.routes.len(),
         settings.template.display()
     );
+    println!("  kafka: {}", stack.kafka.bootstrap_servers);
     match &stack.admin {
         Some((email, password)) => {
             println!(

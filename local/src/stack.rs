@@ -10,6 +10,7 @@ use careflow::auth::token::{
     Jwks, SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings, Verifier,
 };
 use careflow::db::{self, DbConfig};
+use careflow::kafka::mock::MockKafka;
 
 use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
@@ -28,6 +29,8 @@ pub struct Settings {
     /// Token issuer; defaults to the runner's own URL so discovery works against it.
     pub issuer: Option<String>,
     pub audience: String,
+    /// An external broker; when unset the runner starts librdkafka's mock cluster.
+    pub kafka_bootstrap_servers: Option<String>,
 }
 
 impl Settings {
@@ -47,6 +50,7 @@ impl Settings {
             admin_password: optional("CAREFLOW_ADMIN_PASSWORD"),
             issuer: optional("CAREFLOW_JWT_ISSUER"),
             audience: optional("CAREFLOW_JWT_AUDIENCE").unwrap_or_else(|| "careflow-api".into()),
+            kafka_bootstrap_servers: optional("KAFKA_BOOTSTRAP_SERVERS"),
         })
     }
 }
@@ -57,6 +61,38 @@ pub struct Stack {
     pub deps: Deps,
     /// Set when this start created the first admin.
     pub admin: Option<(String, String)>,
+    pub kafka: Kafka,
+}
+
+/// The broker the stack uses: one it started (kept alive here) or one it was given.
+pub struct Kafka {
+    pub bootstrap_servers: String,
+    _mock: Option<MockKafka>,
+}
+
+impl Kafka {
+    async fn start(external: Option<&str>) -> anyhow::Result<Self> {
+        let (bootstrap_servers, mock) = match external {
+            Some(servers) => {
+                careflow::kafka::ensure_topics(servers)
+                    .await
+                    .with_context(|| format!("creating topics on {servers}"))?;
+                (servers.to_owned(), None)
+            }
+            None => {
+                // The mock cluster does not serve CreateTopics; it has its own call.
+                let mock = MockKafka::start(1)?;
+                for (topic, partitions) in careflow::kafka::TOPICS {
+                    mock.create_topic(topic, *partitions)?;
+                }
+                (mock.bootstrap_servers(), Some(mock))
+            }
+        };
+        Ok(Self {
+            bootstrap_servers,
+            _mock: mock,
+        })
+    }
 }
 
 /// Loads the signing key kept in `state_dir`, or creates one, so tokens survive a restart.
@@ -125,6 +161,8 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         jwks,
         settings: token_settings,
     };
+    let kafka = Kafka::start(settings.kafka_bootstrap_servers.as_deref()).await?;
+    tracing::info!(bootstrap_servers = %kafka.bootstrap_servers, "kafka ready");
     let template = Template::load(&settings.template)?;
     let http = functions::http_functions(&deps);
     let gateway = Gateway::new(template, http, verifier, domain)?;
@@ -132,5 +170,6 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         gateway: Arc::new(gateway),
         deps,
         admin,
+        kafka,
     })
 }

@@ -13,6 +13,8 @@ pub mod telemetry;
 pub mod db;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 

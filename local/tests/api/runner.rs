@@ -35,6 +35,7 @@ async fn start_runner() -> Runner {
         admin_password: Some("clinic keys for ops 7".into()),
         issuer: None,
         audience: AUDIENCE.into(),
+        kafka_bootstrap_servers: None,
     };
     let stack = stack::start(&settings, port).await.unwrap();
     let app = stack.gateway.clone().router();
@@ -228,4 +229,30 @@ async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
     assert_eq!(status, 200);
     let port = r.base.rsplit(':').next().unwrap();
     assert_eq!(discovery["issuer"], format!("http://localhost:{port}"));
+}
+
+#[tokio::test]
+async fn runner_starts_a_kafka_broker_serving_the_topics() {
+    use rdkafka::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let r = start_runner().await;
+    let servers = r.stack.kafka.bootstrap_servers.clone();
+    let metadata = tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &servers)
+            .create()
+            .unwrap();
+        consumer.fetch_metadata(None, std::time::Duration::from_secs(10))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    for (name, partitions) in careflow::kafka::TOPICS {
+        let topic = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == *name)
+            .unwrap_or_else(|| panic!("topic {name} missing"));
+        assert_eq!(topic.partitions().len() as i32, *partitions, "{name}");
+    }
 }
