@@ -29,6 +29,16 @@ fi
 locked=()
 if [[ -f Cargo.lock ]]; then locked=(--locked); fi
 
+# Each test clones its own database; drop the ones earlier runs left behind.
+stale=$(psql "$CAREFLOW_TEST_DATABASE_URL" -Atc \
+  "SELECT datname FROM pg_database WHERE datname ~ '^careflow_(test|tpl)_[0-9a-f]+$'" </dev/null)
+if [[ -n "$stale" ]]; then
+  careflow_log "dropping $(wc -l <<<"$stale") test databases from earlier runs"
+  while read -r db; do
+    psql "$CAREFLOW_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" </dev/null
+  done <<<"$stale"
+fi
+
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
 step cargo nextest run --workspace --no-fail-fast "$@"
