@@ -8,6 +8,7 @@ use std::sync::Arc;
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::{Jwks, TokenIssuer, TokenSettings, Verifier};
 use careflow::http::HttpHandler;
+use careflow::patient::service::Patients;
 
 /// A type-erased HTTP function: API Gateway event JSON in, Lambda response JSON out.
 pub type HttpFunction = Arc<
@@ -31,6 +32,7 @@ pub struct Deps {
     pub verifier: Verifier,
     pub jwks: Jwks,
     pub settings: TokenSettings,
+    pub patients: Patients,
 }
 
 /// Every HTTP function by crate name.
@@ -74,6 +76,49 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
             "users-create-doctor",
             erase(users_create_doctor::UsersCreateDoctor::new(
                 d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-create",
+            erase(patients_create::PatientsCreate::new(
+                d.patients.clone(),
+                d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-get",
+            erase(patients_get::PatientsGet::new(
+                d.patients.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-update",
+            erase(patients_update::PatientsUpdate::new(
+                d.patients.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-list",
+            erase(patients_list::PatientsList::new(
+                d.patients.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-history-add",
+            erase(patients_history_add::PatientsHistoryAdd::new(
+                d.patients.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "patients-history-list",
+            erase(patients_history_list::PatientsHistoryList::new(
+                d.patients.clone(),
                 d.verifier.clone(),
             )),
         ),

@@ -8,5 +8,6 @@
 
 pub mod functions;
 pub mod gateway;
+pub mod resources;
 pub mod stack;
 pub mod template;

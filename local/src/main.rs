@@ -7,6 +7,9 @@ use careflow_local::stack::{self, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("keygen") {
+        return keygen();
+    }
     careflow::telemetry::init();
     let settings = Settings::from_env()?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
@@ -53,5 +56,18 @@ Press Ctrl-C to stop.
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
+    Ok(())
+}
+
+/// `careflow-local keygen`: a new Ed25519 signing key for a deployment. Prints the Secrets
+/// Manager secret value (private: store it, never commit it) and the public JWK to add to the
+/// `JwtPublicJwks` parameter.
+fn keygen() -> anyhow::Result<()> {
+    let key = careflow::auth::token::SigningKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let out = serde_json::json!({
+        "secret_string": serde_json::to_string(&key.to_document())?,
+        "public_jwk": key.public_jwk(),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -14,7 +14,10 @@ use careflow::kafka::mock::MockKafka;
 
 use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
+use crate::resources;
 use crate::template::Template;
+use careflow::patient::service::Patients;
+use careflow::patient::store::RecordsTable;
 
 /// Everything the runner needs to know, from the environment or the command line.
 #[derive(Debug, Clone)]
@@ -29,6 +32,8 @@ pub struct Settings {
     /// Token issuer; defaults to the runner's own URL so discovery works against it.
     pub issuer: Option<String>,
     pub audience: String,
+    /// Names resources like a deployment of this stage would (`careflow-{stage}-records`).
+    pub stage: String,
     /// An external broker; when unset the runner starts librdkafka's mock cluster.
     pub kafka_bootstrap_servers: Option<String>,
 }
@@ -51,6 +56,7 @@ impl Settings {
             issuer: optional("CAREFLOW_JWT_ISSUER"),
             audience: optional("CAREFLOW_JWT_AUDIENCE").unwrap_or_else(|| "careflow-api".into()),
             kafka_bootstrap_servers: optional("KAFKA_BOOTSTRAP_SERVERS"),
+            stage: optional("CAREFLOW_STAGE").unwrap_or_else(|| "local".into()),
         })
     }
 }
@@ -154,16 +160,26 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         .map_err(|e| anyhow::anyhow!("bootstrapping the admin: {e}"))?
         .map(|(user, password)| (user.email, password));
 
+    let kafka = Kafka::start(settings.kafka_bootstrap_servers.as_deref()).await?;
+    tracing::info!(bootstrap_servers = %kafka.bootstrap_servers, "kafka ready");
+    let template = Template::load(&settings.template)?;
+    let dynamodb = resources::dynamodb_client().await;
+    let records = template
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "RecordsTable")
+        .context("template.yaml declares no RecordsTable")?;
+    let records_name = format!("careflow-{}-records", settings.stage);
+    resources::create_table(&dynamodb, records, &records_name).await?;
+    let patients = Patients::new(RecordsTable::new(dynamodb, records_name));
     let deps = Deps {
         accounts,
         issuer,
         verifier: verifier.clone(),
         jwks,
         settings: token_settings,
+        patients,
     };
-    let kafka = Kafka::start(settings.kafka_bootstrap_servers.as_deref()).await?;
-    tracing::info!(bootstrap_servers = %kafka.bootstrap_servers, "kafka ready");
-    let template = Template::load(&settings.template)?;
     let http = functions::http_functions(&deps);
     let gateway = Gateway::new(template, http, verifier, domain)?;
     Ok(Stack {

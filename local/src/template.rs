@@ -88,11 +88,102 @@ pub enum TemplateError {
     Shape(String),
 }
 
-/// Every function's crate name and its `HttpApi` routes, in template order.
+/// A key attribute: name and role (`HASH` or `RANGE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyElement {
+    pub name: String,
+    pub key_type: String,
+}
+
+/// A global secondary index of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    pub keys: Vec<KeyElement>,
+    pub projection: String,
+}
+
+/// An `AWS::DynamoDB::Table`, as far as creating it in the emulator needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub logical_id: String,
+    /// (name, type `S`/`N`/`B`) of every key attribute.
+    pub attributes: Vec<(String, String)>,
+    pub keys: Vec<KeyElement>,
+    pub indexes: Vec<Index>,
+}
+
+/// Every function's crate name and its `HttpApi` routes, in template order, and the tables.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
     pub functions: Vec<String>,
     pub routes: Vec<Route>,
+    pub tables: Vec<Table>,
+}
+
+fn key_schema(value: Option<&Value>, what: &str) -> Result<Vec<KeyElement>, TemplateError> {
+    value
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| TemplateError::Shape(format!("{what}: no KeySchema")))?
+        .iter()
+        .map(|k| {
+            let name = k.get("AttributeName").and_then(Value::as_str);
+            let key_type = k.get("KeyType").and_then(Value::as_str);
+            match (name, key_type) {
+                (Some(name), Some(key_type)) => Ok(KeyElement {
+                    name: name.to_owned(),
+                    key_type: key_type.to_owned(),
+                }),
+                _ => Err(TemplateError::Shape(format!("{what}: malformed KeySchema"))),
+            }
+        })
+        .collect()
+}
+
+fn table(id: &str, resource: &Value) -> Result<Table, TemplateError> {
+    let props = resource
+        .get("Properties")
+        .ok_or_else(|| TemplateError::Shape(format!("{id}: no Properties")))?;
+    let attributes = props
+        .get("AttributeDefinitions")
+        .and_then(Value::as_sequence)
+        .ok_or_else(|| TemplateError::Shape(format!("{id}: no AttributeDefinitions")))?
+        .iter()
+        .filter_map(|a| {
+            Some((
+                a.get("AttributeName")?.as_str()?.to_owned(),
+                a.get("AttributeType")?.as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    let indexes = props
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            Ok(Index {
+                name: g
+                    .get("IndexName")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| TemplateError::Shape(format!("{id}: index without IndexName")))?
+                    .to_owned(),
+                keys: key_schema(g.get("KeySchema"), id)?,
+                projection: g
+                    .get("Projection")
+                    .and_then(|p| p.get("ProjectionType"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("ALL")
+                    .to_owned(),
+            })
+        })
+        .collect::<Result<_, TemplateError>>()?;
+    Ok(Table {
+        logical_id: id.to_owned(),
+        attributes,
+        keys: key_schema(props.get("KeySchema"), id)?,
+        indexes,
+    })
 }
 
 impl Template {
@@ -112,10 +203,15 @@ impl Template {
             .ok_or_else(|| TemplateError::Shape("no Resources".into()))?;
         let mut template = Template::default();
         for (id, resource) in resources {
-            if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
-                continue;
-            }
             let id = id.as_str().unwrap_or("?");
+            match resource.get("Type").and_then(Value::as_str) {
+                Some("AWS::Serverless::Function") => {}
+                Some("AWS::DynamoDB::Table") => {
+                    template.tables.push(table(id, resource)?);
+                    continue;
+                }
+                _ => continue,
+            }
             let function = resource
                 .get("Metadata")
                 .and_then(|m| m.get("BuildProperties"))

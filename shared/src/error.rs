@@ -30,6 +30,9 @@ pub enum Error {
     /// The version the client read is no longer current (412).
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
+    /// A conditional request without its condition, e.g. a PATCH without `If-Match` (428).
+    #[error("precondition required")]
+    PreconditionRequired,
     /// The body is larger than the endpoint accepts (413).
     #[error("payload larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -76,6 +79,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::Conflict { .. } => 409,
             Error::PreconditionFailed(_) => 412,
+            Error::PreconditionRequired => 428,
             Error::PayloadTooLarge { .. } => 413,
             Error::Unprocessable(_) => 422,
             Error::Unavailable(_) => 503,
@@ -113,6 +117,12 @@ impl Error {
                 "Precondition failed",
                 Some(message.clone()),
                 None,
+            ),
+            Error::PreconditionRequired => (
+                "precondition-required",
+                "Precondition required",
+                Some("send the ETag you read in If-Match".to_owned()),
+                Some("if-match".to_owned()),
             ),
             Error::PayloadTooLarge { limit } => (
                 "payload-too-large",

@@ -134,6 +134,28 @@ pub fn json_no_store<T: Serialize>(status: u16, value: &T) -> Result<Response<Bo
     Ok(response)
 }
 
+/// Adds a header to a response built by [`json`] and friends.
+pub fn with_header(
+    mut response: Response<Body>,
+    name: &'static str,
+    value: &str,
+) -> Result<Response<Body>> {
+    let value = http::HeaderValue::from_str(value).map_err(Error::internal)?;
+    response.headers_mut().insert(name, value);
+    Ok(response)
+}
+
+/// A query parameter, if present.
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+}
+
+/// A request header as text, if present.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// An empty response (204 and friends).
 pub fn empty(status: u16) -> Result<Response<Body>> {
     Response::builder()
@@ -173,37 +195,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::invalid("body", "a JSON body is required"));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| field_error(&e))?;
-    de.end()
-        .map_err(|_| Error::invalid("body", "trailing data after the JSON value"))?;
-    Ok(value)
-}
-
-fn field_error(err: &serde_path_to_error::Error<serde_json::Error>) -> Error {
-    let inner = err.inner();
-    let message = inner.to_string();
-    let path = err.path().to_string();
-    if inner.is_syntax() || inner.is_eof() {
-        return Error::invalid("body", "is not valid JSON");
-    }
-    // serde reports a missing field at its parent's path (an unknown one at its own): name the
-    // missing field itself.
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let field = match (missing, path.as_str()) {
-        (Some(name), "." | "") => name.to_owned(),
-        (Some(name), parent) => format!("{parent}.{name}"),
-        (None, "." | "") => "body".to_owned(),
-        (None, path) => path.to_owned(),
-    };
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_owned();
-    Error::invalid(field, message)
+    crate::json::from_slice(bytes)
 }
 
 /// A path parameter, parsed; a bad value names the parameter.

@@ -7,7 +7,9 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod json;
 pub mod telemetry;
+pub mod validate;
 
 #[cfg(feature = "postgres")]
 pub mod db;
@@ -15,6 +17,7 @@ pub mod db;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod patient;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 

@@ -18,7 +18,7 @@ use serde_json::json;
 
 const COLD_STARTS: usize = 30;
 const LOGINS: usize = 300;
-const EMAIL: &str = "bench@example.com";
+const EMAIL: &str = "runner@example.com";
 const PASSWORD: &str = "a long bench passphrase";
 
 fn login_event(root: &std::path::Path) -> anyhow::Result<String> {

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod contract;
+mod patients;
 mod runner;
 mod support;
 mod tokens;

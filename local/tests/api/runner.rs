@@ -36,6 +36,7 @@ async fn start_runner() -> Runner {
         issuer: None,
         audience: AUDIENCE.into(),
         kafka_bootstrap_servers: None,
+        stage: format!("t{}", uuid::Uuid::new_v4().simple()),
     };
     let stack = stack::start(&settings, port).await.unwrap();
     let app = stack.gateway.clone().router();

@@ -7,7 +7,11 @@ use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser, User};
 use careflow::auth::token::{AccessToken, Jwks, SigningKey, TokenIssuer, TokenSettings, Verifier};
 use careflow::db::{DbConfig, PgPool, migrate};
+use careflow::patient::service::Patients;
+use careflow::patient::store::RecordsTable;
 use careflow_local::functions::{Deps, HttpFunction, http_functions};
+use careflow_local::resources;
+use careflow_local::template::Template;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -135,6 +139,27 @@ impl TestDb {
     }
 }
 
+/// A records table of its own (the template's `RecordsTable`) in the AWS emulator
+/// (`AWS_ENDPOINT_URL`, set by `scripts/test.sh`).
+pub async fn records_table() -> RecordsTable {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: run the tests with scripts/test.sh, which starts the emulator"
+    );
+    let template = Template::load(&repo_root().join("template.yaml")).unwrap();
+    let table = template
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "RecordsTable")
+        .expect("RecordsTable in template.yaml");
+    let client = resources::dynamodb_client().await;
+    let name = format!("test-records-{}", uuid::Uuid::new_v4().simple());
+    resources::create_table(&client, table, &name)
+        .await
+        .unwrap();
+    RecordsTable::new(client, name)
+}
+
 /// The functions wired to a fresh database, with a signing key of their own.
 pub struct TestEnv {
     pub db: TestDb,
@@ -189,7 +214,9 @@ impl TestEnv {
         let jwks = Jwks {
             keys: vec![key.public_jwk().clone()],
         };
+        let patients = Patients::new(records_table().await);
         let deps = Deps {
+            patients,
             accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
             issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
             verifier: Verifier::new(&jwks, &settings).unwrap(),
@@ -244,6 +271,11 @@ impl TestEnv {
     pub fn token_for(&self, user: &User) -> AccessToken {
         self.deps.issuer.issue(user.user_id, user.role).unwrap()
     }
+
+    /// A token for an identity that need not exist in PostgreSQL.
+    pub fn token(&self, user_id: uuid::Uuid, role: Role) -> AccessToken {
+        self.deps.issuer.issue(user_id, role).unwrap()
+    }
 }
 
 /// A sample event from `events/`.
@@ -288,4 +320,16 @@ pub fn with_authorization(mut event: Value, value: &str) -> Value {
 /// The body of a sample event, parsed.
 pub fn body_of(event: &Value) -> Value {
     serde_json::from_str(event["body"].as_str().unwrap()).unwrap()
+}
+
+/// Sets the query string as API Gateway does: `rawQueryString` and `queryStringParameters`.
+pub fn with_query(mut event: Value, params: &[(&str, &str)]) -> Value {
+    let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    event["rawQueryString"] = json!(raw.join("&"));
+    let map: serde_json::Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    event["queryStringParameters"] = Value::Object(map);
+    event
 }

@@ -13,9 +13,9 @@ use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
 use super::{Role, password, refresh};
 use crate::config::{self, ConfigError};
 use crate::db::{self, PgPool, SqlState};
+use crate::validate::{bounded_text, normalize_email};
 use crate::{Error, Result};
 
-pub const EMAIL_MAX: usize = 254;
 pub const NAME_MAX: usize = 200;
 pub const SPECIALTY_MAX: usize = 100;
 
@@ -48,56 +48,6 @@ pub struct TokenPair {
     pub token_type: &'static str,
     pub expires_in: u64,
     pub refresh_token: String,
-}
-
-/// Validates and normalises an e-mail address (trimmed, lower-cased).
-pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
-    let email = raw.trim().to_lowercase();
-    if email.is_empty() {
-        return Err(Error::invalid(field, "is required"));
-    }
-    if email.len() > EMAIL_MAX {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {EMAIL_MAX} characters"),
-        ));
-    }
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && local.len() <= 64
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-                && !domain.contains('@')
-        }
-        None => false,
-    };
-    if valid {
-        Ok(email)
-    } else {
-        Err(Error::invalid(field, "is not a valid e-mail address"))
-    }
-}
-
-/// Validates a required, bounded text field and returns it trimmed.
-pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Err(Error::invalid(field, "is required"));
-    }
-    if text.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if text.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
-    Ok(text.to_owned())
 }
 
 /// Runs CPU-heavy password work off the async executor.
@@ -424,27 +374,6 @@ pub fn generate_password() -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            normalize_email("email", "  Jane.Roe@Example.COM ").unwrap(),
-            "jane.roe@example.com"
-        );
-        for bad in [
-            "",
-            "jane",
-            "jane@",
-            "@example.com",
-            "jane@example",
-            "ja ne@example.com",
-            "a@b..com",
-        ] {
-            assert!(normalize_email("email", bad).is_err(), "{bad}");
-        }
-        let long = format!("{}@example.com", "a".repeat(250));
-        assert!(normalize_email("email", &long).is_err());
-    }
 
     #[test]
     fn generated_passwords_pass_the_policy() {

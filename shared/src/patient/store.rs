@@ -1,0 +1,505 @@
+//! Patient records in one DynamoDB table (single-table design).
+//!
+//! Keys, all strings:
+//! - profile: `pk = PATIENT#{patient_id}`, `sk = PROFILE`; listed through `gsi1` with
+//!   `gsi1pk = PATIENTS`, `gsi1sk = {lower-cased full name}#{patient_id}` (name order, prefix
+//!   search, and a total order so pagination never skips or repeats a profile);
+//! - history: `pk = PATIENT#{patient_id}`, `sk = HISTORY#{recorded_at}#{entry_id}` (time order);
+//! - audit: `pk = AUDIT#{patient_id}`, `sk = {at}#{event_id}`: one partition per patient, so
+//!   an auditor queries a patient's whole trail with one key.
+//!
+//! Every change is written in one transaction with its audit item, so there is no change
+//! without its audit record. Times in sort keys are fixed-width RFC 3339 so they sort as text.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::{AuditEvent, HistoryEntry, Page, PatientProfile};
+use crate::config::{self, ConfigError};
+use crate::{Error, Result};
+
+type Item = HashMap<String, AttributeValue>;
+
+const PROFILE_SK: &str = "PROFILE";
+const PATIENTS: &str = "PATIENTS";
+const GSI1: &str = "gsi1";
+
+fn patient_pk(id: Uuid) -> String {
+    format!("PATIENT#{id}")
+}
+
+fn audit_pk(id: Uuid) -> String {
+    format!("AUDIT#{id}")
+}
+
+fn sortable_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// Maps SDK failures: throttling, server errors and transport problems are retryable (503),
+/// the rest 500.
+fn sdk_error<E, R>(err: SdkError<E, R>) -> Error
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let throttled = err
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| {
+            matches!(
+                code,
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+            )
+        });
+    let retryable = throttled
+        || matches!(
+            err,
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
+        );
+    let message = aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string();
+    if retryable {
+        Error::Unavailable(message.into())
+    } else {
+        Error::Internal(message.into())
+    }
+}
+
+fn to_item<T: Serialize>(value: &T, keys: &[(&str, String)]) -> Result<Item> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(Error::internal)?;
+    for (name, value) in keys {
+        item.insert((*name).to_owned(), s(value.clone()));
+    }
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
+    serde_dynamo::from_item(item).map_err(Error::internal)
+}
+
+/// Encodes a LastEvaluatedKey (all our keys are strings) as an opaque cursor.
+fn encode_cursor(key: Option<&Item>) -> Option<String> {
+    let key = key?;
+    let plain: HashMap<&str, &str> = key
+        .iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
+        .collect();
+    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).ok()?))
+}
+
+/// Decodes a cursor, accepting only the key attributes `expected` (and nothing else).
+fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<Item>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let bad = || Error::invalid("cursor", "is not a cursor this list returned");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
+        return Err(bad());
+    }
+    Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
+}
+
+fn transaction_conflict<E, R>(err: &SdkError<E, R>) -> Option<usize>
+where
+    E: ProvideCancellation,
+{
+    err.as_service_error()?.failed_condition()
+}
+
+/// The index of the first transaction item whose condition failed, if that is why it failed.
+trait ProvideCancellation {
+    fn failed_condition(&self) -> Option<usize>;
+}
+
+impl ProvideCancellation
+    for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError
+{
+    fn failed_condition(&self) -> Option<usize> {
+        match self {
+            Self::TransactionCanceledException(e) => e
+                .cancellation_reasons()
+                .iter()
+                .position(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => None,
+        }
+    }
+}
+
+/// The records table.
+#[derive(Clone, Debug)]
+pub struct RecordsTable {
+    client: Client,
+    table: String,
+}
+
+impl RecordsTable {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Reads `CAREFLOW_TABLE`; the SDK honours `AWS_ENDPOINT_URL` (the local emulator).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = config::required("CAREFLOW_TABLE")?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::new(Client::new(&sdk), table))
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    fn profile_item(profile: &PatientProfile) -> Result<Item> {
+        to_item(
+            profile,
+            &[
+                ("pk", patient_pk(profile.patient_id)),
+                ("sk", PROFILE_SK.to_owned()),
+                ("gsi1pk", PATIENTS.to_owned()),
+                (
+                    "gsi1sk",
+                    format!(
+                        "{}#{}",
+                        profile.fields.full_name.to_lowercase(),
+                        profile.patient_id
+                    ),
+                ),
+            ],
+        )
+    }
+
+    fn audit_item(event: &AuditEvent) -> Result<Item> {
+        to_item(
+            event,
+            &[
+                ("pk", audit_pk(event.patient_id)),
+                (
+                    "sk",
+                    format!("{}#{}", sortable_time(&event.at), event.event_id),
+                ),
+            ],
+        )
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Creates a profile; 409 if the patient has one already.
+    pub async fn create_profile(&self, profile: &PatientProfile, audit: &AuditEvent) -> Result<()> {
+        let items = vec![
+            self.put(
+                Self::profile_item(profile)?,
+                Some("attribute_not_exists(pk)"),
+            )?,
+            self.put(Self::audit_item(audit)?, None)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::Conflict {
+                code: "profile-exists",
+                message: "this patient already has a profile".into(),
+            }),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// Replaces a profile if it is still at `expected_version`; 412 otherwise.
+    pub async fn replace_profile(
+        &self,
+        profile: &PatientProfile,
+        expected_version: u64,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::profile_item(profile)?))
+            .condition_expression("attribute_exists(pk) AND #version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(expected_version.to_string()),
+            )
+            .build()
+            .map_err(Error::internal)?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            self.put(Self::audit_item(audit)?, None)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::PreconditionFailed(
+                "the profile changed since you read it; read it again and retry".into(),
+            )),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// A profile by patient id (strongly consistent).
+    pub async fn get_profile(&self, patient_id: Uuid) -> Result<Option<PatientProfile>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(patient_pk(patient_id)))
+            .key("sk", s(PROFILE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// Profiles in name order, optionally those whose name starts with `name_prefix`.
+    pub async fn list_profiles(
+        &self,
+        name_prefix: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<PatientProfile>> {
+        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"])?;
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .expression_attribute_values(":p", s(PATIENTS))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start);
+        query = match name_prefix {
+            Some(prefix) => query
+                .key_condition_expression("gsi1pk = :p AND begins_with(gsi1sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix.to_lowercase())),
+            None => query.key_condition_expression("gsi1pk = :p"),
+        };
+        let out = query.send().await.map_err(sdk_error)?;
+        Ok(Page {
+            next_cursor: encode_cursor(out.last_evaluated_key()),
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_item)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Adds a history entry to an existing profile; 404 if there is no profile.
+    pub async fn add_history(&self, entry: &HistoryEntry, audit: &AuditEvent) -> Result<()> {
+        let exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(patient_pk(entry.patient_id)))
+            .key("sk", s(PROFILE_SK))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        let item = to_item(
+            entry,
+            &[
+                ("pk", patient_pk(entry.patient_id)),
+                (
+                    "sk",
+                    format!(
+                        "HISTORY#{}#{}",
+                        sortable_time(&entry.recorded_at),
+                        entry.entry_id
+                    ),
+                ),
+            ],
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(exists).build(),
+            self.put(item, Some("attribute_not_exists(pk)"))?,
+            self.put(Self::audit_item(audit)?, None)?,
+        ];
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::NotFound("patient")),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// A patient's history, newest first.
+    pub async fn list_history(
+        &self,
+        patient_id: Uuid,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<HistoryEntry>> {
+        let pk = patient_pk(patient_id);
+        let start = decode_cursor(cursor, &["pk", "sk"])?;
+        if start
+            .as_ref()
+            .is_some_and(|k| k.get("pk").and_then(|v| v.as_s().ok()) != Some(&pk))
+        {
+            return Err(Error::invalid("cursor", "belongs to another list"));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :history)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":history", s("HISTORY#"))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(Page {
+            next_cursor: encode_cursor(out.last_evaluated_key()),
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_item)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Records audit events outside a change (reads, denials), 25 per batch, retrying
+    /// unprocessed items.
+    pub async fn record(&self, events: &[AuditEvent]) -> Result<()> {
+        for chunk in events.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|e| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(Self::audit_item(e)?))
+                        .build()
+                        .map_err(Error::internal)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<_>>()?;
+            for attempt in 0..5u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 4 {
+                    return Err(Error::Unavailable(
+                        "audit records were not all written".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A patient's audit trail, oldest first: what an auditor queries.
+    pub async fn audit_trail(
+        &self,
+        patient_id: Uuid,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<AuditEvent>> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(audit_pk(patient_id)))
+            .limit(limit as i32)
+            .set_exclusive_start_key(decode_cursor(cursor, &["pk", "sk"])?)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(Page {
+            next_cursor: encode_cursor(out.last_evaluated_key()),
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_item)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_foreign_shapes() {
+        let key: Item = [
+            ("pk", "PATIENT#1"),
+            ("sk", "PROFILE"),
+            ("gsi1pk", "PATIENTS"),
+            ("gsi1sk", "jo#1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), s(v)))
+        .collect();
+        let cursor = encode_cursor(Some(&key)).unwrap();
+        let back = decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, key);
+        assert!(decode_cursor(Some(&cursor), &["pk", "sk"]).is_err());
+        assert!(decode_cursor(Some("!!"), &["pk", "sk"]).is_err());
+        assert!(decode_cursor(None, &["pk"]).unwrap().is_none());
+    }
+}
