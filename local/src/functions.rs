@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use careflow::appointment::service::Appointments;
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::{Jwks, TokenIssuer, TokenSettings, Verifier};
 use careflow::http::HttpHandler;
@@ -33,6 +34,8 @@ pub struct Deps {
     pub jwks: Jwks,
     pub settings: TokenSettings,
     pub patients: Patients,
+    /// With a publisher: bookings and cancellations publish their events at once.
+    pub appointments: Appointments,
 }
 
 /// Every HTTP function by crate name.
@@ -76,6 +79,34 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
             "users-create-doctor",
             erase(users_create_doctor::UsersCreateDoctor::new(
                 d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "appointments-create",
+            erase(appointments_create::AppointmentsCreate::new(
+                d.appointments.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "appointments-get",
+            erase(appointments_get::AppointmentsGet::new(
+                d.appointments.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "appointments-list",
+            erase(appointments_list::AppointmentsList::new(
+                d.appointments.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "appointments-cancel",
+            erase(appointments_cancel::AppointmentsCancel::new(
+                d.appointments.clone(),
                 d.verifier.clone(),
             )),
         ),
@@ -126,4 +157,4 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
 }
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
-pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate"];
+pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate", "outbox-relay"];

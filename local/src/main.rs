@@ -47,6 +47,18 @@ Press Ctrl-C to stop.
 "#
     );
 
+    // outbox-relay on its schedule (template.yaml: every minute; locally every 10 s).
+    let relay = stack.relay.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            if let Err(e) = relay.run().await {
+                tracing::warn!(error = %e.safe_description(), "outbox-relay run failed");
+            }
+        }
+    });
+
     let app = stack.gateway.clone().router();
     axum::serve(
         listener,

@@ -16,8 +16,12 @@ use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
 use crate::resources;
 use crate::template::Template;
+use careflow::appointment::service::Appointments;
+use careflow::kafka::KafkaConfig;
+use careflow::outbox::Publisher;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
+use outbox_relay::OutboxRelay;
 
 /// Everything the runner needs to know, from the environment or the command line.
 #[derive(Debug, Clone)]
@@ -68,6 +72,8 @@ pub struct Stack {
     /// Set when this start created the first admin.
     pub admin: Option<(String, String)>,
     pub kafka: Kafka,
+    /// `outbox-relay`, which the template schedules; `main` runs it on that schedule.
+    pub relay: Arc<OutboxRelay>,
 }
 
 /// The broker the stack uses: one it started (kept alive here) or one it was given.
@@ -172,7 +178,14 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
     let records_name = format!("careflow-{}-records", settings.stage);
     resources::create_table(&dynamodb, records, &records_name).await?;
     let patients = Patients::new(RecordsTable::new(dynamodb, records_name));
+    let publisher = Publisher::new(
+        &KafkaConfig::plaintext(&kafka.bootstrap_servers),
+        Duration::from_secs(2),
+    )?;
+    let appointments = Appointments::new(accounts.pool().clone(), Some(publisher.clone()));
+    let relay = OutboxRelay::new(accounts.pool().clone(), publisher, Duration::from_secs(20));
     let deps = Deps {
+        appointments,
         accounts,
         issuer,
         verifier: verifier.clone(),
@@ -187,5 +200,6 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         deps,
         admin,
         kafka,
+        relay: Arc::new(relay),
     })
 }

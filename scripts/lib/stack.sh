@@ -218,7 +218,8 @@ careflow_start_moto() {
   fi
   port="$(_cf_free_port)"
   careflow_log "aws: starting moto_server on 127.0.0.1:$port (log .local/moto.log)"
-  "$CAREFLOW_VENV/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+  # One request at a time: moto's DynamoDB transactions are not thread-safe (see the script).
+  "$CAREFLOW_VENV/bin/python" "$CAREFLOW_ROOT/scripts/moto_server_serial.py" 127.0.0.1 "$port" </dev/null >"$log" 2>&1 &
   _CF_MOTO_PID=$!
   printf '%s %s\n' "$_CF_MOTO_PID" "$$" >"$pidfile"
   for i in $(seq 1 150); do

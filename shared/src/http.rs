@@ -198,6 +198,21 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T> 
     crate::json::from_slice(bytes)
 }
 
+/// Like [`json_body`], but an empty body (and no content type) means `T::default()`.
+pub fn optional_json_body<T: DeserializeOwned + Default>(req: &Request, limit: usize) -> Result<T> {
+    let empty = match req.body() {
+        Body::Empty => true,
+        Body::Text(text) => text.trim().is_empty(),
+        Body::Binary(bytes) => bytes.iter().all(u8::is_ascii_whitespace),
+        _ => true,
+    };
+    if empty {
+        Ok(T::default())
+    } else {
+        json_body(req, limit)
+    }
+}
+
 /// A path parameter, parsed; a bad value names the parameter.
 pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<T> {
     req.path_parameters_ref()

@@ -4,9 +4,11 @@
 //! (`http`, `tokens`, `postgres`, `secrets`, `passwords`, `accounts`) so that each Lambda links
 //! only what it uses.
 
+pub mod appointment;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod json;
 pub mod telemetry;
 pub mod validate;
@@ -17,6 +19,8 @@ pub mod db;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(all(feature = "postgres", feature = "kafka"))]
+pub mod outbox;
 pub mod patient;
 #[cfg(feature = "secrets")]
 pub mod secrets;

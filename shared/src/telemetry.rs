@@ -9,7 +9,9 @@ use tracing_subscriber::{EnvFilter, fmt};
 /// Installs the global subscriber once; later calls are no-ops (tests call it freely).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    // JSON in Lambda and on Cloud Run (`K_SERVICE`): both platforms parse JSON log lines.
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()
+        || std::env::var_os("K_SERVICE").is_some();
     let result = if in_lambda {
         fmt()
             .json()

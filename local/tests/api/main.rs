@@ -3,6 +3,7 @@
 //! keeps the build lean; each test gets its own database cloned from a migrated template.
 
 mod accounts;
+mod appointments;
 mod contract;
 mod patients;
 mod runner;

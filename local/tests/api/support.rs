@@ -3,10 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use careflow::appointment::service::Appointments;
 use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser, User};
 use careflow::auth::token::{AccessToken, Jwks, SigningKey, TokenIssuer, TokenSettings, Verifier};
 use careflow::db::{DbConfig, PgPool, migrate};
+use careflow::kafka::KafkaConfig;
+use careflow::kafka::mock::MockKafka;
+use careflow::outbox::Publisher;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
 use careflow_local::functions::{Deps, HttpFunction, http_functions};
@@ -163,6 +167,8 @@ pub async fn records_table() -> RecordsTable {
 /// The functions wired to a fresh database, with a signing key of their own.
 pub struct TestEnv {
     pub db: TestDb,
+    /// A Kafka-protocol broker of its own, with CareFlow's topics.
+    pub kafka: MockKafka,
     pub key: SigningKey,
     pub deps: Deps,
     functions: HashMap<&'static str, HttpFunction>,
@@ -215,7 +221,17 @@ impl TestEnv {
             keys: vec![key.public_jwk().clone()],
         };
         let patients = Patients::new(records_table().await);
+        let kafka = MockKafka::start(1).unwrap();
+        for (topic, partitions) in careflow::kafka::TOPICS {
+            kafka.create_topic(topic, *partitions).unwrap();
+        }
+        let publisher = Publisher::new(
+            &KafkaConfig::plaintext(kafka.bootstrap_servers()),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let deps = Deps {
+            appointments: Appointments::new(db.pool.clone(), Some(publisher)),
             patients,
             accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
             issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
@@ -226,6 +242,7 @@ impl TestEnv {
         let functions = http_functions(&deps);
         Self {
             db,
+            kafka,
             key,
             deps,
             functions,
@@ -332,4 +349,57 @@ pub fn with_query(mut event: Value, params: &[(&str, &str)]) -> Value {
         .collect();
     event["queryStringParameters"] = Value::Object(map);
     event
+}
+
+/// Every record of `topic` from the beginning, as (key, JSON value), read with a fresh consumer
+/// until the topic has been quiet for a second.
+pub fn consume_all(bootstrap_servers: &str, topic: &str) -> Vec<(String, Value)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        assignment
+            .add_partition_offset(topic, partition.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut records = Vec::new();
+    let mut quiet_since = std::time::Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(1) {
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.unwrap();
+            let key = String::from_utf8(message.key().unwrap_or_default().to_vec()).unwrap();
+            let value = serde_json::from_slice(message.payload().unwrap_or_default()).unwrap();
+            records.push((key, value));
+            quiet_since = std::time::Instant::now();
+        }
+    }
+    records
+}
+
+/// Inserts an account with a chosen id (sample events name fixed ids).
+pub async fn insert_user(db: &TestDb, id: uuid::Uuid, role: Role) {
+    db.client()
+        .await
+        .execute(
+            "INSERT INTO users (id, email, password_hash, full_name, role, specialty)
+             VALUES ($1, $2, 'not-a-hash', 'Sample Person', $3, $4) ON CONFLICT (id) DO NOTHING",
+            &[
+                &id,
+                &format!("{id}@example.com"),
+                &role.as_str(),
+                &(role == Role::Doctor).then_some("General practice"),
+            ],
+        )
+        .await
+        .unwrap();
 }

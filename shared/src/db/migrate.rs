@@ -17,11 +17,18 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Add new files at the end; never edit one that has shipped.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sql: include_str!("../../migrations/0001_accounts.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sql: include_str!("../../migrations/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "appointments",
+        sql: include_str!("../../migrations/0002_appointments.sql"),
+    },
+];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.
 const LOCK_KEY: i64 = 0x0CA4_EF10_0000_0001;

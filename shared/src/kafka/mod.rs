@@ -3,6 +3,88 @@
 
 pub mod mock;
 
+use crate::config::{self, ConfigError};
+
+/// How to reach the brokers: plaintext locally, SASL_SSL/PLAIN for Confluent Cloud.
+#[derive(Clone)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+    pub sasl: Option<SaslCredentials>,
+}
+
+/// A Confluent Cloud API key and secret.
+#[derive(Clone, serde::Deserialize)]
+pub struct SaslCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("sasl", &self.sasl.as_ref().map(|s| &s.username))
+            .finish()
+    }
+}
+
+impl KafkaConfig {
+    pub fn plaintext(bootstrap_servers: impl Into<String>) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            sasl: None,
+        }
+    }
+
+    /// Reads `KAFKA_BOOTSTRAP_SERVERS` and, for SASL_SSL, either `KAFKA_SASL_SECRET_ARN`
+    /// (Secrets Manager `{"username","password"}`, needs the `secrets` feature) or
+    /// `KAFKA_SASL_USERNAME` / `KAFKA_SASL_PASSWORD`.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let bootstrap_servers = config::required("KAFKA_BOOTSTRAP_SERVERS")?;
+        let sasl = match (
+            config::optional("KAFKA_SASL_SECRET_ARN"),
+            config::optional("KAFKA_SASL_USERNAME"),
+            config::optional("KAFKA_SASL_PASSWORD"),
+        ) {
+            #[cfg(feature = "secrets")]
+            (Some(arn), _, _) => Some(crate::secrets::get_json::<SaslCredentials>(&arn).await?),
+            #[cfg(not(feature = "secrets"))]
+            (Some(_), _, _) => {
+                return Err(ConfigError::Invalid {
+                    name: "KAFKA_SASL_SECRET_ARN",
+                    message: "this binary was built without Secrets Manager support".into(),
+                });
+            }
+            (None, Some(username), Some(password)) => Some(SaslCredentials { username, password }),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "KAFKA_SASL_USERNAME",
+                    message: "set both KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD".into(),
+                });
+            }
+        };
+        Ok(Self {
+            bootstrap_servers,
+            sasl,
+        })
+    }
+
+    /// A client configuration with the connection settings filled in.
+    pub fn client_config(&self) -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        if let Some(sasl) = &self.sasl {
+            config
+                .set("security.protocol", "SASL_SSL")
+                .set("sasl.mechanisms", "PLAIN")
+                .set("sasl.username", &sasl.username)
+                .set("sasl.password", &sasl.password);
+        }
+        config
+    }
+}
+
 use std::time::Duration;
 
 use rdkafka::ClientConfig;

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
@@ -53,10 +54,9 @@ fn s(value: impl Into<String>) -> AttributeValue {
 
 /// Maps SDK failures: throttling, server errors and transport problems are retryable (503),
 /// the rest 500.
-fn sdk_error<E, R>(err: SdkError<E, R>) -> Error
+fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let throttled = err
         .as_service_error()
@@ -70,7 +70,11 @@ where
                     | "InternalServerError"
             )
         });
+    let server_side = err
+        .raw_response()
+        .is_some_and(|r| r.status().is_server_error());
     let retryable = throttled
+        || server_side
         || matches!(
             err,
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)

@@ -1,0 +1,65 @@
+//! `GET /appointments?from=&to=&doctor_id=&patient_id=&limit=&cursor=`: a patient's own
+//! appointments, a doctor's schedule for a date range, or everything for admins; start order.
+
+use careflow::appointment::service::{Appointments, ListFilter};
+use careflow::auth::token::Verifier;
+use careflow::config::ConfigError;
+use careflow::db::DbConfig;
+use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::patient::page_limit;
+use careflow::{Error, Result};
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response};
+use uuid::Uuid;
+
+pub struct AppointmentsList {
+    appointments: Appointments,
+    verifier: Verifier,
+}
+
+impl AppointmentsList {
+    pub fn new(appointments: Appointments, verifier: Verifier) -> Self {
+        Self {
+            appointments,
+            verifier,
+        }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_env().await?.pool()?;
+        Ok(Self::new(
+            Appointments::new(pool, None),
+            Verifier::from_env()?,
+        ))
+    }
+}
+
+fn parsed<T: std::str::FromStr>(req: &Request, name: &str, what: &str) -> Result<Option<T>> {
+    query_param(req, name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Error::invalid(name, format!("must be {what}")))
+        })
+        .transpose()
+}
+
+impl HttpHandler for AppointmentsList {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let caller = authenticate(&req, &self.verifier)?;
+        let filter = ListFilter {
+            from: parsed::<DateTime<Utc>>(&req, "from", "an RFC 3339 time")?,
+            to: parsed::<DateTime<Utc>>(&req, "to", "an RFC 3339 time")?,
+            doctor_id: parsed::<Uuid>(&req, "doctor_id", "a UUID")?,
+            patient_id: parsed::<Uuid>(&req, "patient_id", "a UUID")?,
+        };
+        if filter.from.zip(filter.to).is_some_and(|(from, to)| to <= from) {
+            return Err(Error::invalid("to", "must be after from"));
+        }
+        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
+        let page = self
+            .appointments
+            .list(&caller, &filter, limit, query_param(&req, "cursor"))
+            .await?;
+        json_no_store(200, &page)
+    }
+}

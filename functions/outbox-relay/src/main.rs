@@ -1,0 +1,31 @@
+use std::time::Duration;
+
+use careflow::config;
+use careflow::db::DbConfig;
+use careflow::kafka::KafkaConfig;
+use careflow::outbox::Publisher;
+use lambda_runtime::{LambdaEvent, service_fn};
+use outbox_relay::OutboxRelay;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    careflow::telemetry::init();
+    let pool = DbConfig::from_env().await?.pool()?;
+    let timeout = config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", 10_000u64)?;
+    let publisher = Publisher::new(
+        &KafkaConfig::from_env().await?,
+        Duration::from_millis(timeout),
+    )?;
+    let budget = config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
+    let relay = OutboxRelay::new(pool, publisher, Duration::from_secs(budget));
+    let relay = &relay;
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            relay.run().await.map_err(|e| lambda_runtime::Diagnostic {
+                error_type: "RelayError".into(),
+                error_message: e.safe_description(),
+            })
+        },
+    ))
+    .await
+}

@@ -1,0 +1,212 @@
+//! Appointments: booking without double-booking, cancellation, and the events they publish.
+//!
+//! The database enforces the rule that matters most: no two scheduled appointments of one doctor
+//! (or one patient) overlap, by exclusion constraints (see `migrations/0002_appointments.sql`),
+//! so concurrent bookings cannot both win. Each change writes its event to the outbox in the same
+//! transaction.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::validate::optional_text;
+use crate::{Error, Result};
+
+#[cfg(all(feature = "postgres", feature = "kafka"))]
+pub mod service;
+
+pub const REASON_MAX: usize = 500;
+/// How far ahead bookings are accepted.
+pub const MAX_DAYS_AHEAD: i64 = 365;
+/// Start times fall on this grid.
+pub const SLOT_MINUTES: i64 = 5;
+
+/// The kinds of appointment; each has a fixed length, and is the fee schedule's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentType {
+    Consultation,
+    FollowUp,
+    LabReview,
+}
+
+impl AppointmentType {
+    pub fn duration_minutes(self) -> u32 {
+        match self {
+            Self::Consultation => 30,
+            Self::FollowUp => 15,
+            Self::LabReview => 20,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Consultation => "consultation",
+            Self::FollowUp => "follow_up",
+            Self::LabReview => "lab_review",
+        }
+    }
+}
+
+impl std::str::FromStr for AppointmentType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned()))
+            .map_err(|_| Error::invalid("appointment_type", "unknown appointment type"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Scheduled,
+    Cancelled,
+}
+
+/// An appointment as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub appointment_type: AppointmentType,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+}
+
+/// The body of `POST /appointments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    pub doctor_id: Uuid,
+    pub start_time: DateTime<Utc>,
+    pub appointment_type: AppointmentType,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Only admins book for someone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<Uuid>,
+}
+
+/// A booking request that passed every check that needs no database.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    pub doctor_id: Uuid,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub appointment_type: AppointmentType,
+    pub reason: Option<String>,
+}
+
+impl BookingRequest {
+    pub fn validated(&self, now: DateTime<Utc>) -> Result<Booking> {
+        let start = self.start_time;
+        if start <= now {
+            return Err(Error::invalid("start_time", "must be in the future"));
+        }
+        if start > now + Duration::days(MAX_DAYS_AHEAD) {
+            return Err(Error::invalid(
+                "start_time",
+                format!("must be within {MAX_DAYS_AHEAD} days"),
+            ));
+        }
+        let grid = Duration::minutes(SLOT_MINUTES);
+        if start.duration_trunc(grid).ok() != Some(start) {
+            return Err(Error::invalid(
+                "start_time",
+                format!("must fall on a {SLOT_MINUTES}-minute boundary"),
+            ));
+        }
+        let minutes = self.appointment_type.duration_minutes();
+        Ok(Booking {
+            doctor_id: self.doctor_id,
+            start_time: start,
+            end_time: start + Duration::minutes(minutes.into()),
+            appointment_type: self.appointment_type,
+            reason: optional_text("reason", self.reason.as_deref(), REASON_MAX)?,
+        })
+    }
+}
+
+/// The optional body of a cancel: `{reason}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Validates an `Idempotency-Key` header value.
+pub fn idempotency_key(raw: Option<&str>) -> Result<Option<String>> {
+    match raw {
+        None => Ok(None),
+        Some(key)
+            if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key.to_owned()))
+        }
+        Some(_) => Err(Error::invalid(
+            "idempotency-key",
+            "must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(start: &str) -> BookingRequest {
+        BookingRequest {
+            doctor_id: Uuid::new_v4(),
+            start_time: start.parse().unwrap(),
+            appointment_type: AppointmentType::Consultation,
+            reason: Some("  checkup ".into()),
+            patient_id: None,
+        }
+    }
+
+    #[test]
+    fn bookings_are_checked_against_time_rules() {
+        let now: DateTime<Utc> = "2026-11-25T10:00:00Z".parse().unwrap();
+        let ok = request("2026-11-26T09:30:00Z").validated(now).unwrap();
+        assert_eq!(
+            ok.end_time,
+            "2026-11-26T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(ok.reason.as_deref(), Some("checkup"));
+        for (start, why) in [
+            ("2026-11-25T09:00:00Z", "past"),
+            ("2026-11-25T10:00:00Z", "now"),
+            ("2028-01-01T09:00:00Z", "too far"),
+            ("2026-11-26T09:31:00Z", "off grid"),
+            ("2026-11-26T09:30:30Z", "seconds"),
+        ] {
+            let err = request(start).validated(now).unwrap_err();
+            assert_eq!(err.problem().field.as_deref(), Some("start_time"), "{why}");
+        }
+        assert_eq!(AppointmentType::FollowUp.duration_minutes(), 15);
+        assert_eq!(
+            "lab_review".parse::<AppointmentType>().unwrap(),
+            AppointmentType::LabReview
+        );
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert_eq!(idempotency_key(None).unwrap(), None);
+        assert!(idempotency_key(Some("abc-123")).unwrap().is_some());
+        assert!(idempotency_key(Some("")).is_err());
+        assert!(idempotency_key(Some("has space")).is_err());
+        assert!(idempotency_key(Some(&"x".repeat(256))).is_err());
+    }
+}

@@ -1,0 +1,445 @@
+//! The appointment service on PostgreSQL, publishing through the outbox.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{Appointment, Booking, BookingRequest, Status};
+use crate::auth::{Caller, Role};
+use crate::db::{self, PgPool, SqlState};
+use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, EventPayload};
+use crate::outbox::{self, Publisher};
+use crate::patient::Page;
+use crate::{Error, Result};
+
+const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
+                       reason, created_at, cancelled_at, cancel_reason";
+
+fn from_row(row: &Row) -> Result<Appointment> {
+    Ok(Appointment {
+        appointment_id: row.get(0),
+        patient_id: row.get(1),
+        doctor_id: row.get(2),
+        start_time: row.get(3),
+        end_time: row.get(4),
+        appointment_type: row.get::<_, &str>(5).parse()?,
+        status: match row.get::<_, &str>(6) {
+            "cancelled" => Status::Cancelled,
+            _ => Status::Scheduled,
+        },
+        reason: row.get(7),
+        created_at: row.get(8),
+        cancelled_at: row.get(9),
+        cancel_reason: row.get(10),
+    })
+}
+
+/// What `create` did: booked now, or replayed the answer of an earlier request with the same
+/// `Idempotency-Key`.
+#[derive(Debug, Clone)]
+pub enum Booked {
+    Created(Appointment),
+    Replayed(Appointment),
+}
+
+/// Filters of `GET /appointments`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Admins only: narrow to one doctor or patient.
+    pub doctor_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+}
+
+#[derive(Clone)]
+pub struct Appointments {
+    pool: PgPool,
+    publisher: Option<Publisher>,
+}
+
+impl Appointments {
+    /// `publisher` is `None` where events are left to `outbox-relay`.
+    pub fn new(pool: PgPool, publisher: Option<Publisher>) -> Self {
+        Self { pool, publisher }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Publishes the given outbox events now; failures leave them for the relay.
+    async fn publish(&self, event_ids: &[Uuid]) {
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        if let Err(e) = publisher
+            .publish_pending(&self.pool, Some(event_ids), event_ids.len() as i64)
+            .await
+        {
+            tracing::warn!(error = %e.safe_description(), "publishing after commit failed; outbox-relay will retry");
+        }
+    }
+
+    /// Books an appointment. With an idempotency key, a retry of the same request returns the
+    /// first answer; the same key with a different request is refused.
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        request: &BookingRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Booked> {
+        let patient_id = match (caller.role, request.patient_id) {
+            (Role::Patient, None) => caller.user_id,
+            (Role::Patient, Some(id)) if id == caller.user_id => id,
+            (Role::Admin, Some(id)) => id,
+            (Role::Admin, None) => {
+                return Err(Error::invalid(
+                    "patient_id",
+                    "is required when an admin books",
+                ));
+            }
+            _ => return Err(Error::Forbidden),
+        };
+        let booking: Booking = request.validated(Utc::now())?;
+        let request_hash = digest(
+            &SHA256,
+            &serde_json::to_vec(request).map_err(Error::internal)?,
+        )
+        .as_ref()
+        .to_vec();
+
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        // Concurrent inserts under an exclusion constraint can wait on each other's uncommitted
+        // rows and deadlock; queueing bookings per doctor and per patient (locks taken in one
+        // global order) avoids that. The constraints still decide who wins.
+        let mut parties = [booking.doctor_id, patient_id];
+        parties.sort();
+        for party in parties {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
+                &[&party.to_string()],
+            )
+            .await?;
+        }
+        if let Some(key) = idempotency_key {
+            let claimed = tx
+                .execute(
+                    "INSERT INTO idempotency_keys (caller_id, key, request_hash) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&caller.user_id, &key, &request_hash],
+                )
+                .await?;
+            if claimed == 0 {
+                // Another request with this key committed first (its insert held us until then).
+                let row = tx
+                    .query_one(
+                        "SELECT request_hash, response_body FROM idempotency_keys
+                         WHERE caller_id = $1 AND key = $2",
+                        &[&caller.user_id, &key],
+                    )
+                    .await?;
+                if row.get::<_, Vec<u8>>(0) != request_hash {
+                    return Err(Error::Unprocessable(
+                        "this Idempotency-Key was already used for a different request".into(),
+                    ));
+                }
+                let body: serde_json::Value = row.get(1);
+                return Ok(Booked::Replayed(
+                    serde_json::from_value(body).map_err(Error::internal)?,
+                ));
+            }
+        }
+
+        let roles = tx
+            .query(
+                "SELECT id, role FROM users WHERE id = ANY($1)",
+                &[&vec![booking.doctor_id, patient_id]],
+            )
+            .await?;
+        let role_of = |id: Uuid| {
+            roles
+                .iter()
+                .find(|r| r.get::<_, Uuid>(0) == id)
+                .map(|r| r.get::<_, String>(1))
+        };
+        if role_of(booking.doctor_id).as_deref() != Some("doctor") {
+            return Err(Error::invalid("doctor_id", "is not a doctor"));
+        }
+        if role_of(patient_id).as_deref() != Some("patient") {
+            return Err(Error::invalid("patient_id", "is not a patient"));
+        }
+        let within_hours: bool = tx
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM doctor_working_hours WHERE doctor_id = $1)
+                     OR EXISTS (SELECT 1 FROM doctor_working_hours w
+                                WHERE w.doctor_id = $1
+                                  AND w.weekday = extract(isodow FROM $2 AT TIME ZONE w.time_zone)
+                                  AND ($2 AT TIME ZONE w.time_zone)::date = ($3 AT TIME ZONE w.time_zone - interval '1 microsecond')::date
+                                  AND ($2 AT TIME ZONE w.time_zone)::time >= w.starts
+                                  AND ($3 AT TIME ZONE w.time_zone)::time <= w.ends)",
+                &[&booking.doctor_id, &booking.start_time, &booking.end_time],
+            )
+            .await?
+            .get(0);
+        if !within_hours {
+            return Err(Error::invalid(
+                "start_time",
+                "is outside the doctor's working hours",
+            ));
+        }
+
+        let id = Uuid::new_v4();
+        let row = tx
+            .query_one(
+                &format!(
+                    "INSERT INTO appointments (id, patient_id, doctor_id, appointment_type, reason,
+                                               start_time, end_time, created_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     RETURNING {COLUMNS}"
+                ),
+                &[
+                    &id,
+                    &patient_id,
+                    &booking.doctor_id,
+                    &booking.appointment_type.as_str(),
+                    &booking.reason,
+                    &booking.start_time,
+                    &booking.end_time,
+                    &caller.user_id,
+                ],
+            )
+            .await
+            .map_err(|e| match db::db_error_code(&e) {
+                Some((code, constraint)) if *code == SqlState::EXCLUSION_VIOLATION => {
+                    if constraint == Some("appointments_patient_no_overlap") {
+                        Error::Conflict {
+                            code: "patient-busy",
+                            message: "the patient already has an appointment at this time".into(),
+                        }
+                    } else {
+                        Error::Conflict {
+                            code: "slot-taken",
+                            message: "the doctor is already booked at this time".into(),
+                        }
+                    }
+                }
+                _ => e.into(),
+            })?;
+        let appointment = from_row(&row)?;
+
+        let event = AppointmentCreated {
+            appointment_id: id,
+            patient_id,
+            doctor_id: booking.doctor_id,
+            appointment_type: booking.appointment_type.as_str().to_owned(),
+            start_time: booking.start_time,
+            end_time: booking.end_time,
+            duration_minutes: booking.appointment_type.duration_minutes(),
+        }
+        .envelope(Utc::now());
+        outbox::enqueue(
+            &tx,
+            APPOINTMENTS_TOPIC,
+            &booking.doctor_id.to_string(),
+            &event,
+        )
+        .await?;
+
+        if let Some(key) = idempotency_key {
+            let body = serde_json::to_value(&appointment).map_err(Error::internal)?;
+            tx.execute(
+                "UPDATE idempotency_keys SET response_status = 201, response_body = $3
+                 WHERE caller_id = $1 AND key = $2",
+                &[&caller.user_id, &key, &body],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(appointment_id = %id, doctor_id = %booking.doctor_id, "appointment booked");
+        self.publish(&[event.event_id]).await;
+        Ok(Booked::Created(appointment))
+    }
+
+    /// An appointment its patient, its doctor or an admin may see; anyone else gets 404, so
+    /// its existence is not revealed.
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Appointment> {
+        let client = db::client(&self.pool).await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = $1"),
+                &[&id],
+            )
+            .await?
+            .ok_or(Error::NotFound("appointment"))?;
+        let appointment = from_row(&row)?;
+        if visible_to(caller, &appointment) {
+            Ok(appointment)
+        } else {
+            Err(Error::NotFound("appointment"))
+        }
+    }
+
+    /// Cancels; idempotent (cancelling a cancelled appointment returns it unchanged and
+    /// publishes nothing). Not possible once the appointment has started.
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        reason: Option<String>,
+    ) -> Result<Appointment> {
+        let reason =
+            crate::validate::optional_text("reason", reason.as_deref(), super::REASON_MAX)?;
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )
+            .await?
+            .ok_or(Error::NotFound("appointment"))?;
+        let current = from_row(&row)?;
+        if !visible_to(caller, &current) {
+            return Err(Error::NotFound("appointment"));
+        }
+        if current.status == Status::Cancelled {
+            return Ok(current);
+        }
+        if current.start_time <= Utc::now() {
+            return Err(Error::Conflict {
+                code: "already-started",
+                message: "an appointment cannot be cancelled once it has started".into(),
+            });
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE appointments
+                     SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3
+                     WHERE id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&id, &caller.user_id, &reason],
+            )
+            .await?;
+        let cancelled = from_row(&row)?;
+        let event = AppointmentCancelled {
+            appointment_id: id,
+            patient_id: cancelled.patient_id,
+            doctor_id: cancelled.doctor_id,
+            appointment_type: cancelled.appointment_type.as_str().to_owned(),
+            start_time: cancelled.start_time,
+            end_time: cancelled.end_time,
+            duration_minutes: cancelled.appointment_type.duration_minutes(),
+            cancelled_by: caller.role.as_str().to_owned(),
+        }
+        .envelope(Utc::now());
+        outbox::enqueue(
+            &tx,
+            APPOINTMENTS_TOPIC,
+            &cancelled.doctor_id.to_string(),
+            &event,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(appointment_id = %id, "appointment cancelled");
+        self.publish(&[event.event_id]).await;
+        Ok(cancelled)
+    }
+
+    /// A patient's own appointments, a doctor's schedule, or (admins) everything, in start
+    /// order, paginated by a keyset cursor.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &ListFilter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<Appointment>> {
+        let (mut doctor, mut patient) = (filter.doctor_id, filter.patient_id);
+        match caller.role {
+            Role::Admin => {}
+            Role::Doctor
+                if filter.patient_id.is_none()
+                    && filter.doctor_id.is_none_or(|d| d == caller.user_id) =>
+            {
+                doctor = Some(caller.user_id);
+            }
+            Role::Patient
+                if filter.doctor_id.is_none()
+                    && filter.patient_id.is_none_or(|p| p == caller.user_id) =>
+            {
+                patient = Some(caller.user_id);
+            }
+            _ => return Err(Error::Forbidden),
+        }
+        let after = decode_cursor(cursor)?;
+        let (after_start, after_id) = after.unzip();
+        let client = db::client(&self.pool).await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM appointments
+                     WHERE ($1::uuid IS NULL OR doctor_id = $1)
+                       AND ($2::uuid IS NULL OR patient_id = $2)
+                       AND ($3::timestamptz IS NULL OR start_time >= $3)
+                       AND ($4::timestamptz IS NULL OR start_time < $4)
+                       AND ($5::timestamptz IS NULL OR (start_time, id) > ($5, $6))
+                     ORDER BY start_time, id
+                     LIMIT $7"
+                ),
+                &[
+                    &doctor,
+                    &patient,
+                    &filter.from,
+                    &filter.to,
+                    &after_start,
+                    &after_id,
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await?;
+        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|a| encode_cursor(a.start_time, a.appointment_id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
+    match caller.role {
+        Role::Admin => true,
+        Role::Doctor => appointment.doctor_id == caller.user_id,
+        Role::Patient => appointment.patient_id == caller.user_id,
+    }
+}
+
+fn encode_cursor(start: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{id}", start.to_rfc3339()))
+}
+
+fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let bad = || Error::invalid("cursor", "is not a cursor this list returned");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (start, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok(Some((
+        DateTime::parse_from_rfc3339(start)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
+        id.parse().map_err(|_| bad())?,
+    )))
+}

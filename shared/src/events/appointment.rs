@@ -1,0 +1,138 @@
+//! `AppointmentCreated` and `AppointmentCancelled` (topic `appointments`, key = doctor id).
+//!
+//! Payloads carry what billing and analytics need (ids, type, times, duration) and no clinical
+//! text: the booking's free-text reason stays in the appointments database.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{DecodeError, EventPayload, RawEnvelope, payload};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentCreated {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    /// e.g. `consultation`, `follow_up`, `lab_review`: the fee schedule's key.
+    pub appointment_type: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_minutes: u32,
+}
+
+impl EventPayload for AppointmentCreated {
+    const TYPE: &'static str = "AppointmentCreated";
+    const VERSION: u32 = 1;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentCancelled {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub appointment_type: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_minutes: u32,
+    /// `patient`, `doctor` or `admin`.
+    pub cancelled_by: String,
+}
+
+impl EventPayload for AppointmentCancelled {
+    const TYPE: &'static str = "AppointmentCancelled";
+    const VERSION: u32 = 1;
+}
+
+/// Any event of the `appointments` topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppointmentEvent {
+    Created(AppointmentCreated),
+    Cancelled(AppointmentCancelled),
+}
+
+impl AppointmentEvent {
+    /// Dispatches on `type` and `version`; unknown combinations are refused, not guessed.
+    pub fn from_envelope(raw: &RawEnvelope) -> Result<Self, DecodeError> {
+        match (raw.event_type.as_str(), raw.version) {
+            (AppointmentCreated::TYPE, AppointmentCreated::VERSION) => {
+                payload(raw).map(Self::Created)
+            }
+            (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION) => {
+                payload(raw).map(Self::Cancelled)
+            }
+            (event_type, version) => Err(DecodeError::Unknown {
+                event_type: event_type.to_owned(),
+                version,
+            }),
+        }
+    }
+
+    pub fn appointment_id(&self) -> Uuid {
+        match self {
+            Self::Created(e) => e.appointment_id,
+            Self::Cancelled(e) => e.appointment_id,
+        }
+    }
+
+    pub fn doctor_id(&self) -> Uuid {
+        match self {
+            Self::Created(e) => e.doctor_id,
+            Self::Cancelled(e) => e.doctor_id,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::decode_envelope;
+    use super::*;
+
+    fn created() -> AppointmentCreated {
+        let start = "2026-12-01T09:00:00Z".parse().unwrap();
+        AppointmentCreated {
+            appointment_id: Uuid::new_v4(),
+            patient_id: Uuid::new_v4(),
+            doctor_id: Uuid::new_v4(),
+            appointment_type: "consultation".into(),
+            start_time: start,
+            end_time: "2026-12-01T09:30:00Z".parse().unwrap(),
+            duration_minutes: 30,
+        }
+    }
+
+    #[test]
+    fn round_trip_through_the_envelope() {
+        let envelope = created().envelope(Utc::now());
+        let bytes = serde_json::to_vec(&envelope).unwrap();
+        let raw = decode_envelope(&bytes).unwrap();
+        assert_eq!(raw.event_id, envelope.event_id);
+        assert_eq!(
+            AppointmentEvent::from_envelope(&raw).unwrap(),
+            AppointmentEvent::Created(envelope.data)
+        );
+    }
+
+    #[test]
+    fn unknown_versions_and_bad_payloads_are_refused() {
+        let mut raw =
+            decode_envelope(&serde_json::to_vec(&created().envelope(Utc::now())).unwrap()).unwrap();
+        raw.version = 2;
+        assert!(matches!(
+            AppointmentEvent::from_envelope(&raw),
+            Err(DecodeError::Unknown { .. })
+        ));
+        raw.version = 1;
+        raw.data["duration_minutes"] = serde_json::json!("thirty");
+        assert!(matches!(
+            AppointmentEvent::from_envelope(&raw),
+            Err(DecodeError::InvalidPayload { .. })
+        ));
+        assert!(matches!(
+            decode_envelope(b"{\"nope\":1}"),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+}

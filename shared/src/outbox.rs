@@ -1,0 +1,158 @@
+//! The transactional outbox: events are inserted in the same PostgreSQL transaction as the
+//! change they describe, then published to Kafka and marked sent.
+//!
+//! Publishing claims rows with `FOR UPDATE SKIP LOCKED`, so the function that wrote an event and
+//! `outbox-relay` never send the same row at the same time; rows are marked only after the broker
+//! acknowledged them (idempotent producer, `acks=all`). A crash between the acknowledgement and
+//! the mark can resend a row: delivery is at least once, and consumers dedupe by `event_id`.
+//! A Kafka outage delays events, never loses them: they stay pending until a relay gets through.
+
+use std::time::Duration;
+
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::db::{self, PgPool};
+use crate::events::{Envelope, EventPayload};
+use crate::kafka::KafkaConfig;
+use crate::{Error, Result};
+
+/// Inserts an event into the outbox inside the caller's transaction.
+pub async fn enqueue<T: EventPayload + Serialize>(
+    tx: &db::Transaction<'_>,
+    topic: &str,
+    key: &str,
+    envelope: &Envelope<T>,
+) -> Result<()> {
+    let payload = serde_json::to_value(envelope).map_err(Error::internal)?;
+    tx.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, payload) VALUES ($1, $2, $3, $4)",
+        &[&envelope.event_id, &topic, &key, &payload],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes pending outbox rows with an idempotent producer, built once per cold start.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+    /// How long one publish may wait for the broker before leaving rows pending.
+    timeout: Duration,
+}
+
+impl Publisher {
+    /// `delivery_timeout` bounds how long a publish waits for the broker (the handler's extra
+    /// latency during a Kafka outage); undelivered rows stay pending for the relay.
+    pub fn new(
+        config: &KafkaConfig,
+        delivery_timeout: Duration,
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        let producer: FutureProducer = config
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "zstd")
+            .set("linger.ms", "0")
+            .set(
+                "message.timeout.ms",
+                delivery_timeout.as_millis().max(1).to_string(),
+            )
+            .create()?;
+        Ok(Self {
+            producer,
+            timeout: delivery_timeout,
+        })
+    }
+
+    /// Publishes up to `limit` pending rows (all pending if `only` is `None`, else just those
+    /// event ids) in outbox order, and marks what the broker acknowledged. Returns how many
+    /// were published. Rows another publisher holds are skipped, not waited for.
+    pub async fn publish_pending(
+        &self,
+        pool: &PgPool,
+        only: Option<&[Uuid]>,
+        limit: i64,
+    ) -> Result<usize> {
+        let mut client = db::client(pool).await?;
+        let tx = client.transaction().await?;
+        let rows = tx
+            .query(
+                "SELECT seq, event_id, topic, message_key, payload FROM outbox
+                 WHERE published_at IS NULL AND ($1::uuid[] IS NULL OR event_id = ANY($1))
+                 ORDER BY seq
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED",
+                &[&only, &limit],
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        // Send all, then wait: one round trip for the batch, order kept per key by the producer.
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let topic: &str = row.get(2);
+            let key: &str = row.get(3);
+            let payload: serde_json::Value = row.get(4);
+            let bytes = serde_json::to_vec(&payload).map_err(Error::internal)?;
+            let event_id: Uuid = row.get(1);
+            let record = FutureRecord::to(topic).key(key).payload(&bytes);
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(e, _)| Error::Unavailable(Box::new(e)));
+            deliveries.push((row.get::<_, i64>(0), event_id, delivery));
+        }
+        let mut sent: Vec<i64> = Vec::new();
+        let mut failed: Vec<i64> = Vec::new();
+        for (seq, event_id, delivery) in deliveries {
+            let outcome = match delivery {
+                Ok(future) => match future.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(e.to_string()),
+                    Err(_) => Err("producer dropped the message".to_owned()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            match outcome {
+                Ok(()) => sent.push(seq),
+                Err(reason) => {
+                    tracing::warn!(%event_id, %reason, "outbox event not published; it stays pending");
+                    failed.push(seq);
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)",
+            &[&sent],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1 WHERE seq = ANY($1)",
+            &[&failed],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(sent.len())
+    }
+
+    /// Waits for anything still in the producer's queue (before a Lambda freezes).
+    pub fn flush(&self) {
+        let _ = self.producer.flush(Timeout::After(self.timeout));
+    }
+}
+
+/// Counts rows still waiting to be published.
+pub async fn pending(pool: &PgPool) -> Result<i64> {
+    let client = db::client(pool).await?;
+    Ok(client
+        .query_one(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+            &[],
+        )
+        .await?
+        .get(0))
+}

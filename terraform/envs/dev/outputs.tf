@@ -1,0 +1,49 @@
+output "api_url" {
+  description = "Invoke URL of the HTTP API stage."
+  value       = module.careflow.api_url
+}
+
+output "api_domain_target" {
+  description = "DNS target for the issuer's host name."
+  value       = module.careflow.api_domain_target
+}
+
+output "artifact_bucket" {
+  description = "Bucket for sam package --s3-bucket."
+  value       = module.careflow.artifact_bucket
+}
+
+output "migrate_function_name" {
+  description = "Invoke after each deploy with {\"action\":\"migrate\"}."
+  value       = module.careflow.migrate_function_name
+}
+
+output "signing_key_secret_arn" {
+  description = "Where the signing key goes (aws secretsmanager put-secret-value)."
+  value       = module.careflow.signing_key_secret_arn
+}
+
+output "database_secret_arn" {
+  description = "RDS-managed database credentials secret."
+  value       = module.careflow.database_secret_arn
+}
+
+output "database_proxy_endpoint" {
+  description = "RDS Proxy host name."
+  value       = module.careflow.database_proxy_endpoint
+}
+
+output "sam_parameters" {
+  description = "Template parameters passed to the stack."
+  value       = module.careflow.sam_parameters
+}
+
+output "analytics_repository_url" {
+  description = "Where to push the gcp-analytics image."
+  value       = module.careflow.analytics_repository_url
+}
+
+output "kafka_bootstrap_servers" {
+  description = "Confluent Cloud bootstrap servers."
+  value       = module.careflow.kafka_bootstrap_servers
+}

@@ -1,0 +1,32 @@
+# staging: production shape at smaller sizes (Multi-AZ database to rehearse failover).
+module "careflow" {
+  source = "../../modules/careflow"
+
+  stage              = "staging"
+  log_retention_days = 30
+
+  vpc_cidr           = "10.20.0.0/16"
+  az_count           = 2
+  nat_gateway_per_az = false
+
+  db_instance_class        = "db.t4g.small"
+  db_allocated_storage     = 20
+  db_max_allocated_storage = 100
+  db_multi_az              = true
+  db_deletion_protection   = false
+  db_backup_retention_days = 7
+
+  kafka_cluster_type = "standard"
+  kafka_availability = "MULTI_ZONE"
+
+  sam_template_url     = var.sam_template_url
+  jwt_issuer           = var.jwt_issuer
+  jwt_public_jwks      = var.jwt_public_jwks
+  cors_allowed_origins = var.cors_allowed_origins
+  api_certificate_arn  = var.api_certificate_arn
+
+  gcp_project_id          = var.gcp_project_id
+  gcp_region              = var.gcp_region
+  analytics_image_tag     = var.analytics_image_tag
+  analytics_min_instances = 1
+}

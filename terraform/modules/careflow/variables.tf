@@ -1,0 +1,154 @@
+variable "stage" {
+  description = "Environment: dev, staging or prod (the SAM template's Stage)."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.stage)
+    error_message = "stage must be dev, staging or prod."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every AWS resource."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Retention of the CloudWatch log groups Terraform creates (flow logs, RDS)."
+  type        = number
+}
+
+# ---------------------------------------------------------------------------- network
+
+variable "vpc_cidr" {
+  description = "CIDR block of the environment's VPC."
+  type        = string
+}
+
+variable "az_count" {
+  description = "Availability zones to use (2 or 3)."
+  type        = number
+  default     = 2
+}
+
+variable "nat_gateway_per_az" {
+  description = "One NAT gateway per zone instead of one shared gateway."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------------------- database
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+}
+
+variable "db_allocated_storage" {
+  description = "Initial RDS storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_max_allocated_storage" {
+  description = "RDS storage autoscaling ceiling in GiB."
+  type        = number
+  default     = 100
+}
+
+variable "db_multi_az" {
+  description = "Multi-AZ standby (prod)."
+  type        = bool
+}
+
+variable "db_deletion_protection" {
+  description = "Deletion protection and a final snapshot (prod); also keeps KMS keys and secrets recoverable for 30 days."
+  type        = bool
+}
+
+variable "db_backup_retention_days" {
+  description = "RDS automated backup retention in days."
+  type        = number
+  default     = 7
+}
+
+# ---------------------------------------------------------------------------- the SAM application
+
+variable "sam_template_url" {
+  description = "https:// S3 URL of the packaged template (null until the first `sam package`)."
+  type        = string
+  default     = null
+}
+
+variable "sam_template_path" {
+  description = "Path of template.yaml, read only for the names of its Parameters (defaults to the repository's)."
+  type        = string
+  default     = null
+}
+
+variable "jwt_issuer" {
+  description = "Access-token issuer: the https base URL of the API's custom domain, no trailing slash."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Access-token audience."
+  type        = string
+  default     = "careflow-api"
+}
+
+variable "jwt_public_jwks" {
+  description = "Public JWKS JSON {\"keys\":[...]} (current and, while rotating, previous key)."
+  type        = string
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins allowed by the HTTP API's CORS configuration."
+  type        = list(string)
+}
+
+variable "api_certificate_arn" {
+  description = "ACM certificate (same region) for the issuer's host name; null leaves the custom domain to the operator."
+  type        = string
+  default     = null
+}
+
+variable "sam_extra_parameters" {
+  description = "Further template parameters, merged over the ones wired from the modules."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------- Kafka and GCP
+
+variable "kafka_cluster_type" {
+  description = "Confluent cluster type: basic or standard."
+  type        = string
+}
+
+variable "kafka_availability" {
+  description = "Confluent cluster availability: SINGLE_ZONE or MULTI_ZONE."
+  type        = string
+}
+
+variable "gcp_project_id" {
+  description = "GCP project for gcp-analytics."
+  type        = string
+}
+
+variable "gcp_region" {
+  description = "GCP region for gcp-analytics."
+  type        = string
+}
+
+variable "analytics_image_tag" {
+  description = "Tag of the gcp-analytics image pushed to the environment's Artifact Registry repository."
+  type        = string
+}
+
+variable "analytics_min_instances" {
+  description = "Always-on instances of gcp-analytics (at least 1)."
+  type        = number
+  default     = 1
+}

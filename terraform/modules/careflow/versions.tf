@@ -1,0 +1,17 @@
+terraform {
+  required_version = ">= 1.6"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.80"
+    }
+    google = {
+      source  = "hashicorp/google"
+      version = "~> 6.14"
+    }
+    confluent = {
+      source  = "confluentinc/confluent"
+      version = "~> 2.12"
+    }
+  }
+}
