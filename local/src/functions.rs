@@ -8,6 +8,7 @@ use std::sync::Arc;
 use careflow::appointment::service::Appointments;
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::{Jwks, TokenIssuer, TokenSettings, Verifier};
+use careflow::billing::service::Billing;
 use careflow::http::HttpHandler;
 use careflow::patient::service::Patients;
 
@@ -25,6 +26,34 @@ fn erase<H: HttpHandler>(handler: H) -> HttpFunction {
     Arc::new(move |event| Box::pin(careflow::http::invoke(Arc::clone(&handler), event)))
 }
 
+/// A type-erased event function: the event JSON AWS would send in, the JSON response out
+/// (deserialised and serialised as the Lambda runtime would).
+pub type EventFunction = Arc<
+    dyn Fn(
+            serde_json::Value,
+        ) -> Pin<Box<dyn Future<Output = careflow::Result<serde_json::Value>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The Kafka-triggered functions by crate name.
+pub fn event_functions(deps: &Deps) -> HashMap<&'static str, EventFunction> {
+    let consumer = Arc::new(billing_consumer::BillingConsumer::new(
+        deps.billing.clone(),
+        true,
+    ));
+    let billing: EventFunction = Arc::new(move |event| {
+        let consumer = Arc::clone(&consumer);
+        Box::pin(async move {
+            let event: aws_lambda_events::kafka::KafkaEvent = serde_json::from_value(event)
+                .map_err(|e| careflow::Error::invalid("event", e.to_string()))?;
+            let response = consumer.handle(event).await?;
+            serde_json::to_value(response).map_err(careflow::Error::internal)
+        })
+    });
+    HashMap::from([("billing-consumer", billing)])
+}
+
 /// What the functions share, built once (as each Lambda's `main` would from its environment).
 #[derive(Clone)]
 pub struct Deps {
@@ -36,6 +65,7 @@ pub struct Deps {
     pub patients: Patients,
     /// With a publisher: bookings and cancellations publish their events at once.
     pub appointments: Appointments,
+    pub billing: Billing,
 }
 
 /// Every HTTP function by crate name.
@@ -111,6 +141,27 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
             )),
         ),
         (
+            "invoices-list",
+            erase(invoices_list::InvoicesList::new(
+                d.billing.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "invoices-get",
+            erase(invoices_get::InvoicesGet::new(
+                d.billing.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "invoices-pay",
+            erase(invoices_pay::InvoicesPay::new(
+                d.billing.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
             "patients-create",
             erase(patients_create::PatientsCreate::new(
                 d.patients.clone(),
@@ -157,4 +208,4 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
 }
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
-pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate", "outbox-relay"];
+pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate", "outbox-relay", "billing-consumer"];

@@ -8,6 +8,7 @@
 
 pub mod functions;
 pub mod gateway;
+pub mod kafka_source;
 pub mod resources;
 pub mod stack;
 pub mod template;

@@ -14,9 +14,12 @@ use careflow::kafka::mock::MockKafka;
 
 use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
+use crate::kafka_source::{self, KafkaSource};
 use crate::resources;
 use crate::template::Template;
 use careflow::appointment::service::Appointments;
+use careflow::billing::BillingSettings;
+use careflow::billing::service::Billing;
 use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
 use careflow::patient::service::Patients;
@@ -74,6 +77,16 @@ pub struct Stack {
     pub kafka: Kafka,
     /// `outbox-relay`, which the template schedules; `main` runs it on that schedule.
     pub relay: Arc<OutboxRelay>,
+    /// Background event sources (Kafka triggers); stopped when the stack is dropped.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 /// The broker the stack uses: one it started (kept alive here) or one it was given.
@@ -184,7 +197,9 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
     )?;
     let appointments = Appointments::new(accounts.pool().clone(), Some(publisher.clone()));
     let relay = OutboxRelay::new(accounts.pool().clone(), publisher, Duration::from_secs(20));
+    let billing = Billing::new(accounts.pool().clone(), BillingSettings::default());
     let deps = Deps {
+        billing,
         appointments,
         accounts,
         issuer,
@@ -194,6 +209,32 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         patients,
     };
     let http = functions::http_functions(&deps);
+    // The template's Kafka triggers, run like event source mappings on the stack's broker.
+    let events = functions::event_functions(&deps);
+    let mut tasks = Vec::new();
+    for trigger in &template.kafka_triggers {
+        let function = events
+            .get(trigger.function.as_str())
+            .with_context(|| {
+                format!(
+                    "template.yaml triggers {} from Kafka, which the runner does not know",
+                    trigger.function
+                )
+            })?
+            .clone();
+        let source = KafkaSource {
+            bootstrap_servers: kafka.bootstrap_servers.clone(),
+            topic: trigger.topic.clone(),
+            group_id: format!("careflow-{}-{}", trigger.function, settings.stage),
+            batch_size: trigger.batch_size,
+            batching_window: Duration::from_millis(200),
+        };
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = kafka_source::run(source, function).await {
+                tracing::error!(error = %e, "kafka event source stopped");
+            }
+        }));
+    }
     let gateway = Gateway::new(template, http, verifier, domain)?;
     Ok(Stack {
         gateway: Arc::new(gateway),
@@ -201,5 +242,6 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         admin,
         kafka,
         relay: Arc::new(relay),
+        tasks,
     })
 }

@@ -113,11 +113,21 @@ pub struct Table {
     pub indexes: Vec<Index>,
 }
 
-/// Every function's crate name and its `HttpApi` routes, in template order, and the tables.
+/// A `SelfManagedKafka` event: which function consumes which topic, in what batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaTrigger {
+    pub function: String,
+    pub topic: String,
+    pub batch_size: usize,
+}
+
+/// Every function's crate name and its `HttpApi` routes, in template order, the Kafka
+/// triggers, and the tables.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
     pub functions: Vec<String>,
     pub routes: Vec<Route>,
+    pub kafka_triggers: Vec<KafkaTrigger>,
     pub tables: Vec<Table>,
 }
 
@@ -226,6 +236,23 @@ impl Template {
                 .and_then(|p| p.get("Events"))
                 .and_then(Value::as_mapping);
             for (_, event) in events.into_iter().flatten() {
+                if event.get("Type").and_then(Value::as_str) == Some("SelfManagedKafka") {
+                    let props = event.get("Properties");
+                    let topics = props
+                        .and_then(|p| p.get("Topics"))
+                        .and_then(Value::as_sequence);
+                    for topic in topics.into_iter().flatten().filter_map(Value::as_str) {
+                        template.kafka_triggers.push(KafkaTrigger {
+                            function: function.clone(),
+                            topic: topic.to_owned(),
+                            batch_size: props
+                                .and_then(|p| p.get("BatchSize"))
+                                .and_then(Value::as_u64)
+                                .unwrap_or(100) as usize,
+                        });
+                    }
+                    continue;
+                }
                 if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
                     continue;
                 }

@@ -6,6 +6,7 @@
 
 pub mod appointment;
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -19,8 +20,11 @@ pub mod db;
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "lab")]
+pub mod lab;
 #[cfg(all(feature = "postgres", feature = "kafka"))]
 pub mod outbox;
+pub mod pagination;
 pub mod patient;
 #[cfg(feature = "secrets")]
 pub mod secrets;

@@ -52,7 +52,11 @@ impl HttpHandler for AppointmentsList {
             doctor_id: parsed::<Uuid>(&req, "doctor_id", "a UUID")?,
             patient_id: parsed::<Uuid>(&req, "patient_id", "a UUID")?,
         };
-        if filter.from.zip(filter.to).is_some_and(|(from, to)| to <= from) {
+        if filter
+            .from
+            .zip(filter.to)
+            .is_some_and(|(from, to)| to <= from)
+        {
             return Err(Error::invalid("to", "must be after from"));
         }
         let limit = page_limit(query_param(&req, "limit"), 50, 100)?;

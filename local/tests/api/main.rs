@@ -4,6 +4,7 @@
 
 mod accounts;
 mod appointments;
+mod billing;
 mod contract;
 mod patients;
 mod runner;

@@ -257,3 +257,52 @@ async fn runner_starts_a_kafka_broker_serving_the_topics() {
         assert_eq!(topic.partitions().len() as i32, *partitions, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_booking_through_the_runner_is_invoiced_within_seconds() {
+    let r = start_runner().await;
+    let (doctor, patient) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    insert_user(&r._db, doctor, Role::Doctor).await;
+    insert_user(&r._db, patient, Role::Patient).await;
+    let token = r
+        .stack
+        .deps
+        .issuer
+        .issue(patient, Role::Patient)
+        .unwrap()
+        .token;
+    let start = (chrono::Utc::now() + chrono::Duration::days(3))
+        .date_naive()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc();
+    let (status, _, booked) = r
+        .send("POST", "/appointments", Some(&token), Some(json!({"doctor_id": doctor, "start_time": start.to_rfc3339(), "appointment_type": "consultation"})))
+        .await;
+    assert_eq!(status, 201, "{booked}");
+    // No manual step: outbox → Kafka → the event source → billing-consumer → PostgreSQL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let invoice = loop {
+        let (status, _, page) = r.send("GET", "/invoices", Some(&token), None).await;
+        assert_eq!(status, 200);
+        if let Some(first) = page["items"].as_array().and_then(|i| i.first()) {
+            break first.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no invoice within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(invoice["appointment_id"], booked["appointment_id"]);
+    assert_eq!(invoice["amount_due"], 12000);
+    let (status, _, one) = r
+        .send(
+            "GET",
+            &format!("/invoices/{}", invoice["invoice_id"].as_str().unwrap()),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!((status, &one), (200, &invoice));
+}

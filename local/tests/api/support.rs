@@ -231,6 +231,7 @@ impl TestEnv {
         )
         .unwrap();
         let deps = Deps {
+            billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
             appointments: Appointments::new(db.pool.clone(), Some(publisher)),
             patients,
             accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),

@@ -1,8 +1,6 @@
 //! The appointment service on PostgreSQL, publishing through the outbox.
 
 use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -377,7 +375,7 @@ impl Appointments {
             }
             _ => return Err(Error::Forbidden),
         }
-        let after = decode_cursor(cursor)?;
+        let after = crate::pagination::decode(cursor)?;
         let (after_start, after_id) = after.unzip();
         let client = db::client(&self.pool).await?;
         let rows = client
@@ -408,7 +406,7 @@ impl Appointments {
             items.truncate(limit);
             items
                 .last()
-                .map(|a| encode_cursor(a.start_time, a.appointment_id))
+                .map(|a| crate::pagination::encode(a.start_time, a.appointment_id))
         } else {
             None
         };
@@ -422,24 +420,4 @@ fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
         Role::Doctor => appointment.doctor_id == caller.user_id,
         Role::Patient => appointment.patient_id == caller.user_id,
     }
-}
-
-fn encode_cursor(start: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", start.to_rfc3339()))
-}
-
-fn decode_cursor(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let bad = || Error::invalid("cursor", "is not a cursor this list returned");
-    let text =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (start, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok(Some((
-        DateTime::parse_from_rfc3339(start)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        id.parse().map_err(|_| bad())?,
-    )))
 }

@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "appointments",
         sql: include_str!("../../migrations/0002_appointments.sql"),
     },
+    Migration {
+        version: 3,
+        name: "billing",
+        sql: include_str!("../../migrations/0003_billing.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

@@ -18,6 +18,10 @@ pub enum Action {
     ListProfiles,
     AddHistory,
     ReadHistory,
+    /// Get a presigned upload for a lab-report PDF.
+    UploadLabReport,
+    /// List or read lab reports.
+    ReadLabReports,
 }
 
 /// Allows or refuses `action` on `patient`'s records (`None` for list-wide actions).
@@ -28,12 +32,22 @@ pub fn authorize(caller: &Caller, action: Action, patient: Option<Uuid>) -> Resu
         Role::Admin => true,
         Role::Doctor => matches!(
             action,
-            ReadProfile | ListProfiles | AddHistory | ReadHistory
+            ReadProfile
+                | ListProfiles
+                | AddHistory
+                | ReadHistory
+                | UploadLabReport
+                | ReadLabReports
         ),
         Role::Patient => {
             own && matches!(
                 action,
-                CreateProfile | ReadProfile | UpdateProfile | ReadHistory
+                CreateProfile
+                    | ReadProfile
+                    | UpdateProfile
+                    | ReadHistory
+                    | UploadLabReport
+                    | ReadLabReports
             )
         }
     };
@@ -65,7 +79,14 @@ mod tests {
             role: Role::Admin,
         };
         use Action::*;
-        for action in [CreateProfile, ReadProfile, UpdateProfile, ReadHistory] {
+        for action in [
+            CreateProfile,
+            ReadProfile,
+            UpdateProfile,
+            ReadHistory,
+            UploadLabReport,
+            ReadLabReports,
+        ] {
             assert!(authorize(&patient, action, Some(me)).is_ok(), "{action:?}");
             assert!(
                 authorize(&patient, action, Some(other)).is_err(),
@@ -74,7 +95,14 @@ mod tests {
         }
         assert!(authorize(&patient, AddHistory, Some(me)).is_err());
         assert!(authorize(&patient, ListProfiles, None).is_err());
-        for action in [ReadProfile, ListProfiles, AddHistory, ReadHistory] {
+        for action in [
+            ReadProfile,
+            ListProfiles,
+            AddHistory,
+            ReadHistory,
+            UploadLabReport,
+            ReadLabReports,
+        ] {
             assert!(
                 authorize(&doctor, action, Some(other)).is_ok(),
                 "{action:?}"
@@ -89,6 +117,8 @@ mod tests {
             ListProfiles,
             AddHistory,
             ReadHistory,
+            UploadLabReport,
+            ReadLabReports,
         ] {
             assert!(authorize(&admin, action, Some(other)).is_ok(), "{action:?}");
         }

@@ -5,6 +5,9 @@
 //!   `gsi1pk = PATIENTS`, `gsi1sk = {lower-cased full name}#{patient_id}` (name order, prefix
 //!   search, and a total order so pagination never skips or repeats a profile);
 //! - history: `pk = PATIENT#{patient_id}`, `sk = HISTORY#{recorded_at}#{entry_id}` (time order);
+//! - lab report: `pk = PATIENT#{patient_id}`, `sk = LAB#{report_id}` (report ids are UUIDv7, so
+//!   key order is upload order; the S3 key `lab-reports/{patient_id}/{report_id}.pdf` names the
+//!   item directly): see `crate::lab::store`;
 //! - audit: `pk = AUDIT#{patient_id}`, `sk = {at}#{event_id}`: one partition per patient, so
 //!   an auditor queries a patient's whole trail with one key.
 //!
@@ -30,13 +33,13 @@ use super::{AuditEvent, HistoryEntry, Page, PatientProfile};
 use crate::config::{self, ConfigError};
 use crate::{Error, Result};
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
-const PROFILE_SK: &str = "PROFILE";
+pub(crate) const PROFILE_SK: &str = "PROFILE";
 const PATIENTS: &str = "PATIENTS";
 const GSI1: &str = "gsi1";
 
-fn patient_pk(id: Uuid) -> String {
+pub(crate) fn patient_pk(id: Uuid) -> String {
     format!("PATIENT#{id}")
 }
 
@@ -44,17 +47,17 @@ fn audit_pk(id: Uuid) -> String {
     format!("AUDIT#{id}")
 }
 
-fn sortable_time(t: &DateTime<Utc>) -> String {
+pub(crate) fn sortable_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
 /// Maps SDK failures: throttling, server errors and transport problems are retryable (503),
 /// the rest 500.
-fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
+pub(crate) fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
@@ -87,7 +90,7 @@ where
     }
 }
 
-fn to_item<T: Serialize>(value: &T, keys: &[(&str, String)]) -> Result<Item> {
+pub(crate) fn to_item<T: Serialize>(value: &T, keys: &[(&str, String)]) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(Error::internal)?;
     for (name, value) in keys {
         item.insert((*name).to_owned(), s(value.clone()));
@@ -95,12 +98,12 @@ fn to_item<T: Serialize>(value: &T, keys: &[(&str, String)]) -> Result<Item> {
     Ok(item)
 }
 
-fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(Error::internal)
 }
 
 /// Encodes a LastEvaluatedKey (all our keys are strings) as an opaque cursor.
-fn encode_cursor(key: Option<&Item>) -> Option<String> {
+pub(crate) fn encode_cursor(key: Option<&Item>) -> Option<String> {
     let key = key?;
     let plain: HashMap<&str, &str> = key
         .iter()
@@ -110,7 +113,7 @@ fn encode_cursor(key: Option<&Item>) -> Option<String> {
 }
 
 /// Decodes a cursor, accepting only the key attributes `expected` (and nothing else).
-fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<Item>> {
+pub(crate) fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<Item>> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
@@ -123,7 +126,7 @@ fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<Item>
     Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
 }
 
-fn transaction_conflict<E, R>(err: &SdkError<E, R>) -> Option<usize>
+pub(crate) fn transaction_conflict<E, R>(err: &SdkError<E, R>) -> Option<usize>
 where
     E: ProvideCancellation,
 {
@@ -131,7 +134,7 @@ where
 }
 
 /// The index of the first transaction item whose condition failed, if that is why it failed.
-trait ProvideCancellation {
+pub(crate) trait ProvideCancellation {
     fn failed_condition(&self) -> Option<usize>;
 }
 
@@ -198,7 +201,7 @@ impl RecordsTable {
         )
     }
 
-    fn audit_item(event: &AuditEvent) -> Result<Item> {
+    pub(crate) fn audit_item(event: &AuditEvent) -> Result<Item> {
         to_item(
             event,
             &[
@@ -211,7 +214,7 @@ impl RecordsTable {
         )
     }
 
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem> {
+    pub(crate) fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

@@ -1,0 +1,181 @@
+//! Lab-report PDF extraction throughput: the processor's extraction (in process, and through
+//! the isolating child process it really uses) against poppler's `pdftotext`, on the same
+//! files, side by side: pages/s and MB/s.
+//!
+//! `lab-bench [--iterations N] [--dump] FILE_OR_DIR...` (scripts/bench-lab.sh passes the PDF
+//! corpus and the generated lab reports). Pages are counted by `pdfinfo` for every tool alike.
+//! Files the isolated extraction refuses (encrypted, image-only, corrupt) still count: their
+//! time is what the processor spends on them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use careflow::lab::extract::{
+    Isolated, Limits, Outcome, extract_in_process, run_child_if_requested,
+};
+
+struct File {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    pages: u64,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    elapsed: Duration,
+    pages: u64,
+    bytes: u64,
+    failures: u64,
+}
+
+impl Totals {
+    fn add(&mut self, f: &File, elapsed: Duration, ok: bool) {
+        self.elapsed += elapsed;
+        self.pages += f.pages;
+        self.bytes += f.bytes.len() as u64;
+        self.failures += u64::from(!ok);
+    }
+}
+
+fn collect(paths: &[String]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        let p = Path::new(p);
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|e| e.extension().is_some_and(|x| x == "pdf"))
+                .collect();
+            entries.sort();
+            out.extend(entries);
+        } else {
+            out.push(p.to_owned());
+        }
+    }
+    out
+}
+
+fn pdfinfo_pages(path: &Path) -> u64 {
+    let out = std::process::Command::new("pdfinfo").arg(path).output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("Pages:").map(|v| v.trim().parse().ok()))
+                .flatten()
+        })
+        .unwrap_or(0)
+}
+
+fn pdftotext(path: &Path) -> bool {
+    std::process::Command::new("pdftotext")
+        .args(["-q", "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.iter().any(|b| b.is_ascii_alphanumeric()))
+}
+
+fn row(name: &str, t: Totals, iterations: u32) -> String {
+    let secs = t.elapsed.as_secs_f64();
+    format!(
+        "| {name} | {:.1} | {:.2} | {:.1} | {} |",
+        t.pages as f64 / secs,
+        t.bytes as f64 / 1e6 / secs,
+        secs * 1000.0 / f64::from(iterations),
+        t.failures / u64::from(iterations),
+    )
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    run_child_if_requested();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut iterations = 3u32;
+    if let Some(i) = args.iter().position(|a| a == "--iterations") {
+        iterations = args[i + 1].parse()?;
+        args.drain(i..i + 2);
+    }
+    let dump = args.iter().any(|a| a == "--dump");
+    args.retain(|a| a != "--dump");
+    let files: Vec<File> = collect(&args)
+        .into_iter()
+        .filter_map(|path| {
+            let bytes = std::fs::read(&path).ok()?;
+            let pages = pdfinfo_pages(&path);
+            Some(File { path, bytes, pages })
+        })
+        .collect();
+    if dump {
+        for f in &files {
+            println!("===== {}", f.path.display());
+            match extract_in_process(&f.bytes) {
+                Outcome::Text { text, pages } => println!("[{pages} pages]\n{text}"),
+                Outcome::Unreadable { reason } => println!("UNREADABLE: {reason}"),
+            }
+        }
+        return Ok(());
+    }
+    let isolated = Isolated::current_exe(Limits::default())?;
+    let (mut child, mut inproc, mut poppler) =
+        (Totals::default(), Totals::default(), Totals::default());
+    let mut in_process_safe = Vec::new();
+    for f in &files {
+        let started = Instant::now();
+        let mut ok = false;
+        for _ in 0..iterations {
+            ok = matches!(
+                isolated.extract(f.bytes.clone()).await,
+                Outcome::Text { .. }
+            );
+        }
+        child.add(f, started.elapsed(), ok);
+        // In process only what the isolated run finished: a hostile file could take the
+        // benchmark down with it.
+        in_process_safe.push(started.elapsed() < Limits::default().timeout * iterations);
+    }
+    for (f, safe) in files.iter().zip(&in_process_safe) {
+        if !safe {
+            continue;
+        }
+        let started = Instant::now();
+        let mut ok = false;
+        for _ in 0..iterations {
+            ok = matches!(extract_in_process(&f.bytes), Outcome::Text { .. });
+        }
+        inproc.add(f, started.elapsed(), ok);
+    }
+    for f in &files {
+        let started = Instant::now();
+        let mut ok = false;
+        for _ in 0..iterations {
+            ok = pdftotext(&f.path);
+        }
+        poppler.add(f, started.elapsed(), ok);
+    }
+    let mb: u64 = files.iter().map(|f| f.bytes.len() as u64).sum();
+    let pages: u64 = files.iter().map(|f| f.pages).sum();
+    println!(
+        "{} files, {pages} pages, {:.2} MB, {iterations} iterations each",
+        files.len(),
+        mb as f64 / 1e6
+    );
+    println!("| extraction | pages/s | MB/s | ms per pass over all files | files without text |");
+    println!("|---|---|---|---|---|");
+    println!("{}", row("pdf-extract, in process", inproc, iterations));
+    println!(
+        "{}",
+        row(
+            "pdf-extract, isolated child (what lab-processor runs)",
+            child,
+            iterations
+        )
+    );
+    println!(
+        "{}",
+        row("poppler pdftotext (process per file)", poppler, iterations)
+    );
+    Ok(())
+}

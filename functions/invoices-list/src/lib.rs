@@ -1,0 +1,60 @@
+//! `GET /invoices?status=&from=&to=&limit=&cursor=`: a patient's own invoices, those of a
+//! doctor's appointments, or all (admins); in issue order.
+
+use careflow::auth::token::Verifier;
+use careflow::billing::service::{Billing, InvoiceFilter};
+use careflow::billing::{BillingSettings, InvoiceStatus};
+use careflow::config::ConfigError;
+use careflow::db::DbConfig;
+use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::patient::page_limit;
+use careflow::{Error, Result};
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response};
+
+pub struct InvoicesList {
+    billing: Billing,
+    verifier: Verifier,
+}
+
+impl InvoicesList {
+    pub fn new(billing: Billing, verifier: Verifier) -> Self {
+        Self { billing, verifier }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_env().await?.pool()?;
+        Ok(Self::new(
+            Billing::new(pool, BillingSettings::default()),
+            Verifier::from_env()?,
+        ))
+    }
+}
+
+fn time(req: &Request, name: &str) -> Result<Option<DateTime<Utc>>> {
+    query_param(req, name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Error::invalid(name, "must be an RFC 3339 time"))
+        })
+        .transpose()
+}
+
+impl HttpHandler for InvoicesList {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let caller = authenticate(&req, &self.verifier)?;
+        let filter = InvoiceFilter {
+            status: query_param(&req, "status")
+                .map(str::parse::<InvoiceStatus>)
+                .transpose()?,
+            from: time(&req, "from")?,
+            to: time(&req, "to")?,
+        };
+        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
+        let page = self
+            .billing
+            .list(&caller, &filter, limit, query_param(&req, "cursor"))
+            .await?;
+        json_no_store(200, &page)
+    }
+}

@@ -1,0 +1,57 @@
+//! `POST /invoices/{invoiceId}/pay` (empty body or `{reason}`): an admin marks an open invoice
+//! paid. Idempotent; a void invoice cannot be paid (409), and a paid one is never voided.
+
+use careflow::Result;
+use careflow::auth::token::Verifier;
+use careflow::billing::BillingSettings;
+use careflow::billing::service::Billing;
+use careflow::config::ConfigError;
+use careflow::db::DbConfig;
+use careflow::http::{
+    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
+};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The payment happens outside CareFlow; `reason` records its reference or a note.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayRequest {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub struct InvoicesPay {
+    billing: Billing,
+    verifier: Verifier,
+}
+
+impl InvoicesPay {
+    pub fn new(billing: Billing, verifier: Verifier) -> Self {
+        Self { billing, verifier }
+    }
+
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_env().await?.pool()?;
+        Ok(Self::new(
+            Billing::new(pool, BillingSettings::default()),
+            Verifier::from_env()?,
+        ))
+    }
+}
+
+impl HttpHandler for InvoicesPay {
+    async fn handle(&self, req: Request) -> Result<Response<Body>> {
+        let caller = authenticate(&req, &self.verifier)?;
+        let id: Uuid = path_param(&req, "invoiceId")?;
+        let body: PayRequest = optional_json_body(&req, DEFAULT_BODY_LIMIT)?;
+        json_no_store(
+            200,
+            &self
+                .billing
+                .pay(&caller, id, body.reason.as_deref())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,93 @@
+//! S3 `ObjectCreated` on `lab-reports/*.pdf`: reads each uploaded PDF into lab values on the
+//! patient's record (see `careflow::lab::process`).
+//!
+//! A batch may hold several records; each is processed on its own, so one bad file never
+//! stops the others. Problems with a file end as a stored status (`unreadable` with a reason);
+//! only transient failures (S3 or DynamoDB unavailable) fail the invocation, after every
+//! record has been tried, so that Lambda's retry redelivers the batch, in which the records
+//! already done are no-ops.
+
+use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use careflow::lab::process::{ObjectEvent, Processed, Processor};
+use careflow::lab::{Status, decode_event_key};
+use careflow::{Error, Result};
+use serde::Serialize;
+
+/// What one invocation did, by record outcome.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct BatchReport {
+    pub processed: usize,
+    pub needs_review: usize,
+    pub unreadable: usize,
+    pub duplicates: usize,
+    pub ignored: usize,
+    pub failed: usize,
+}
+
+pub struct LabProcessor {
+    processor: Processor,
+}
+
+/// The object a record names, key decoded (`+` is a space, `%XX` a byte).
+pub fn object_event(record: &S3EventRecord) -> Option<ObjectEvent> {
+    let object = &record.s3.object;
+    Some(ObjectEvent {
+        bucket: record.s3.bucket.name.clone()?,
+        key: decode_event_key(object.key.as_deref()?),
+        size: object.size.and_then(|s| u64::try_from(s).ok()),
+        etag: object.e_tag.clone().filter(|e| !e.is_empty()),
+        version_id: object.version_id.clone().filter(|v| !v.is_empty()),
+        sequencer: object.sequencer.clone().filter(|s| !s.is_empty()),
+    })
+}
+
+impl LabProcessor {
+    pub fn new(processor: Processor) -> Self {
+        Self { processor }
+    }
+
+    /// Processes every record; fails (for a retry) only if some record failed transiently.
+    pub async fn handle(&self, event: S3Event) -> Result<BatchReport> {
+        let mut report = BatchReport::default();
+        let mut last_error = None;
+        for record in &event.records {
+            if !record
+                .event_name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("ObjectCreated:"))
+            {
+                report.ignored += 1;
+                continue;
+            }
+            let Some(object) = object_event(record) else {
+                tracing::warn!("an S3 record without bucket or key");
+                report.ignored += 1;
+                continue;
+            };
+            match self.processor.process(&object).await {
+                Ok(Processed::Stored(r)) => match r.status {
+                    Status::Processed => report.processed += 1,
+                    Status::NeedsReview => report.needs_review += 1,
+                    _ => report.unreadable += 1,
+                },
+                Ok(Processed::Duplicate) => report.duplicates += 1,
+                Ok(Processed::Ignored(why)) => {
+                    tracing::warn!(key = %object.key, reason = %why, "S3 record ignored");
+                    report.ignored += 1;
+                }
+                Err(e) => {
+                    tracing::error!(key = %object.key, error = %e.safe_description(), "lab report not processed; will be retried");
+                    report.failed += 1;
+                    last_error = Some(e);
+                }
+            }
+        }
+        tracing::info!(?report, "lab-processor batch");
+        match last_error {
+            Some(e) => Err(Error::Unavailable(
+                format!("{} of the batch's records failed: {}", report.failed, e.safe_description()).into(),
+            )),
+            None => Ok(report),
+        }
+    }
+}

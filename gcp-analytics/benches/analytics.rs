@@ -1,0 +1,192 @@
+//! `cargo bench -p gcp-analytics` (or scripts/bench-analytics.sh): the windowing core's
+//! events/s on one core, decode + core, the mock broker's raw consume rate, and the service's
+//! end-to-end rate (consume → window → publish results) on the same broker.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use careflow::events::{AppointmentCreated, AppointmentEvent, EventPayload, decode_envelope};
+use careflow::kafka::mock::MockKafka;
+use gcp_analytics::window::{Event, Kind, PartitionWindows, WindowConfig};
+use gcp_analytics::{Config, Metrics, run_with_metrics};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use uuid::Uuid;
+
+const TYPES: [&str; 3] = ["consultation", "follow_up", "lab_review"];
+
+fn envelope_bytes(i: u64, rng: &mut fastrand::Rng, doctors: &[Uuid]) -> (usize, Vec<u8>) {
+    let at = chrono::DateTime::from_timestamp_millis(
+        1_767_600_000_000 + i as i64 * 5 - rng.i64(0..2_000),
+    )
+    .unwrap();
+    let d = rng.usize(0..doctors.len());
+    let created = AppointmentCreated {
+        appointment_id: Uuid::from_u128(u128::from(i)),
+        patient_id: Uuid::from_u128(7),
+        doctor_id: doctors[d],
+        appointment_type: TYPES[rng.usize(0..3)].into(),
+        start_time: at,
+        end_time: at,
+        duration_minutes: 30,
+    };
+    (d, serde_json::to_vec(&created.envelope(at)).unwrap())
+}
+
+fn core(n: u64) {
+    let mut rng = fastrand::Rng::with_seed(1);
+    let doctors: Vec<Uuid> = (0..200).map(|_| Uuid::from_u128(rng.u128(..))).collect();
+    let events: Vec<Event<'static>> = (0..n)
+        .map(|i| Event {
+            time_ms: 1_767_600_000_000 + i as i64 * 5 - rng.i64(0..2_000),
+            doctor: doctors[rng.usize(0..doctors.len())],
+            appointment_type: TYPES[rng.usize(0..3)],
+            kind: if rng.u8(0..10) == 0 {
+                Kind::Cancelled
+            } else {
+                Kind::Created
+            },
+        })
+        .collect();
+    let mut best = f64::MAX;
+    let mut windows = 0;
+    for _ in 0..5 {
+        let mut state = PartitionWindows::new(0, WindowConfig::default(), 0);
+        let mut out = Vec::new();
+        let start = Instant::now();
+        for (offset, e) in events.iter().enumerate() {
+            state.process(offset as i64, e, &mut out);
+            windows += out.len();
+            out.clear();
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    println!(
+        "core (decoded events, 1 core):  {:>12.0} events/s  ({n} events, {windows} windows closed)",
+        n as f64 / best
+    );
+
+    let bytes: Vec<Vec<u8>> = (0..n / 4)
+        .map(|i| envelope_bytes(i, &mut rng, &doctors).1)
+        .collect();
+    let mut state = PartitionWindows::new(0, WindowConfig::default(), 0);
+    let mut out = Vec::new();
+    let start = Instant::now();
+    for (offset, b) in bytes.iter().enumerate() {
+        let raw = decode_envelope(b).unwrap();
+        let AppointmentEvent::Created(e) = AppointmentEvent::from_envelope(&raw).unwrap() else {
+            unreachable!()
+        };
+        let event = Event {
+            time_ms: raw.occurred_at.timestamp_millis(),
+            doctor: e.doctor_id,
+            appointment_type: &e.appointment_type,
+            kind: Kind::Created,
+        };
+        state.process(offset as i64, &event, &mut out);
+        out.clear();
+    }
+    println!(
+        "decode + core (JSON envelope):   {:>12.0} events/s",
+        bytes.len() as f64 / start.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    core(4_000_000);
+
+    // The mock keeps ~5 MB per partition; 8 partitions hold the whole run.
+    const PARTITIONS: i32 = 8;
+    const N: u64 = 64_000;
+    let kafka = MockKafka::start(1).unwrap();
+    kafka.create_topic("appointments", PARTITIONS).unwrap();
+    kafka.create_topic("analytics-results", PARTITIONS).unwrap();
+    let servers = kafka.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let mut rng = fastrand::Rng::with_seed(2);
+    let doctors: Vec<Uuid> = (0..200).map(|_| Uuid::from_u128(rng.u128(..))).collect();
+    let start = Instant::now();
+    for i in 0..N {
+        let (d, value) = envelope_bytes(i, &mut rng, &doctors);
+        let key = doctors[d].to_string();
+        let mut record = BaseRecord::to("appointments")
+            .partition(d as i32 % PARTITIONS)
+            .key(&key)
+            .payload(&value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+    println!(
+        "produce to the mock broker:      {:>12.0} events/s",
+        N as f64 / start.elapsed().as_secs_f64()
+    );
+
+    // Raw consume rate: a group consumer that only touches the payloads.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &servers)
+        .set("group.id", "bench-raw")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["appointments"]).unwrap();
+    let (mut n, mut bytes, mut first) = (0u64, 0usize, None);
+    while n < N {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            first.get_or_insert_with(Instant::now);
+            bytes += rdkafka::Message::payload(&m.unwrap()).map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    let raw = N as f64 / first.unwrap().elapsed().as_secs_f64();
+    println!(
+        "broker raw consume (1 consumer):  {raw:>12.0} events/s  ({} MB)",
+        bytes / 1_000_000
+    );
+    drop(consumer);
+
+    // End to end: the service consumes, windows and publishes results (flushed per commit).
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let metrics = Arc::new(Metrics::default());
+    let mut config = Config::new(&servers);
+    config.port = 0;
+    config.group_id = "bench-service".into();
+    config.idle_timeout = Duration::from_secs(3600);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = runtime.spawn(run_with_metrics(config, metrics.clone(), async {
+        let _ = stopped.await;
+    }));
+    let mut first = None;
+    loop {
+        let seen = metrics.events_in.load(Ordering::Relaxed);
+        if seen > 0 {
+            first.get_or_insert_with(Instant::now);
+        }
+        if seen >= N {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let e2e = N as f64 / first.unwrap().elapsed().as_secs_f64();
+    stop.send(()).unwrap();
+    runtime.block_on(service).unwrap().unwrap();
+    println!(
+        "end to end (service):            {e2e:>12.0} events/s  ({:.0} % of raw consume; {} results published)",
+        100.0 * e2e / raw,
+        metrics.results_emitted.load(Ordering::Relaxed)
+    );
+}

@@ -1,0 +1,176 @@
+//! The Kafka event source mapping, locally: consumes a topic in a consumer group, hands batches
+//! to the function as the Lambda Kafka event JSON AWS sends (records grouped by
+//! `topic-partition`, base64 keys and values), and commits only what the function acknowledged:
+//! everything, or, with a partial batch response, each partition up to its first failed record,
+//! which is then consumed again. A failed invocation commits nothing and is retried.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use careflow::kafka::KafkaConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{Headers, OwnedMessage};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde_json::{Value, json};
+
+use crate::functions::EventFunction;
+
+/// One `SelfManagedKafka` event source of the template.
+#[derive(Debug, Clone)]
+pub struct KafkaSource {
+    pub bootstrap_servers: String,
+    pub topic: String,
+    pub group_id: String,
+    pub batch_size: usize,
+    /// How long to wait for a batch to fill after its first record.
+    pub batching_window: Duration,
+}
+
+/// The Lambda event for a batch.
+pub fn kafka_event(bootstrap_servers: &str, batch: &[OwnedMessage]) -> Value {
+    let mut records: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for m in batch {
+        let headers: Vec<Value> = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        let bytes: Vec<i8> = header
+                            .value
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|b| *b as i8)
+                            .collect();
+                        json!({ header.key: bytes })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        records
+            .entry(format!("{}-{}", m.topic(), m.partition()))
+            .or_default()
+            .push(json!({
+                "topic": m.topic(),
+                "partition": m.partition(),
+                "offset": m.offset(),
+                "timestamp": m.timestamp().to_millis().unwrap_or_default(),
+                "timestampType": "CREATE_TIME",
+                "key": m.key().map(|k| STANDARD.encode(k)),
+                "value": m.payload().map(|v| STANDARD.encode(v)),
+                "headers": headers,
+            }));
+    }
+    json!({
+        "eventSource": "SelfManagedKafka",
+        "bootstrapServers": bootstrap_servers,
+        "records": records,
+    })
+}
+
+/// The first offset to retry per `topic-partition`, from a partial batch response.
+fn failures(response: &Value) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for failure in response["batchItemFailures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let id = &failure["itemIdentifier"];
+        if let (Some(partition), Some(offset)) = (id["partition"].as_str(), id["offset"].as_i64()) {
+            let entry = out.entry(partition.to_owned()).or_insert(offset);
+            *entry = (*entry).min(offset);
+        }
+    }
+    out
+}
+
+/// Runs the event source until the task is dropped.
+pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result<()> {
+    let consumer: StreamConsumer = KafkaConfig::plaintext(&source.bootstrap_servers)
+        .client_config()
+        .set("group.id", &source.group_id)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .create()?;
+    consumer.subscribe(&[&source.topic])?;
+    loop {
+        let first = match consumer.recv().await {
+            Ok(m) => m.detach(),
+            Err(e) => {
+                tracing::warn!(error = %e, "kafka source: receive failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let deadline = Instant::now() + source.batching_window;
+        let mut batch = vec![first];
+        while batch.len() < source.batch_size {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, consumer.recv()).await {
+                Ok(Ok(m)) => batch.push(m.detach()),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "kafka source: receive failed");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        // First and last offset per partition of this batch.
+        let mut span: BTreeMap<i32, (i64, i64)> = BTreeMap::new();
+        for m in &batch {
+            let e = span
+                .entry(m.partition())
+                .or_insert((m.offset(), m.offset()));
+            e.0 = e.0.min(m.offset());
+            e.1 = e.1.max(m.offset());
+        }
+        let event = kafka_event(&source.bootstrap_servers, &batch);
+        let (retry_from, failed) = match function(event).await {
+            Ok(response) => (failures(&response), false),
+            Err(e) => {
+                tracing::warn!(error = %e.safe_description(), records = batch.len(), "kafka source: invocation failed; retrying the batch");
+                (BTreeMap::new(), true)
+            }
+        };
+        let mut commit = TopicPartitionList::new();
+        for (partition, (first, last)) in span {
+            let key = format!("{}-{partition}", source.topic);
+            let resume = if failed {
+                Some(first)
+            } else {
+                retry_from.get(&key).copied()
+            };
+            match resume {
+                Some(offset) => {
+                    if offset > first {
+                        commit.add_partition_offset(
+                            &source.topic,
+                            partition,
+                            Offset::Offset(offset),
+                        )?;
+                    }
+                    consumer.seek(
+                        &source.topic,
+                        partition,
+                        Offset::Offset(offset),
+                        Duration::from_secs(5),
+                    )?;
+                }
+                None => commit.add_partition_offset(
+                    &source.topic,
+                    partition,
+                    Offset::Offset(last + 1),
+                )?,
+            }
+        }
+        if commit.count() > 0 {
+            consumer.commit(&commit, CommitMode::Sync)?;
+        }
+        if failed || !retry_from.is_empty() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! PDF text extraction, isolated from the process that asks for it.
+//!
+//! pdf-extract (and lopdf under it) panics on some malformed PDFs, can recurse deeply enough
+//! to overflow the stack, and can spend unbounded time and memory on hostile input. A Lambda's
+//! release build may also be compiled with `panic = "abort"` (this workspace uses `unwind`,
+//! but the design must not depend on it). So the processor never parses a PDF in its own
+//! process: [`Isolated::extract`] re-executes the current binary with [`CHILD_ARG`], hands it
+//! the PDF on stdin, and reads one JSON [`Outcome`] from its stdout. The child runs under
+//! `RLIMIT_AS` (memory), `RLIMIT_CPU` and no core dumps, and the parent kills it at a wall-clock
+//! deadline. Whatever happens to the child (panic, abort, stack overflow, out of memory,
+//! timeout, garbage on stdout), the parent gets an `Unreadable` outcome with a reason and
+//! carries on with the next record.
+//!
+//! Every binary that uses [`Isolated`] must call [`run_child_if_requested`] first thing in
+//! `main` (lab-processor and the local runner do).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The hidden argument that turns a binary into the extraction child.
+pub const CHILD_ARG: &str = "--careflow-extract-pdf";
+
+/// Text beyond this is cut (a lab report is a few KiB of text).
+pub const MAX_TEXT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What extraction found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Text { text: String, pages: usize },
+    Unreadable { reason: String },
+}
+
+impl Outcome {
+    fn unreadable(reason: impl Into<String>) -> Self {
+        Outcome::Unreadable {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// True when the bytes start like a PDF (`%PDF-` within the first KiB, as readers allow).
+pub fn looks_like_pdf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    head.windows(5).any(|w| w == b"%PDF-")
+}
+
+fn mentions_encryption(bytes: &[u8]) -> bool {
+    bytes.windows(8).any(|w| w == b"/Encrypt")
+}
+
+/// Extracts text in this process, turning a panic into `Unreadable` when panics unwind. Only
+/// for the child and for benchmarks: it offers no protection against aborts, stack overflows,
+/// runaway time or memory.
+pub fn extract_in_process(pdf: &[u8]) -> Outcome {
+    if pdf.is_empty() {
+        return Outcome::unreadable("the file is empty");
+    }
+    if !looks_like_pdf(pdf) {
+        return Outcome::unreadable("not a PDF (no %PDF- header)");
+    }
+    let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(pdf));
+    match result {
+        Err(_) => Outcome::unreadable("corrupt PDF: the parser failed on it"),
+        Ok(Err(e)) => {
+            let message = e.to_string();
+            if mentions_encryption(pdf) || message.to_ascii_lowercase().contains("decrypt") {
+                Outcome::unreadable("encrypted PDF: it needs a password")
+            } else {
+                Outcome::unreadable(format!("corrupt PDF: {}", first_line(&message, 160)))
+            }
+        }
+        Ok(Ok(pages)) => {
+            let page_count = pages.len();
+            let mut text = pages.join("\n\u{c}\n");
+            if text.len() > MAX_TEXT_BYTES {
+                let mut cut = MAX_TEXT_BYTES;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
+            }
+            if page_count == 0 {
+                Outcome::unreadable("corrupt PDF: no pages")
+            } else if text.chars().filter(|c| c.is_alphanumeric()).count() < 8 {
+                if mentions_encryption(pdf) {
+                    Outcome::unreadable("encrypted PDF: it needs a password")
+                } else {
+                    Outcome::unreadable(
+                        "no text layer: the PDF holds only images (a scan?); it needs OCR or review",
+                    )
+                }
+            } else {
+                Outcome::Text {
+                    text,
+                    pages: page_count,
+                }
+            }
+        }
+    }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    s.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(max)
+        .collect()
+}
+
+/// Limits of one extraction.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock bound; the child is killed after it.
+    pub timeout: Duration,
+    /// Address-space bound of the child (`RLIMIT_AS`).
+    pub memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(20),
+            memory_bytes: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// `LAB_EXTRACT_TIMEOUT_SECONDS` and `LAB_EXTRACT_MEMORY_MB`, defaulting to 20 s and 1 GiB.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            timeout: Duration::from_secs(crate::config::parsed_or(
+                "LAB_EXTRACT_TIMEOUT_SECONDS",
+                d.timeout.as_secs(),
+            )?),
+            memory_bytes: crate::config::parsed_or(
+                "LAB_EXTRACT_MEMORY_MB",
+                d.memory_bytes / (1024 * 1024),
+            )? * 1024
+                * 1024,
+        })
+    }
+}
+
+/// Runs extractions in a child process: see the module docs.
+#[derive(Debug, Clone)]
+pub struct Isolated {
+    program: PathBuf,
+    limits: Limits,
+}
+
+impl Isolated {
+    /// Re-executes the running binary (which must call [`run_child_if_requested`]).
+    pub fn current_exe(limits: Limits) -> std::io::Result<Self> {
+        Ok(Self::with_program(std::env::current_exe()?, limits))
+    }
+
+    /// Runs `program` (a binary that calls [`run_child_if_requested`]) as the child.
+    pub fn with_program(program: impl Into<PathBuf>, limits: Limits) -> Self {
+        Self {
+            program: program.into(),
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Extracts `pdf` in a child process; never fails, never takes (much) longer than the
+    /// timeout: every failure of the child is an `Unreadable` outcome.
+    pub async fn extract(&self, pdf: Vec<u8>) -> Outcome {
+        let started = Instant::now();
+        let outcome = self.run_child(pdf).await;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "pdf extraction"
+        );
+        outcome
+    }
+
+    async fn run_child(&self, pdf: Vec<u8>) -> Outcome {
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .arg(CHILD_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_BACKTRACE", "0")
+            .kill_on_drop(true);
+        let memory = self.limits.memory_bytes;
+        // CPU time: a backstop behind the wall-clock deadline.
+        let cpu = self.limits.timeout.as_secs().saturating_add(2);
+        // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
+        // which is async-signal-safe; it touches no locks and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                set_limit(libc::RLIMIT_AS, memory)?;
+                set_limit(libc::RLIMIT_CPU, cpu)?;
+                set_limit(libc::RLIMIT_CORE, 0)?;
+                Ok(())
+            });
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(error = %e, program = %self.program.display(), "cannot start the extraction child");
+                return Outcome::unreadable("extraction could not be started");
+            }
+        };
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let io = async move {
+            let write = async move {
+                // The child may exit early (e.g. on a header it refuses): ignore broken pipes.
+                let _ = stdin.write_all(&pdf).await;
+                drop(stdin);
+            };
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let read_out = async {
+                let _ = (&mut stdout)
+                    .take(MAX_TEXT_BYTES as u64 * 2 + 4096)
+                    .read_to_end(&mut out)
+                    .await;
+            };
+            let read_err = async {
+                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut err).await;
+            };
+            tokio::join!(write, read_out, read_err);
+            (out, err)
+        };
+        let waited = tokio::time::timeout(self.limits.timeout, async {
+            let (out, err) = io.await;
+            let status = child.wait().await;
+            (out, err, status)
+        })
+        .await;
+        let (out, err, status) = match waited {
+            Ok(done) => done,
+            Err(_) => {
+                // kill_on_drop reaps it too; kill explicitly so it is gone before we go on.
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return Outcome::unreadable(format!(
+                    "extraction took longer than {} s",
+                    self.limits.timeout.as_secs()
+                ));
+            }
+        };
+        let status = match status {
+            Ok(status) => status,
+            Err(e) => {
+                tracing::error!(error = %e, "waiting for the extraction child");
+                return Outcome::unreadable("extraction failed");
+            }
+        };
+        if status.success()
+            && let Ok(outcome) = serde_json::from_slice::<Outcome>(&out)
+        {
+            return outcome;
+        }
+        let tail = String::from_utf8_lossy(&err);
+        let tail = tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        tracing::warn!(?status, stderr = %first_line(tail, 300), "extraction child failed");
+        Outcome::unreadable(child_failure_reason(status, tail))
+    }
+}
+
+fn child_failure_reason(status: std::process::ExitStatus, stderr_tail: &str) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let lower = stderr_tail.to_ascii_lowercase();
+    if lower.contains("overflowed its stack") {
+        return "corrupt PDF: the parser overflowed its stack on it".into();
+    }
+    if lower.contains("memory allocation") || lower.contains("capacity overflow") {
+        return "the PDF needs more memory to read than allowed".into();
+    }
+    match status.signal() {
+        Some(libc::SIGXCPU) | Some(libc::SIGKILL) => "extraction used too much CPU time".into(),
+        Some(libc::SIGSEGV) | Some(libc::SIGBUS) => {
+            "corrupt PDF: the parser crashed on it (stack overflow or invalid memory access)".into()
+        }
+        Some(libc::SIGABRT) => {
+            "corrupt PDF: the parser aborted on it (panic or out of memory)".into()
+        }
+        Some(signal) => format!("corrupt PDF: the parser died on it (signal {signal})"),
+        None if lower.contains("panicked") => "corrupt PDF: the parser failed on it".into(),
+        None => format!(
+            "extraction failed (exit status {})",
+            status.code().unwrap_or(-1)
+        ),
+    }
+}
+
+fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+    let limit = libc::rlimit {
+        rlim_cur: value as libc::rlim_t,
+        rlim_max: value as libc::rlim_t,
+    };
+    // SAFETY: a plain syscall on a valid struct.
+    if unsafe { libc::setrlimit(resource, &limit) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// If this process was started as the extraction child, does the extraction and exits; else
+/// returns. Call it first thing in `main`, before any runtime or thread starts.
+pub fn run_child_if_requested() {
+    if std::env::args_os().nth(1).as_deref() != Some(std::ffi::OsStr::new(CHILD_ARG)) {
+        return;
+    }
+    std::process::exit(child_main());
+}
+
+fn child_main() -> i32 {
+    // Keep the real stdout for the result and point fd 1 at stderr, so nothing the libraries
+    // print can corrupt the JSON the parent reads.
+    // SAFETY: dup/dup2 on the standard descriptors of this single-threaded process.
+    let result_fd = unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            return 3;
+        }
+        fd
+    };
+    // Panic messages can quote PDF bytes: print only that it happened.
+    std::panic::set_hook(Box::new(|_| {
+        let _ = writeln!(std::io::stderr(), "pdf extraction panicked");
+    }));
+    let mut pdf = Vec::new();
+    if std::io::stdin().read_to_end(&mut pdf).is_err() {
+        return 4;
+    }
+    let outcome = extract_in_process(&pdf);
+    let json = serde_json::to_vec(&outcome).expect("outcome serialises");
+    // SAFETY: result_fd is a descriptor this process owns (dup above), used once here.
+    let mut out = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(result_fd) };
+    if out.write_all(&json).and_then(|()| out.flush()).is_err() {
+        return 5;
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cheap_checks_come_first() {
+        assert_eq!(
+            extract_in_process(b""),
+            Outcome::unreadable("the file is empty")
+        );
+        assert!(matches!(
+            extract_in_process(b"GIF89a not a pdf"),
+            Outcome::Unreadable { reason } if reason.starts_with("not a PDF")
+        ));
+        assert!(matches!(
+            extract_in_process(b"%PDF-1.7\n garbage"),
+            Outcome::Unreadable { reason } if reason.starts_with("corrupt PDF")
+        ));
+        assert!(looks_like_pdf(b"\xef\xbb\xbf%PDF-1.4"));
+    }
+}

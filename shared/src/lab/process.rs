@@ -1,0 +1,158 @@
+//! Processing one uploaded object: size and magic-byte checks, fetch, isolated extraction,
+//! parsing, and the idempotent final write. What lab-processor does for each S3 record.
+
+use chrono::Utc;
+
+use super::extract::{Isolated, Outcome, looks_like_pdf};
+use super::objects::LabObjects;
+use super::service::{LabReports, Verdict, final_report};
+use super::store::Written;
+use super::{LabReport, ObjectRef, padded_sequencer, parse_object_key};
+use crate::{Error, Result};
+
+/// One `ObjectCreated` record, key already URL-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectEvent {
+    pub bucket: String,
+    pub key: String,
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub sequencer: Option<String>,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Processed {
+    Stored(Box<LabReport>),
+    /// Already processed (a redelivery, or an older version than the one on record).
+    Duplicate,
+    /// Not ours to process (wrong bucket, a key that names no report, object gone).
+    Ignored(String),
+}
+
+pub struct Processor {
+    reports: LabReports,
+    objects: LabObjects,
+    extractor: Isolated,
+    max_bytes: u64,
+}
+
+impl Processor {
+    pub fn new(
+        reports: LabReports,
+        objects: LabObjects,
+        extractor: Isolated,
+        max_bytes: u64,
+    ) -> Self {
+        Self {
+            reports,
+            objects,
+            extractor,
+            max_bytes,
+        }
+    }
+
+    /// Processes one record. Errors are transient (S3 or DynamoDB unavailable): retry the
+    /// record; everything about the file itself ends in a stored status instead.
+    pub async fn process(&self, event: &ObjectEvent) -> Result<Processed> {
+        if event.bucket != self.objects.bucket() {
+            return Ok(Processed::Ignored(format!(
+                "bucket {} is not the lab bucket",
+                event.bucket
+            )));
+        }
+        let Some((patient_id, report_id)) = parse_object_key(&event.key) else {
+            return Ok(Processed::Ignored("the key names no lab report".into()));
+        };
+        let current = self
+            .reports
+            .store()
+            .get_lab_report(patient_id, report_id)
+            .await?;
+        let sequencer = event.sequencer.as_deref().map(padded_sequencer);
+        if let Some(done) = current.as_ref().filter(|r| r.status.is_final())
+            && already_done(done.object.as_ref(), event, sequencer.as_deref())
+        {
+            return Ok(Processed::Duplicate);
+        }
+        let Some(head) = self
+            .objects
+            .head(&event.key, event.version_id.as_deref())
+            .await?
+        else {
+            return Ok(Processed::Ignored("the object no longer exists".into()));
+        };
+        let object = ObjectRef {
+            etag: head.etag.clone().or_else(|| event.etag.clone()),
+            version_id: head.version_id.clone().or_else(|| event.version_id.clone()),
+            sequencer,
+        };
+        let verdict = if head.size == 0 {
+            Verdict::Unreadable {
+                reason: "the file is empty".into(),
+            }
+        } else if head.size > self.max_bytes {
+            Verdict::Unreadable {
+                reason: format!(
+                    "too large: {} bytes, the limit is {} bytes",
+                    head.size, self.max_bytes
+                ),
+            }
+        } else {
+            match self
+                .objects
+                .get(&event.key, object.version_id.as_deref(), self.max_bytes)
+                .await
+            {
+                Ok(None) => return Ok(Processed::Ignored("the object no longer exists".into())),
+                Err(Error::PayloadTooLarge { .. }) => Verdict::Unreadable {
+                    reason: format!("too large: the limit is {} bytes", self.max_bytes),
+                },
+                Err(e) => return Err(e),
+                Ok(Some(bytes)) if !looks_like_pdf(&bytes) => Verdict::Unreadable {
+                    reason: "not a PDF (no %PDF- header)".into(),
+                },
+                Ok(Some(bytes)) => match self.extractor.extract(bytes).await {
+                    Outcome::Text { text, .. } => Verdict::Text { text },
+                    Outcome::Unreadable { reason } => Verdict::Unreadable { reason },
+                },
+            }
+        };
+        let report = final_report(
+            current,
+            patient_id,
+            report_id,
+            object,
+            head.size,
+            verdict,
+            Utc::now(),
+        );
+        match self.reports.finish(&report).await? {
+            Written::Stored => {
+                tracing::info!(
+                    patient_id = %patient_id,
+                    report_id = %report_id,
+                    status = report.status.as_str(),
+                    values = report.results.len(),
+                    "lab report processed"
+                );
+                Ok(Processed::Stored(Box::new(report)))
+            }
+            Written::Duplicate => Ok(Processed::Duplicate),
+        }
+    }
+}
+
+fn already_done(object: Option<&ObjectRef>, event: &ObjectEvent, sequencer: Option<&str>) -> bool {
+    let Some(object) = object else {
+        return false;
+    };
+    match (object.sequencer.as_deref(), sequencer) {
+        (Some(done), Some(new)) => new <= done,
+        _ => {
+            let etag = event.etag.as_deref().map(|e| e.trim_matches('"'));
+            object.etag.as_deref() == etag && object.version_id == event.version_id
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! The lab-report service: access rules, audit, uploads and the final state of a report.
+//!
+//! Access is the patient themself, doctors and admins ([`Action::UploadLabReport`],
+//! [`Action::ReadLabReports`]); it is checked before any lookup and denials are audited, as
+//! for the rest of the patient record.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::parse::parse_report;
+use super::presign::{PostPolicy, PresignedPost, SigningCredentials, presign_post};
+use super::store::Written;
+use super::{DEFAULT_MAX_BYTES, LabReport, ObjectRef, PDF_CONTENT_TYPE, Status, UploadRequest};
+use crate::auth::Caller;
+use crate::config::{self, ConfigError};
+use crate::patient::access::{Action, authorize};
+use crate::patient::store::RecordsTable;
+use crate::patient::{AuditEvent, Outcome, Page};
+use crate::{Error, Result};
+
+/// Where and how uploads go.
+#[derive(Clone)]
+pub struct UploadSettings {
+    pub bucket: String,
+    pub region: String,
+    pub max_bytes: u64,
+    pub expires_in: Duration,
+    /// An emulator's URL (`AWS_ENDPOINT_URL`): path-style form URLs against it.
+    pub endpoint: Option<String>,
+    credentials: aws_config::SdkConfig,
+}
+
+impl std::fmt::Debug for UploadSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSettings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("max_bytes", &self.max_bytes)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UploadSettings {
+    /// `LAB_BUCKET`, `LAB_UPLOAD_MAX_BYTES` (10 MiB), `LAB_UPLOAD_EXPIRES_SECONDS` (300, at most
+    /// 3600), the region and credentials of the SDK's default chain, `AWS_ENDPOINT_URL`.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(
+            &sdk,
+            config::required("LAB_BUCKET")?,
+            config::parsed_or("LAB_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)?,
+            Duration::from_secs(config::parsed_or("LAB_UPLOAD_EXPIRES_SECONDS", 300u64)?.min(3600)),
+        )
+    }
+
+    pub fn new(
+        sdk: &aws_config::SdkConfig,
+        bucket: String,
+        max_bytes: u64,
+        expires_in: Duration,
+    ) -> Result<Self, ConfigError> {
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| ConfigError::Missing("AWS_REGION".into()))?;
+        Ok(Self {
+            bucket,
+            region,
+            max_bytes,
+            expires_in,
+            endpoint: sdk.endpoint_url().map(str::to_owned),
+            credentials: sdk.clone(),
+        })
+    }
+
+    async fn signing_credentials(&self) -> Result<SigningCredentials> {
+        use aws_sdk_dynamodb::config::ProvideCredentials as _;
+        let provider = self
+            .credentials
+            .credentials_provider()
+            .ok_or_else(|| Error::internal("no AWS credentials provider"))?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| Error::Unavailable(Box::new(e)))?;
+        Ok(SigningCredentials {
+            access_key_id: creds.access_key_id().to_owned(),
+            secret_access_key: creds.secret_access_key().to_owned(),
+            session_token: creds.session_token().map(str::to_owned),
+        })
+    }
+}
+
+/// The upload-url answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UploadGrant {
+    pub report_id: Uuid,
+    pub method: &'static str,
+    pub url: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+    pub max_bytes: u64,
+    pub report: LabReport,
+}
+
+#[derive(Clone, Debug)]
+pub struct LabReports {
+    store: RecordsTable,
+}
+
+impl LabReports {
+    pub fn new(store: RecordsTable) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &RecordsTable {
+        &self.store
+    }
+
+    async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<()> {
+        if let Err(denied) = authorize(caller, action, Some(patient)) {
+            let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
+            if let Err(e) = self.store.record(&[event]).await {
+                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
+            }
+            return Err(denied);
+        }
+        Ok(())
+    }
+
+    /// Records a pending report and signs a POST that uploads exactly its PDF.
+    pub async fn request_upload(
+        &self,
+        caller: &Caller,
+        patient_id: Uuid,
+        request: &UploadRequest,
+        settings: &UploadSettings,
+    ) -> Result<UploadGrant> {
+        self.allow(caller, Action::UploadLabReport, patient_id)
+            .await?;
+        let filename = request.validated(settings.max_bytes)?;
+        let now = Utc::now();
+        let report = LabReport {
+            report_id: Uuid::now_v7(),
+            patient_id,
+            status: Status::Pending,
+            reason: Some("waiting for the upload".into()),
+            results: Vec::new(),
+            collected_at: None,
+            filename,
+            size_bytes: request.size_bytes,
+            uploaded_by: Some(caller.user_id),
+            created_at: now,
+            processed_at: None,
+            object: None,
+        };
+        let credentials = settings.signing_credentials().await?;
+        let key = super::object_key(patient_id, report.report_id);
+        let expires_in =
+            chrono::Duration::from_std(settings.expires_in).map_err(Error::internal)?;
+        let PresignedPost {
+            url,
+            fields,
+            expires_at,
+        } = presign_post(
+            &PostPolicy {
+                bucket: &settings.bucket,
+                key: &key,
+                content_type: PDF_CONTENT_TYPE,
+                max_bytes: settings.max_bytes,
+                region: &settings.region,
+                now,
+                expires_in,
+            },
+            &credentials,
+            settings.endpoint.as_deref(),
+        );
+        let audit = AuditEvent::new(
+            caller,
+            patient_id,
+            Action::UploadLabReport,
+            Outcome::Allowed,
+        );
+        self.store.create_lab_report(&report, &audit).await?;
+        tracing::info!(patient_id = %patient_id, report_id = %report.report_id, actor = %caller.user_id, "lab upload granted");
+        Ok(UploadGrant {
+            report_id: report.report_id,
+            method: "POST",
+            url,
+            fields,
+            expires_at,
+            max_bytes: settings.max_bytes,
+            report,
+        })
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        patient_id: Uuid,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<LabReport>> {
+        self.allow(caller, Action::ReadLabReports, patient_id)
+            .await?;
+        let page = self
+            .store
+            .list_lab_reports(patient_id, limit, cursor)
+            .await?;
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed);
+        self.store.record(&[audit]).await?;
+        Ok(page)
+    }
+
+    pub async fn get(
+        &self,
+        caller: &Caller,
+        patient_id: Uuid,
+        report_id: Uuid,
+    ) -> Result<LabReport> {
+        self.allow(caller, Action::ReadLabReports, patient_id)
+            .await?;
+        let Some(report) = self.store.get_lab_report(patient_id, report_id).await? else {
+            let event = AuditEvent::new(
+                caller,
+                patient_id,
+                Action::ReadLabReports,
+                Outcome::NotFound,
+            );
+            self.store.record(&[event]).await?;
+            return Err(Error::NotFound("lab report"));
+        };
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed);
+        self.store.record(&[audit]).await?;
+        Ok(report)
+    }
+
+    /// Stores the final state of a report; a duplicate (same or older object) changes nothing.
+    pub async fn finish(&self, report: &LabReport) -> Result<Written> {
+        self.store.finish_lab_report(report).await
+    }
+}
+
+/// How processing one object ended, before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Text was extracted (pages) and parsed.
+    Text {
+        text: String,
+    },
+    Unreadable {
+        reason: String,
+    },
+}
+
+/// The final report for an object: the pending one (or a new one, for an object that arrived
+/// without a pending record) with status, reason, values and the object it was read from.
+pub fn final_report(
+    pending: Option<LabReport>,
+    patient_id: Uuid,
+    report_id: Uuid,
+    object: ObjectRef,
+    size_bytes: u64,
+    verdict: Verdict,
+    now: DateTime<Utc>,
+) -> LabReport {
+    let base = pending.unwrap_or_else(|| LabReport {
+        report_id,
+        patient_id,
+        status: Status::Pending,
+        reason: None,
+        results: Vec::new(),
+        collected_at: None,
+        filename: format!("{report_id}.pdf"),
+        size_bytes,
+        uploaded_by: None,
+        created_at: now,
+        processed_at: None,
+        object: None,
+    });
+    let (status, reason, results, collected_at) = match verdict {
+        Verdict::Unreadable { reason } => (Status::Unreadable, reason, Vec::new(), None),
+        Verdict::Text { text } => {
+            let parsed = parse_report(&text);
+            if parsed.results.is_empty() {
+                (
+                    Status::NeedsReview,
+                    "the PDF has text but no lab values were recognised".to_owned(),
+                    Vec::new(),
+                    parsed.collected_at,
+                )
+            } else {
+                let n = parsed.results.len();
+                (
+                    Status::Processed,
+                    format!("{n} lab value{} recognised", if n == 1 { "" } else { "s" }),
+                    parsed.results,
+                    parsed.collected_at,
+                )
+            }
+        }
+    };
+    LabReport {
+        status,
+        reason: Some(reason),
+        results,
+        collected_at,
+        size_bytes,
+        processed_at: Some(now),
+        object: Some(object),
+        ..base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_map_to_statuses() {
+        let (p, r) = (Uuid::new_v4(), Uuid::new_v4());
+        let object = ObjectRef {
+            etag: Some("e".into()),
+            version_id: None,
+            sequencer: None,
+        };
+        let now = Utc::now();
+        let text = "Collected: 2026-11-20\nSodium 139 mmol/L 135 - 145\n".to_owned();
+        let done = final_report(None, p, r, object.clone(), 10, Verdict::Text { text }, now);
+        assert_eq!(done.status, Status::Processed);
+        assert_eq!(done.results.len(), 1);
+        assert_eq!(done.collected_at.unwrap().to_string(), "2026-11-20");
+        assert_eq!(done.uploaded_by, None);
+        let review = final_report(
+            Some(done.clone()),
+            p,
+            r,
+            object.clone(),
+            10,
+            Verdict::Text {
+                text: "Dear patient, all is well.".into(),
+            },
+            now,
+        );
+        assert_eq!(review.status, Status::NeedsReview);
+        assert!(review.results.is_empty());
+        let bad = final_report(
+            Some(done),
+            p,
+            r,
+            object,
+            10,
+            Verdict::Unreadable {
+                reason: "encrypted PDF".into(),
+            },
+            now,
+        );
+        assert_eq!(
+            (bad.status, bad.reason.as_deref()),
+            (Status::Unreadable, Some("encrypted PDF"))
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! Lab reports in the records table, beside the patient's profile and history.
+//!
+//! Item: `pk = PATIENT#{patient_id}`, `sk = LAB#{report_id}`, the [`LabReport`] as attributes.
+//! Report ids are UUIDv7, so `LAB#` keys sort in upload order and a list is one query.
+//!
+//! Idempotency of processing: the processor writes a final report with a condition that holds
+//! only if the item is new, still `pending`, or describes an older version of the object (S3's
+//! per-key `sequencer`, padded, compares as text; without one, a different etag or version).
+//! A redelivered event fails the condition and is a no-op.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use uuid::Uuid;
+
+use super::{LabReport, ObjectRef, Status};
+use crate::patient::store::{
+    Item, PROFILE_SK, RecordsTable, decode_cursor, encode_cursor, from_item, patient_pk, s,
+    sdk_error, to_item, transaction_conflict,
+};
+use crate::patient::{AuditEvent, Page};
+use crate::{Error, Result};
+
+const LAB_PREFIX: &str = "LAB#";
+
+fn lab_sk(report_id: Uuid) -> String {
+    format!("{LAB_PREFIX}{report_id}")
+}
+
+fn report_item(report: &LabReport) -> Result<Item> {
+    to_item(
+        report,
+        &[
+            ("pk", patient_pk(report.patient_id)),
+            ("sk", lab_sk(report.report_id)),
+        ],
+    )
+}
+
+/// What the final write of a report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Stored,
+    /// The item already describes this object (or a newer one): nothing was changed.
+    Duplicate,
+}
+
+impl RecordsTable {
+    /// Records a pending upload for an existing profile (404 otherwise), with its audit item.
+    pub async fn create_lab_report(&self, report: &LabReport, audit: &AuditEvent) -> Result<()> {
+        let exists = ConditionCheck::builder()
+            .table_name(self.table_name())
+            .key("pk", s(patient_pk(report.patient_id)))
+            .key("sk", s(PROFILE_SK))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        let items = vec![
+            TransactWriteItem::builder().condition_check(exists).build(),
+            self.put(report_item(report)?, Some("attribute_not_exists(pk)"))?,
+            self.put(Self::audit_item(audit)?, None)?,
+        ];
+        match self
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::NotFound("patient")),
+            Err(e) if transaction_conflict(&e) == Some(1) => Err(Error::Conflict {
+                code: "report-exists",
+                message: "a report with this id exists".into(),
+            }),
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// A report (strongly consistent).
+    pub async fn get_lab_report(
+        &self,
+        patient_id: Uuid,
+        report_id: Uuid,
+    ) -> Result<Option<LabReport>> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(self.table_name())
+            .key("pk", s(patient_pk(patient_id)))
+            .key("sk", s(lab_sk(report_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// A patient's reports, newest first.
+    pub async fn list_lab_reports(
+        &self,
+        patient_id: Uuid,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<LabReport>> {
+        let pk = patient_pk(patient_id);
+        let start = decode_cursor(cursor, &["pk", "sk"])?;
+        if start.as_ref().is_some_and(|k| {
+            k.get("pk").and_then(|v| v.as_s().ok()) != Some(&pk)
+                || !k
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|sk| sk.starts_with(LAB_PREFIX))
+        }) {
+            return Err(Error::invalid("cursor", "belongs to another list"));
+        }
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table_name())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :lab)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":lab", s(LAB_PREFIX))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(Page {
+            next_cursor: encode_cursor(out.last_evaluated_key()),
+            items: out
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(from_item)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// Writes a final report unless the item already describes this object or a newer one.
+    pub async fn finish_lab_report(&self, report: &LabReport) -> Result<Written> {
+        let object = report
+            .object
+            .as_ref()
+            .ok_or_else(|| Error::internal("a final report names its object"))?;
+        let request = self
+            .client()
+            .put_item()
+            .table_name(self.table_name())
+            .set_item(Some(report_item(report)?))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#object", "object")
+            .expression_attribute_values(":pending", s(Status::Pending.as_str()));
+        let request = match object {
+            ObjectRef {
+                sequencer: Some(seq),
+                ..
+            } => request
+                .condition_expression(
+                    "attribute_not_exists(pk) OR #status = :pending OR #object.#seq < :seq",
+                )
+                .expression_attribute_names("#seq", "sequencer")
+                .expression_attribute_values(":seq", s(seq.clone())),
+            ObjectRef {
+                etag, version_id, ..
+            } => request
+                .condition_expression(
+                    "attribute_not_exists(pk) OR #status = :pending \
+                     OR #object.#etag <> :etag OR #object.#version <> :version",
+                )
+                .expression_attribute_names("#etag", "etag")
+                .expression_attribute_names("#version", "version_id")
+                .expression_attribute_values(":etag", optional(etag))
+                .expression_attribute_values(":version", optional(version_id)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Written::Stored),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Written::Duplicate)
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
+    }
+}
+
+fn optional(value: &Option<String>) -> AttributeValue {
+    match value {
+        Some(v) => s(v.clone()),
+        None => AttributeValue::Null(true),
+    }
+}
