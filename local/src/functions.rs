@@ -51,7 +51,20 @@ pub fn event_functions(deps: &Deps) -> HashMap<&'static str, EventFunction> {
             serde_json::to_value(response).map_err(careflow::Error::internal)
         })
     });
-    HashMap::from([("billing-consumer", billing)])
+    let sink = Arc::new(analytics_sink::AnalyticsSink::new(
+        careflow::analytics::AnalyticsStore::new(deps.accounts.pool().clone()),
+        true,
+    ));
+    let analytics: EventFunction = Arc::new(move |event| {
+        let sink = Arc::clone(&sink);
+        Box::pin(async move {
+            let event: aws_lambda_events::kafka::KafkaEvent = serde_json::from_value(event)
+                .map_err(|e| careflow::Error::invalid("event", e.to_string()))?;
+            let response = sink.handle(event).await?;
+            serde_json::to_value(response).map_err(careflow::Error::internal)
+        })
+    });
+    HashMap::from([("billing-consumer", billing), ("analytics-sink", analytics)])
 }
 
 /// What the functions share, built once (as each Lambda's `main` would from its environment).
@@ -66,12 +79,37 @@ pub struct Deps {
     /// With a publisher: bookings and cancellations publish their events at once.
     pub appointments: Appointments,
     pub billing: Billing,
+    /// Lab reports and where their uploads go.
+    pub lab: careflow::lab::service::LabReports,
+    pub lab_uploads: careflow::lab::service::UploadSettings,
 }
 
 /// Every HTTP function by crate name.
 pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
     let d = deps.clone();
     HashMap::from([
+        (
+            "lab-upload-url",
+            erase(lab_upload_url::LabUploadUrl::new(
+                d.lab.clone(),
+                d.lab_uploads.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "lab-results-list",
+            erase(lab_results_list::LabResultsList::new(
+                d.lab.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "lab-results-get",
+            erase(lab_results_get::LabResultsGet::new(
+                d.lab.clone(),
+                d.verifier.clone(),
+            )),
+        ),
         (
             "auth-register",
             erase(auth_register::AuthRegister::new(d.accounts.clone())),
@@ -137,6 +175,20 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
             "appointments-cancel",
             erase(appointments_cancel::AppointmentsCancel::new(
                 d.appointments.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "doctors-list",
+            erase(doctors_list::DoctorsList::new(
+                d.accounts.clone(),
+                d.verifier.clone(),
+            )),
+        ),
+        (
+            "analytics-per-minute",
+            erase(analytics_per_minute::AnalyticsPerMinute::new(
+                careflow::analytics::AnalyticsStore::new(d.accounts.pool().clone()),
                 d.verifier.clone(),
             )),
         ),
@@ -208,4 +260,10 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
 }
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
-pub const NON_HTTP_FUNCTIONS: &[&str] = &["migrate", "outbox-relay", "billing-consumer"];
+pub const NON_HTTP_FUNCTIONS: &[&str] = &[
+    "migrate",
+    "outbox-relay",
+    "billing-consumer",
+    "lab-processor",
+    "analytics-sink",
+];

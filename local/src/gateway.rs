@@ -25,6 +25,8 @@ pub struct Gateway {
     pub verifier: Verifier,
     /// The `domainName` put in events, e.g. `localhost:3000`.
     pub domain: String,
+    /// The built web portal (`web/dist`), served for GETs that match no API route.
+    pub web_root: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,7 @@ impl Gateway {
             functions,
             verifier,
             domain,
+            web_root: None,
         })
     }
 
@@ -69,6 +72,11 @@ impl Gateway {
     ) -> Response<Body> {
         let path = uri.path();
         let Some((route, params)) = self.template.route(method.as_str(), path) else {
+            if *method == Method::GET {
+                if let Some(file) = self.static_file(path).await {
+                    return file;
+                }
+            }
             return problem(&Error::NotFound("route"));
         };
         let claims = if route.public {
@@ -98,6 +106,47 @@ impl Gateway {
                 problem(&err)
             }
         }
+    }
+
+    /// A file of the built portal, as CloudFront would serve it from its bucket: `/` is
+    /// `index.html`; `/config.js` defaults to the same-origin API. Paths never leave the root.
+    async fn static_file(&self, path: &str) -> Option<Response<Body>> {
+        let root = self.web_root.as_ref()?;
+        let relative = match path.trim_start_matches('/') {
+            "" => "index.html",
+            other => other,
+        };
+        if relative
+            .split('/')
+            .any(|part| part == ".." || part.starts_with('.') || part.contains('\\'))
+        {
+            return None;
+        }
+        let bytes = match tokio::fs::read(root.join(relative)).await {
+            Ok(bytes) => bytes,
+            Err(_) if relative == "config.js" => {
+                b"window.CAREFLOW_CONFIG = { apiBaseUrl: \"\" };\n".to_vec()
+            }
+            Err(_) => return None,
+        };
+        let content_type = match relative.rsplit('.').next().unwrap_or("") {
+            "html" => "text/html; charset=utf-8",
+            "js" | "mjs" => "text/javascript; charset=utf-8",
+            "css" => "text/css; charset=utf-8",
+            "json" => "application/json",
+            "svg" => "image/svg+xml",
+            "png" => "image/png",
+            "ico" => "image/x-icon",
+            "woff2" => "font/woff2",
+            _ => "application/octet-stream",
+        };
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .header(http::header::CACHE_CONTROL, "no-cache")
+            .header("x-content-type-options", "nosniff")
+            .body(Body::from(bytes))
+            .ok()
     }
 
     /// The JWT authorizer: a bearer token that verifies against the JWKS, issuer and audience.

@@ -10,5 +10,6 @@ pub mod functions;
 pub mod gateway;
 pub mod kafka_source;
 pub mod resources;
+pub mod s3_relay;
 pub mod stack;
 pub mod template;

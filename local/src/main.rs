@@ -5,8 +5,14 @@ use std::net::SocketAddr;
 
 use careflow_local::stack::{self, Settings};
 
+fn main() -> anyhow::Result<()> {
+    // lab-processor's extraction child is this binary, re-executed (careflow::lab::extract).
+    careflow::lab::extract::run_child_if_requested();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("keygen") {
         return keygen();
     }

@@ -39,6 +39,8 @@ pub struct Settings {
     /// Token issuer; defaults to the runner's own URL so discovery works against it.
     pub issuer: Option<String>,
     pub audience: String,
+    /// The built web portal, served beside the API when it exists (`web/dist`).
+    pub web_root: Option<PathBuf>,
     /// Names resources like a deployment of this stage would (`careflow-{stage}-records`).
     pub stage: String,
     /// An external broker; when unset the runner starts librdkafka's mock cluster.
@@ -64,6 +66,11 @@ impl Settings {
             audience: optional("CAREFLOW_JWT_AUDIENCE").unwrap_or_else(|| "careflow-api".into()),
             kafka_bootstrap_servers: optional("KAFKA_BOOTSTRAP_SERVERS"),
             stage: optional("CAREFLOW_STAGE").unwrap_or_else(|| "local".into()),
+            web_root: Some(
+                optional("CAREFLOW_WEB_ROOT")
+                    .unwrap_or_else(|| "web/dist".into())
+                    .into(),
+            ),
         })
     }
 }
@@ -190,7 +197,17 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         .context("template.yaml declares no RecordsTable")?;
     let records_name = format!("careflow-{}-records", settings.stage);
     resources::create_table(&dynamodb, records, &records_name).await?;
-    let patients = Patients::new(RecordsTable::new(dynamodb, records_name));
+    let records_table = RecordsTable::new(dynamodb, records_name);
+    let patients = Patients::new(records_table.clone());
+    // Lab reports: the template's bucket in the emulator, its uploads relayed to lab-processor.
+    let lab = crate::s3_relay::LabParts::start(
+        &settings.template,
+        &settings.stage,
+        None,
+        &format!("careflow-{}-lab-uploads", settings.stage),
+        records_table,
+    )
+    .await?;
     let publisher = Publisher::new(
         &KafkaConfig::plaintext(&kafka.bootstrap_servers),
         Duration::from_secs(2),
@@ -207,11 +224,13 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         jwks,
         settings: token_settings,
         patients,
+        lab: lab.reports,
+        lab_uploads: lab.uploads,
     };
     let http = functions::http_functions(&deps);
     // The template's Kafka triggers, run like event source mappings on the stack's broker.
     let events = functions::event_functions(&deps);
-    let mut tasks = Vec::new();
+    let mut tasks = vec![lab.relay.spawn()];
     for trigger in &template.kafka_triggers {
         let function = events
             .get(trigger.function.as_str())
@@ -235,7 +254,11 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
             }
         }));
     }
-    let gateway = Gateway::new(template, http, verifier, domain)?;
+    let mut gateway = Gateway::new(template, http, verifier, domain)?;
+    gateway.web_root = settings
+        .web_root
+        .clone()
+        .filter(|root| root.join("index.html").exists());
     Ok(Stack {
         gateway: Arc::new(gateway),
         deps,

@@ -4,6 +4,8 @@
 //! (`http`, `tokens`, `postgres`, `secrets`, `passwords`, `accounts`) so that each Lambda links
 //! only what it uses.
 
+#[cfg(feature = "postgres")]
+pub mod analytics;
 pub mod appointment;
 pub mod auth;
 pub mod billing;
@@ -22,6 +24,8 @@ pub mod http;
 pub mod kafka;
 #[cfg(feature = "lab")]
 pub mod lab;
+#[cfg(feature = "lambda-kafka")]
+pub mod lambda_kafka;
 #[cfg(all(feature = "postgres", feature = "kafka"))]
 pub mod outbox;
 pub mod pagination;

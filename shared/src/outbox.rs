@@ -67,6 +67,20 @@ impl Publisher {
         })
     }
 
+    /// The publisher a function builds at cold start: `KafkaConfig::from_env` and
+    /// `KAFKA_PUBLISH_TIMEOUT_MS` (default `default_timeout_ms`).
+    pub async fn from_env(default_timeout_ms: u64) -> Result<Self, crate::config::ConfigError> {
+        let timeout = crate::config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", default_timeout_ms)?;
+        Self::new(
+            &KafkaConfig::from_env().await?,
+            Duration::from_millis(timeout),
+        )
+        .map_err(|e| crate::config::ConfigError::Invalid {
+            name: "KAFKA_BOOTSTRAP_SERVERS",
+            message: e.to_string(),
+        })
+    }
+
     /// Publishes up to `limit` pending rows (all pending if `only` is `None`, else just those
     /// event ids) in outbox order, and marks what the broker acknowledged. Returns how many
     /// were published. Rows another publisher holds are skipped, not waited for.

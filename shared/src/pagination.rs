@@ -28,6 +28,25 @@ pub fn decode(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>> {
     )))
 }
 
+/// Turns rows fetched with `LIMIT limit + 1` into a page: the extra row only says that
+/// another page exists, and the cursor points after the last row kept.
+pub fn page<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> crate::patient::Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|item| {
+            let (at, id) = key(item);
+            encode(at, id)
+        })
+    } else {
+        None
+    };
+    crate::patient::Page { items, next_cursor }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,18 +1,15 @@
 //! `POST /appointments/{appointmentId}/cancel` with an empty body or `{reason}`: by its
 //! patient, its doctor or an admin; not once it has started; idempotent.
 
-use std::time::Duration;
-
 use careflow::Result;
 use careflow::appointment::CancelRequest;
 use careflow::appointment::service::Appointments;
 use careflow::auth::token::Verifier;
-use careflow::config::{self, ConfigError};
+use careflow::config::ConfigError;
 use careflow::db::DbConfig;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
 };
-use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
@@ -32,15 +29,7 @@ impl AppointmentsCancel {
 
     pub async fn from_env() -> Result<Self, ConfigError> {
         let pool = DbConfig::from_env().await?.pool()?;
-        let timeout = config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", 2000u64)?;
-        let publisher = Publisher::new(
-            &KafkaConfig::from_env().await?,
-            Duration::from_millis(timeout),
-        )
-        .map_err(|e| ConfigError::Invalid {
-            name: "KAFKA_BOOTSTRAP_SERVERS",
-            message: e.to_string(),
-        })?;
+        let publisher = Publisher::from_env(2000).await?;
         Ok(Self::new(
             Appointments::new(pool, Some(publisher)),
             Verifier::from_env()?,

@@ -2,18 +2,15 @@
 //! database refuses overlaps, so of concurrent bookings of one slot exactly one wins (201) and
 //! the rest get 409. `Idempotency-Key` makes a retried request return the first result.
 
-use std::time::Duration;
-
 use careflow::Result;
 use careflow::appointment::service::{Appointments, Booked};
 use careflow::appointment::{BookingRequest, idempotency_key};
 use careflow::auth::token::Verifier;
-use careflow::config::{self, ConfigError};
+use careflow::config::ConfigError;
 use careflow::db::DbConfig;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, header, json_body, json_no_store, with_header,
 };
-use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
 use lambda_http::{Body, Request, Response};
 
@@ -34,15 +31,7 @@ impl AppointmentsCreate {
     /// 2000) bounds how long a booking waits for the broker before leaving its event to the relay.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let pool = DbConfig::from_env().await?.pool()?;
-        let timeout = config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", 2000u64)?;
-        let publisher = Publisher::new(
-            &KafkaConfig::from_env().await?,
-            Duration::from_millis(timeout),
-        )
-        .map_err(|e| ConfigError::Invalid {
-            name: "KAFKA_BOOTSTRAP_SERVERS",
-            message: e.to_string(),
-        })?;
+        let publisher = Publisher::from_env(2000).await?;
         Ok(Self::new(
             Appointments::new(pool, Some(publisher)),
             Verifier::from_env()?,

@@ -85,7 +85,12 @@ impl LabProcessor {
         tracing::info!(?report, "lab-processor batch");
         match last_error {
             Some(e) => Err(Error::Unavailable(
-                format!("{} of the batch's records failed: {}", report.failed, e.safe_description()).into(),
+                format!(
+                    "{} of the batch's records failed: {}",
+                    report.failed,
+                    e.safe_description()
+                )
+                .into(),
             )),
             None => Ok(report),
         }

@@ -17,7 +17,8 @@ fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn run() -> Result<(), lambda_runtime::Error> {
     careflow::telemetry::init();
-    let max_bytes = careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
+    let max_bytes =
+        careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
     let processor = LabProcessor::new(Processor::new(
         LabReports::new(RecordsTable::from_env().await?),
         LabObjects::from_env().await?,

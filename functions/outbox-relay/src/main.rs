@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use careflow::config;
 use careflow::db::DbConfig;
-use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
 use lambda_runtime::{LambdaEvent, service_fn};
 use outbox_relay::OutboxRelay;

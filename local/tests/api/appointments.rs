@@ -671,3 +671,39 @@ fn kafka_message_examples_match_the_schemas() {
         AppointmentEvent::from_envelope(&raw).unwrap();
     }
 }
+
+#[tokio::test]
+async fn concurrent_bookings_do_not_exhaust_a_small_pool() {
+    // Lambda-sized pool (2), more callers than connections, different slots: all must book.
+    // A booking that held its connection while publishing used to deadlock the pool.
+    let c = clinic().await;
+    let mut config = careflow::db::DbConfig::from_url(&c.env.db.url).unwrap();
+    config.pool_size = 2;
+    let pool = config.pool().unwrap();
+    let publisher = Publisher::new(
+        &KafkaConfig::plaintext(c.env.kafka.bootstrap_servers()),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let handler = std::sync::Arc::new(appointments_create::AppointmentsCreate::new(
+        careflow::appointment::service::Appointments::new(pool, Some(publisher)),
+        c.env.deps.verifier.clone(),
+    ));
+    let mut tokens = Vec::new();
+    for _ in 0..6 {
+        let id = Uuid::new_v4();
+        insert_user(&c.env.db, id, Role::Patient).await;
+        tokens.push(c.env.token(id, Role::Patient));
+    }
+    let runs = tokens.iter().enumerate().map(|(i, t)| {
+        careflow::http::invoke(
+            handler.clone(),
+            booking(t, slot(8, 9, 0) + Span::minutes(30 * i as i64)),
+        )
+    });
+    let replies = futures::future::join_all(runs).await;
+    for reply in replies {
+        assert_eq!(reply.unwrap()["statusCode"], 201);
+    }
+    assert_eq!(events_on_kafka(&c.env).len(), 6);
+}

@@ -3,9 +3,11 @@
 //! keeps the build lean; each test gets its own database cloned from a migrated template.
 
 mod accounts;
+mod analytics;
 mod appointments;
 mod billing;
 mod contract;
+mod lab;
 mod patients;
 mod runner;
 mod support;

@@ -21,6 +21,8 @@ use std::collections::HashMap;
 
 pub const ISSUER: &str = "https://api.careflow.example";
 pub const AUDIENCE: &str = "careflow-api";
+/// The lab-report upload limit of the tests (the production default).
+pub const LAB_MAX_BYTES: u64 = 10 * 1024 * 1024;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -220,7 +222,18 @@ impl TestEnv {
         let jwks = Jwks {
             keys: vec![key.public_jwk().clone()],
         };
-        let patients = Patients::new(records_table().await);
+        let records = records_table().await;
+        let patients = Patients::new(records.clone());
+        // Lab uploads go to a bucket of this test's own, created by the lab tests that need it
+        // (crate::lab::relay).
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let lab_uploads = careflow::lab::service::UploadSettings::new(
+            &sdk,
+            format!("test-lab-{}", uuid::Uuid::new_v4().simple()),
+            LAB_MAX_BYTES,
+            Duration::from_secs(300),
+        )
+        .unwrap();
         let kafka = MockKafka::start(1).unwrap();
         for (topic, partitions) in careflow::kafka::TOPICS {
             kafka.create_topic(topic, *partitions).unwrap();
@@ -234,6 +247,8 @@ impl TestEnv {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
             appointments: Appointments::new(db.pool.clone(), Some(publisher)),
             patients,
+            lab: careflow::lab::service::LabReports::new(records),
+            lab_uploads,
             accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
             issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
             verifier: Verifier::new(&jwks, &settings).unwrap(),

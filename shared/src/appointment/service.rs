@@ -258,6 +258,8 @@ impl Appointments {
             .await?;
         }
         tx.commit().await?;
+        // Back to the pool before publishing, which takes a connection of its own.
+        drop(client);
         tracing::info!(appointment_id = %id, doctor_id = %booking.doctor_id, "appointment booked");
         self.publish(&[event.event_id]).await;
         Ok(Booked::Created(appointment))
@@ -344,6 +346,7 @@ impl Appointments {
         )
         .await?;
         tx.commit().await?;
+        drop(client);
         tracing::info!(appointment_id = %id, "appointment cancelled");
         self.publish(&[event.event_id]).await;
         Ok(cancelled)
@@ -401,16 +404,10 @@ impl Appointments {
                 ],
             )
             .await?;
-        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|a| crate::pagination::encode(a.start_time, a.appointment_id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(crate::pagination::page(items, limit, |a| {
+            (a.start_time, a.appointment_id)
+        }))
     }
 }
 

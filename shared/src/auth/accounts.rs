@@ -31,6 +31,14 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// A doctor as patients see them when booking (no e-mail).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Doctor {
+    pub doctor_id: Uuid,
+    pub full_name: String,
+    pub specialty: String,
+}
+
 /// What registration and doctor creation need.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -172,6 +180,25 @@ impl Accounts {
             specialty: row.get(4),
             created_at: row.get(5),
         })
+    }
+
+    /// Every doctor, by name: whom a patient can book.
+    pub async fn doctors(&self) -> Result<Vec<Doctor>> {
+        let client = db::client(&self.pool).await?;
+        let rows = client
+            .query(
+                "SELECT id, full_name, specialty FROM users WHERE role = 'doctor' ORDER BY full_name, id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Doctor {
+                doctor_id: r.get(0),
+                full_name: r.get(1),
+                specialty: r.get::<_, Option<String>>(2).unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Checks credentials and starts a new refresh-token family. Unknown e-mail and wrong

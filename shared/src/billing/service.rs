@@ -7,9 +7,8 @@ use uuid::Uuid;
 use super::{BillingSettings, Fee, Invoice, InvoiceStatus, LineItem, price};
 use crate::auth::{Caller, Role};
 use crate::db::{self, PgPool};
-use crate::events::{
-    AppointmentCancelled, AppointmentCreated, AppointmentEvent, DecodeError, RawEnvelope,
-};
+pub use crate::events::ApplyError;
+use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent, RawEnvelope};
 use crate::patient::Page;
 use crate::{Error, Result};
 
@@ -52,33 +51,6 @@ pub enum Applied {
     CancelRecorded,
     /// The event id was processed before: nothing changed.
     Duplicate,
-}
-
-/// Why an event could not be applied: permanent (store it, move on) or transient (retry).
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error("poison record: {0}")]
-    Poison(String),
-    #[error(transparent)]
-    Transient(Error),
-}
-
-impl From<Error> for ApplyError {
-    fn from(e: Error) -> Self {
-        ApplyError::Transient(e)
-    }
-}
-
-impl From<tokio_postgres::Error> for ApplyError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        ApplyError::Transient(e.into())
-    }
-}
-
-impl From<DecodeError> for ApplyError {
-    fn from(e: DecodeError) -> Self {
-        ApplyError::Poison(e.to_string())
-    }
 }
 
 /// Filters of `GET /invoices`.
@@ -282,16 +254,10 @@ impl Billing {
                 ],
             )
             .await?;
-        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|i| crate::pagination::encode(i.issued_at, i.invoice_id))
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(crate::pagination::page(items, limit, |i| {
+            (i.issued_at, i.invoice_id)
+        }))
     }
 
     /// Marks an open invoice paid (admins). Paying a paid invoice is a no-op; a void one is 409.
@@ -361,26 +327,4 @@ async fn void(
         }
         _ => Ok(Applied::CancelRecorded),
     }
-}
-
-/// Stores a record that can never be applied; idempotent per (topic, partition, offset).
-pub async fn store_failed(
-    pool: &PgPool,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    key: Option<&[u8]>,
-    payload: Option<&[u8]>,
-    reason: &str,
-) -> Result<()> {
-    let client = db::client(pool).await?;
-    client
-        .execute(
-            "INSERT INTO failed_events (topic, partition, \"offset\", record_key, payload, reason)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
-            &[&topic, &partition, &offset, &key, &payload, &reason],
-        )
-        .await?;
-    Ok(())
 }

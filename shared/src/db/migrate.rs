@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "billing",
         sql: include_str!("../../migrations/0003_billing.sql"),
     },
+    Migration {
+        version: 4,
+        name: "analytics",
+        sql: include_str!("../../migrations/0004_analytics.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

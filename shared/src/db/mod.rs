@@ -87,6 +87,9 @@ impl DbConfig {
         );
         Pool::builder(manager)
             .max_size(self.pool_size.max(1))
+            // A full pool answers 503 after a while instead of hanging the request.
+            .wait_timeout(Some(std::time::Duration::from_secs(10)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| ConfigError::Invalid {

@@ -72,3 +72,33 @@ pub fn payload<T: EventPayload>(raw: &RawEnvelope) -> Result<T, DecodeError> {
         message: e.to_string(),
     })
 }
+
+/// Why a consumer did not apply a record.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Never applicable (undecodable, unknown, invalid): store it and move on.
+    #[error("poison record: {0}")]
+    Poison(String),
+    /// May work later (the database is down): retry.
+    #[error(transparent)]
+    Transient(crate::Error),
+}
+
+impl From<crate::Error> for ApplyError {
+    fn from(e: crate::Error) -> Self {
+        ApplyError::Transient(e)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<tokio_postgres::Error> for ApplyError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApplyError::Transient(e.into())
+    }
+}
+
+impl From<DecodeError> for ApplyError {
+    fn from(e: DecodeError) -> Self {
+        ApplyError::Poison(e.to_string())
+    }
+}

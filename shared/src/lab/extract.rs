@@ -269,20 +269,20 @@ impl Isolated {
         {
             return outcome;
         }
-        let tail = String::from_utf8_lossy(&err);
-        let tail = tail
+        let stderr = String::from_utf8_lossy(&err);
+        let tail = stderr
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         tracing::warn!(?status, stderr = %first_line(tail, 300), "extraction child failed");
-        Outcome::unreadable(child_failure_reason(status, tail))
+        Outcome::unreadable(child_failure_reason(status, &stderr))
     }
 }
 
-fn child_failure_reason(status: std::process::ExitStatus, stderr_tail: &str) -> String {
+fn child_failure_reason(status: std::process::ExitStatus, stderr: &str) -> String {
     use std::os::unix::process::ExitStatusExt;
-    let lower = stderr_tail.to_ascii_lowercase();
+    let lower = stderr.to_ascii_lowercase();
     if lower.contains("overflowed its stack") {
         return "corrupt PDF: the parser overflowed its stack on it".into();
     }
@@ -347,6 +347,8 @@ fn child_main() -> i32 {
     if std::io::stdin().read_to_end(&mut pdf).is_err() {
         return 4;
     }
+    #[cfg(debug_assertions)]
+    inject_fault(&pdf);
     let outcome = extract_in_process(&pdf);
     let json = serde_json::to_vec(&outcome).expect("outcome serialises");
     // SAFETY: result_fd is a descriptor this process owns (dup above), used once here.
@@ -355,6 +357,47 @@ fn child_main() -> i32 {
         return 5;
     }
     0
+}
+
+/// Debug builds only (compiled out of release builds, which Lambda runs): a PDF carrying
+/// `%CAREFLOW-FAULT:{panic|abort|overflow|hang|oom}` makes the child fail that way, so the tests
+/// can prove that each failure of a real parser ends as `unreadable` and the batch goes on.
+#[cfg(debug_assertions)]
+fn inject_fault(pdf: &[u8]) {
+    const MARKER: &[u8] = b"%CAREFLOW-FAULT:";
+    let Some(at) = pdf.windows(MARKER.len()).position(|w| w == MARKER) else {
+        return;
+    };
+    let rest = &pdf[at + MARKER.len()..];
+    let fault = |name: &[u8]| rest.starts_with(name);
+    if fault(b"panic") {
+        // As under panic = "abort": the hook runs, then the process dies.
+        std::panic::set_hook(Box::new(|_| {
+            let _ = writeln!(std::io::stderr(), "pdf extraction panicked");
+            std::process::abort();
+        }));
+        panic!("injected panic");
+    } else if fault(b"abort") {
+        std::process::abort();
+    } else if fault(b"overflow") {
+        #[allow(unconditional_recursion)]
+        fn recurse(depth: u64) -> u64 {
+            let frame = [depth; 64];
+            recurse(std::hint::black_box(frame)[0] + 1) + 1
+        }
+        std::hint::black_box(recurse(0));
+    } else if fault(b"hang") {
+        let mut x = 0u64;
+        loop {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    } else if fault(b"oom") {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(vec![1u8; 64 * 1024 * 1024]);
+            std::hint::black_box(&hoard);
+        }
+    }
 }
 
 #[cfg(test)]

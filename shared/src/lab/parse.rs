@@ -295,7 +295,9 @@ fn date_token(token: &str) -> Option<NaiveDate> {
 mod tests {
     use super::*;
 
-    fn row(line: &str) -> Option<(String, String, Option<String>, Option<String>, Option<Flag>)> {
+    type Row = (String, String, Option<String>, Option<String>, Option<Flag>);
+
+    fn row(line: &str) -> Option<Row> {
         parse_row(&normalise(line)).map(|r| (r.name, r.value, r.unit, r.reference_range, r.flag))
     }
 

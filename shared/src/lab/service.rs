@@ -65,7 +65,7 @@ impl UploadSettings {
         let region = sdk
             .region()
             .map(|r| r.to_string())
-            .ok_or_else(|| ConfigError::Missing("AWS_REGION".into()))?;
+            .ok_or(ConfigError::Missing("AWS_REGION"))?;
         Ok(Self {
             bucket,
             region,

@@ -8,7 +8,7 @@
 //! per-key `sequencer`, padded, compares as text; without one, a different etag or version).
 //! A redelivered event fails the condition and is a no-op.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use uuid::Uuid;
 
 use super::{LabReport, ObjectRef, Status};
@@ -162,15 +162,25 @@ impl RecordsTable {
                 .expression_attribute_values(":seq", s(seq.clone())),
             ObjectRef {
                 etag, version_id, ..
-            } => request
-                .condition_expression(
-                    "attribute_not_exists(pk) OR #status = :pending \
-                     OR #object.#etag <> :etag OR #object.#version <> :version",
-                )
-                .expression_attribute_names("#etag", "etag")
-                .expression_attribute_names("#version", "version_id")
-                .expression_attribute_values(":etag", optional(etag))
-                .expression_attribute_values(":version", optional(version_id)),
+            } => {
+                // A different etag or version is a new object; with neither known, only a
+                // pending or missing item may be written.
+                let mut condition = "attribute_not_exists(pk) OR #status = :pending".to_owned();
+                let mut request = request;
+                if let Some(etag) = etag {
+                    condition.push_str(" OR #object.#etag <> :etag");
+                    request = request
+                        .expression_attribute_names("#etag", "etag")
+                        .expression_attribute_values(":etag", s(etag.clone()));
+                }
+                if let Some(version) = version_id {
+                    condition.push_str(" OR #object.#version <> :version");
+                    request = request
+                        .expression_attribute_names("#version", "version_id")
+                        .expression_attribute_values(":version", s(version.clone()));
+                }
+                request.condition_expression(condition)
+            }
         };
         match request.send().await {
             Ok(_) => Ok(Written::Stored),
@@ -182,12 +192,5 @@ impl RecordsTable {
             }
             Err(e) => Err(sdk_error(e)),
         }
-    }
-}
-
-fn optional(value: &Option<String>) -> AttributeValue {
-    match value {
-        Some(v) => s(v.clone()),
-        None => AttributeValue::Null(true),
     }
 }

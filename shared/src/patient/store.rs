@@ -102,6 +102,18 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
     serde_dynamo::from_item(item).map_err(Error::internal)
 }
 
+/// A query's items and continuation as a page of `T`.
+fn page<T: DeserializeOwned>(last_key: Option<Item>, items: Option<Vec<Item>>) -> Result<Page<T>> {
+    Ok(Page {
+        next_cursor: encode_cursor(last_key.as_ref()),
+        items: items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_>>()?,
+    })
+}
+
 /// Encodes a LastEvaluatedKey (all our keys are strings) as an opaque cursor.
 pub(crate) fn encode_cursor(key: Option<&Item>) -> Option<String> {
     let key = key?;
@@ -324,15 +336,7 @@ impl RecordsTable {
             None => query.key_condition_expression("gsi1pk = :p"),
         };
         let out = query.send().await.map_err(sdk_error)?;
-        Ok(Page {
-            next_cursor: encode_cursor(out.last_evaluated_key()),
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_item)
-                .collect::<Result<_>>()?,
-        })
+        page(out.last_evaluated_key, out.items)
     }
 
     /// Adds a history entry to an existing profile; 404 if there is no profile.
@@ -404,15 +408,7 @@ impl RecordsTable {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(Page {
-            next_cursor: encode_cursor(out.last_evaluated_key()),
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_item)
-                .collect::<Result<_>>()?,
-        })
+        page(out.last_evaluated_key, out.items)
     }
 
     /// Records audit events outside a change (reads, denials), 25 per batch, retrying
@@ -473,15 +469,7 @@ impl RecordsTable {
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(Page {
-            next_cursor: encode_cursor(out.last_evaluated_key()),
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_item)
-                .collect::<Result<_>>()?,
-        })
+        page(out.last_evaluated_key, out.items)
     }
 }
 

@@ -1,0 +1,34 @@
+//! The analytics sink: a Lambda triggered by the Kafka event source mapping of
+//! `analytics-results`, keeping the latest result per (window, partition, dimension) key in
+//! PostgreSQL for `analytics-per-minute`. Results are deterministic, so storing is an idempotent
+//! upsert; batches, poison records and partial batch responses are handled by
+//! `careflow::lambda_kafka`.
+
+use aws_lambda_events::kafka::KafkaEvent;
+use careflow::Result;
+use careflow::analytics::AnalyticsStore;
+use careflow::lambda_kafka::{BatchResponse, handle_batch};
+
+pub struct AnalyticsSink {
+    store: AnalyticsStore,
+    partial_batch_response: bool,
+}
+
+impl AnalyticsSink {
+    pub fn new(store: AnalyticsStore, partial_batch_response: bool) -> Self {
+        Self {
+            store,
+            partial_batch_response,
+        }
+    }
+
+    pub async fn handle(&self, event: KafkaEvent) -> Result<BatchResponse> {
+        handle_batch(
+            event,
+            self.partial_batch_response,
+            self.store.pool(),
+            |value| async move { self.store.apply(&value).await },
+        )
+        .await
+    }
+}

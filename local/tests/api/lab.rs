@@ -1,0 +1,850 @@
+//! Lab reports: presigned uploads into the emulator's S3, the bucket notification relayed to
+//! lab-processor as real S3 event JSON, the PDFs of several real producers read into values,
+//! hostile files ending `unreadable` with a reason, isolation of a crashing or hanging parser,
+//! idempotency, access rules.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::s3::S3Event;
+use base64::Engine;
+use careflow::auth::{Caller, Role};
+use careflow::lab::extract::{Isolated, Limits};
+use careflow::lab::objects::{LabObjects, client_for};
+use careflow::lab::process::Processor;
+use careflow::lab::{LabReport, Status, object_key};
+use careflow::patient::{Action, Outcome};
+use careflow_local::s3_relay::{LabBucket, S3Relay};
+use lab_processor::{BatchReport, LabProcessor, object_event};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::*;
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(repo_root().join("local/tests/data/lab").join(name)).unwrap()
+}
+
+fn expected() -> Value {
+    serde_json::from_slice(&data("expected.json")).unwrap()
+}
+
+/// The test's bucket, queue and relay, with lab-processor wired as the runner wires it; the
+/// extraction child is the runner binary (as on Lambda, the processor's own binary).
+struct Lab {
+    relay: Arc<S3Relay>,
+    processor: Arc<LabProcessor>,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Lab {
+    async fn new(env: &TestEnv, timeout: Duration) -> Self {
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let bucket = LabBucket::from_template(
+            &repo_root().join("template.yaml"),
+            "test",
+            careflow_local::s3_relay::LOCAL_ACCOUNT_ID,
+        )
+        .unwrap();
+        assert_eq!(
+            (bucket.prefix.as_str(), bucket.suffix.as_str()),
+            ("lab-reports/", ".pdf")
+        );
+        assert_eq!(bucket.name, "careflow-test-lab-reports-123456789012");
+        let bucket = LabBucket {
+            name: env.deps.lab_uploads.bucket.clone(),
+            ..bucket
+        };
+        let processor = Arc::new(LabProcessor::new(Processor::new(
+            env.deps.lab.clone(),
+            LabObjects::new(client_for(&sdk), bucket.name.clone()),
+            Isolated::with_program(
+                env!("CARGO_BIN_EXE_careflow-local"),
+                Limits {
+                    timeout,
+                    memory_bytes: 768 * 1024 * 1024,
+                },
+            ),
+            LAB_MAX_BYTES,
+        )));
+        let relay = S3Relay::setup(
+            &sdk,
+            &bucket,
+            &format!("test-lab-{}", Uuid::new_v4().simple()),
+            processor.clone(),
+        )
+        .await
+        .unwrap();
+        Self {
+            relay: Arc::new(relay),
+            processor,
+            s3: client_for(&sdk),
+            bucket: bucket.name,
+        }
+    }
+
+    /// Puts an object as a client would (PUT; the presigned POST is tested on its own).
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Option<String> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/pdf")
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap()
+            .version_id
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        out.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+
+    /// Polls the queue until `records` S3 records were delivered (or a deadline passes).
+    async fn deliver(&self, records: usize) -> Vec<BatchReport> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut reports = Vec::new();
+        let total = |r: &[BatchReport]| {
+            r.iter()
+                .map(|b| b.processed + b.needs_review + b.unreadable + b.duplicates + b.ignored)
+                .sum::<usize>()
+        };
+        while total(&reports) < records && Instant::now() < deadline {
+            reports.extend(self.relay.poll_once(Duration::from_secs(1)).await.unwrap());
+        }
+        assert!(
+            total(&reports) >= records,
+            "only {} of {records} S3 records arrived",
+            total(&reports)
+        );
+        reports
+    }
+}
+
+async fn patient_with_profile(env: &TestEnv) -> (Uuid, careflow::auth::token::AccessToken) {
+    let id = Uuid::new_v4();
+    let caller = Caller {
+        user_id: id,
+        role: Role::Patient,
+    };
+    env.deps
+        .patients
+        .create(
+            &caller,
+            id,
+            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
+    (id, env.token(id, Role::Patient))
+}
+
+fn upload_event(patient: Uuid, body: &Value) -> Value {
+    let mut e = event("lab-upload-url/upload-url.json");
+    let path = format!("/patients/{patient}/lab-reports/upload-url");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["pathParameters"]["patientId"] = json!(patient.to_string());
+    with_body(e, body)
+}
+
+fn list_event(patient: Uuid) -> Value {
+    let mut e = event("lab-results-list/list.json");
+    let path = format!("/patients/{patient}/lab-reports");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["pathParameters"]["patientId"] = json!(patient.to_string());
+    e
+}
+
+fn get_event(patient: Uuid, report: Uuid) -> Value {
+    let mut e = event("lab-results-get/get.json");
+    let path = format!("/patients/{patient}/lab-reports/{report}");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["pathParameters"] = json!({"patientId": patient.to_string(), "reportId": report.to_string()});
+    e
+}
+
+fn assert_expected_values(report: &Value, label: &str) {
+    let want = expected();
+    assert_eq!(report["status"], "processed", "{label}: {report}");
+    assert_eq!(report["results"], want["results"], "{label}");
+    assert_eq!(report["collected_at"], want["collected_at"], "{label}");
+}
+
+/// The whole path: upload-url → presigned POST into the emulator's S3 with the returned
+/// fields → bucket notification (S3 event JSON in SQS) → lab-processor → GET and list.
+#[tokio::test]
+async fn a_presigned_post_upload_is_processed_into_lab_values() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(20)).await;
+    let (patient, token) = patient_with_profile(&env).await;
+    let pdf = data("report-reportlab.pdf");
+    let reply = env
+        .call(
+            "lab-upload-url",
+            with_token(
+                upload_event(
+                    patient,
+                    &json!({"filename": "blood work.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}),
+                ),
+                &token,
+            ),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    assert_eq!(reply.body["method"], "POST");
+    assert_eq!(reply.body["report"]["status"], "pending");
+    let report_id: Uuid = reply.body["report_id"].as_str().unwrap().parse().unwrap();
+    let fields = reply.body["fields"].as_object().unwrap();
+    assert_eq!(fields["key"], object_key(patient, report_id));
+    assert_eq!(fields["Content-Type"], "application/pdf");
+    let policy: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(fields["policy"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    assert!(conditions.contains(&json!(["content-length-range", 1, LAB_MAX_BYTES])));
+    assert!(conditions.contains(&json!({"key": object_key(patient, report_id)})));
+    assert!(conditions.contains(&json!({"bucket": lab.bucket})));
+    let expires: chrono::DateTime<chrono::Utc> =
+        reply.body["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        expires > chrono::Utc::now()
+            && expires < chrono::Utc::now() + chrono::Duration::minutes(10)
+    );
+
+    // The browser's part: a multipart form with the fields, the file last.
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf.clone())
+            .file_name("blood work.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let response = reqwest::Client::new()
+        .post(reply.body["url"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{response:?}");
+
+    let reports = lab.deliver(1).await;
+    assert_eq!(reports.iter().map(|r| r.processed).sum::<usize>(), 1);
+    let got = env
+        .call(
+            "lab-results-get",
+            with_token(get_event(patient, report_id), &token),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_expected_values(&got.body, "reportlab via presigned POST");
+    assert_eq!(got.body["filename"], "blood work.pdf");
+    assert_eq!(got.body["uploaded_by"], patient.to_string());
+    assert_eq!(got.body["size_bytes"], pdf.len());
+    assert!(got.body["processed_at"].is_string());
+    let list = env
+        .call("lab-results-list", with_token(list_event(patient), &token))
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["items"][0]["report_id"], report_id.to_string());
+    // The original is kept, byte for byte.
+    assert_eq!(lab.object(&object_key(patient, report_id)).await, pdf);
+}
+
+/// Reports made by four real PDF producers (reportlab, fpdf2, groff's gropdf, Ghostscript's
+/// pdfwrite; scripts/make-lab-pdfs.sh) yield the same values, units, ranges and flags.
+#[tokio::test]
+async fn reports_from_four_pdf_producers_yield_the_right_values() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(20)).await;
+    let patient = Uuid::new_v4();
+    let producers = ["reportlab", "fpdf2", "groff", "ghostscript"];
+    let mut ids = Vec::new();
+    for producer in producers {
+        let id = Uuid::now_v7();
+        lab.put(
+            &object_key(patient, id),
+            data(&format!("report-{producer}.pdf")),
+        )
+        .await;
+        ids.push((producer, id));
+    }
+    lab.deliver(producers.len()).await;
+    for (producer, id) in ids {
+        let report = env
+            .deps
+            .lab
+            .store()
+            .get_lab_report(patient, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_expected_values(&serde_json::to_value(&report).unwrap(), producer);
+        // No pending record: the report is still stored, its uploader unknown.
+        assert_eq!(report.uploaded_by, None);
+    }
+}
+
+/// Image-only, encrypted (two producers), truncated, empty, not-a-PDF and oversized files
+/// each end `unreadable` with the right reason; the originals stay as uploaded.
+#[tokio::test]
+async fn hostile_files_end_unreadable_with_a_reason_and_are_kept() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(20)).await;
+    let patient = Uuid::new_v4();
+    let want = expected();
+    let mut cases: Vec<(String, Vec<u8>, String)> = want["hostile"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(file, reason)| {
+            (
+                file.clone(),
+                data(file),
+                reason.as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // Oversized: a valid header and one byte over the limit (generated, not committed).
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(LAB_MAX_BYTES as usize + 1, b' ');
+    cases.push(("oversized.pdf".into(), big, "too large".into()));
+    let mut ids = Vec::new();
+    for (file, bytes, reason) in &cases {
+        let id = Uuid::now_v7();
+        lab.put(&object_key(patient, id), bytes.clone()).await;
+        ids.push((file, id, reason, bytes));
+    }
+    lab.deliver(cases.len()).await;
+    for (file, id, reason, bytes) in ids {
+        let report = env
+            .deps
+            .lab
+            .store()
+            .get_lab_report(patient, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(report.status, Status::Unreadable, "{file}: {report:?}");
+        let got = report.reason.clone().unwrap_or_default();
+        assert!(
+            got.starts_with(reason.as_str()),
+            "{file}: reason {got:?}, want {reason:?}"
+        );
+        assert!(report.results.is_empty());
+        assert_eq!(
+            &lab.object(&object_key(patient, id)).await,
+            bytes,
+            "{file} changed"
+        );
+    }
+}
+
+/// A parser that panics (as under panic = "abort"), aborts, overflows its stack, runs out of
+/// memory or never ends takes only its own child down: each such PDF ends `unreadable` with a
+/// reason within the time bound, and the good report in the same batch is processed.
+#[tokio::test]
+async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(3)).await;
+    let patient = Uuid::new_v4();
+    let faults = [
+        ("panic", "corrupt PDF: the parser aborted"),
+        ("abort", "corrupt PDF: the parser aborted"),
+        ("overflow", "corrupt PDF: the parser overflowed its stack"),
+        ("oom", "the PDF needs more memory"),
+        ("hang", "extraction took longer than 3 s"),
+    ];
+    let mut records = Vec::new();
+    let mut keys = Vec::new();
+    for (fault, _) in faults {
+        let id = Uuid::now_v7();
+        let mut pdf = data("report-fpdf2.pdf");
+        pdf.extend_from_slice(format!("\n%CAREFLOW-FAULT:{fault}\n").as_bytes());
+        let key = object_key(patient, id);
+        let version = lab.put(&key, pdf).await;
+        records.push(s3_record(&lab.bucket, &key, version.as_deref()));
+        keys.push(id);
+    }
+    let good = Uuid::now_v7();
+    let key = object_key(patient, good);
+    let version = lab.put(&key, data("report-groff.pdf")).await;
+    records.push(s3_record(&lab.bucket, &key, version.as_deref()));
+    // One invocation with the whole batch, as S3 → Lambda could deliver it.
+    let started = Instant::now();
+    let report = lab
+        .processor
+        .handle(serde_json::from_value::<S3Event>(json!({"Records": records})).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.unreadable, report.processed),
+        (faults.len(), 1),
+        "{report:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    for ((fault, reason), id) in faults.iter().zip(keys) {
+        let r = env
+            .deps
+            .lab
+            .store()
+            .get_lab_report(patient, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.status, Status::Unreadable, "{fault}");
+        let got = r.reason.unwrap();
+        assert!(got.starts_with(reason), "{fault}: {got:?}");
+    }
+    let r = env
+        .deps
+        .lab
+        .store()
+        .get_lab_report(patient, good)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, Status::Processed);
+}
+
+fn s3_record(bucket: &str, key: &str, version: Option<&str>) -> Value {
+    let mut record = event("lab-processor/put.json")["Records"][0].clone();
+    record["s3"]["bucket"]["name"] = json!(bucket);
+    record["s3"]["object"]["key"] = json!(key);
+    record["s3"]["object"]["versionId"] = json!(version);
+    record["s3"]["object"]["sequencer"] = Value::Null;
+    record["s3"]["object"]["eTag"] = Value::Null;
+    record
+}
+
+/// The sample events of events/lab-processor: a redelivered event changes nothing, a newer
+/// version of the object (greater sequencer) is read again, and in a batch a key with
+/// URL-encoded spaces and `+` is decoded (and ignored: it names no report) without stopping
+/// the record beside it.
+#[tokio::test]
+async fn sample_events_are_idempotent_and_keys_are_decoded() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(20)).await;
+    let mut sample = event("lab-processor/put.json");
+    let key = sample["Records"][0]["s3"]["object"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let version = lab.put(&key, data("report-ghostscript.pdf")).await;
+    sample["Records"][0]["s3"]["bucket"]["name"] = json!(lab.bucket);
+    sample["Records"][0]["s3"]["object"]["versionId"] = json!(version);
+    let first = lab
+        .processor
+        .handle(serde_json::from_value(sample.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(first.processed, 1, "{first:?}");
+    let (patient, report) = careflow::lab::parse_object_key(&key).unwrap();
+    let stored = env
+        .deps
+        .lab
+        .store()
+        .get_lab_report(patient, report)
+        .await
+        .unwrap()
+        .unwrap();
+    // Redelivery: a no-op.
+    let again = lab
+        .processor
+        .handle(serde_json::from_value(sample.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again.duplicates, 1, "{again:?}");
+    assert_eq!(
+        env.deps
+            .lab
+            .store()
+            .get_lab_report(patient, report)
+            .await
+            .unwrap()
+            .unwrap(),
+        stored
+    );
+    // A new version of the object, later in S3's order: read again.
+    let newer = lab.put(&key, data("scanned-image-only.pdf")).await;
+    sample["Records"][0]["s3"]["object"]["versionId"] = json!(newer);
+    sample["Records"][0]["s3"]["object"]["sequencer"] = json!("0055AED6DCD90281F9");
+    let third = lab
+        .processor
+        .handle(serde_json::from_value(sample.clone()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(third.unreadable, 1, "{third:?}");
+    // The older event arriving late changes nothing.
+    sample["Records"][0]["s3"]["object"]["versionId"] = json!(version);
+    sample["Records"][0]["s3"]["object"]["sequencer"] = json!("0055AED6DCD90281E5");
+    let late = lab
+        .processor
+        .handle(serde_json::from_value(sample).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(late.duplicates, 1, "{late:?}");
+    let last: LabReport = env
+        .deps
+        .lab
+        .store()
+        .get_lab_report(patient, report)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.status, Status::Unreadable);
+
+    let mut batch = event("lab-processor/batch-encoded-key.json");
+    for record in batch["Records"].as_array_mut().unwrap() {
+        record["s3"]["bucket"]["name"] = json!(lab.bucket);
+        record["s3"]["object"]["versionId"] = Value::Null;
+        record["s3"]["object"]["sequencer"] = Value::Null;
+    }
+    let parsed: S3Event = serde_json::from_value(batch.clone()).unwrap();
+    assert_eq!(
+        object_event(&parsed.records[1]).unwrap().key,
+        "lab-reports/11111111-1111-4111-8111-111111111111/blood work (Nov) + lipids.pdf"
+    );
+    let out = lab.processor.handle(parsed).await.unwrap();
+    assert_eq!(out.ignored, 1, "{out:?}");
+    assert_eq!(
+        out.processed + out.unreadable + out.duplicates,
+        1,
+        "{out:?}"
+    );
+}
+
+/// Upload URLs and reads: the patient themself, doctors and admins; others get 403 (and the
+/// denial is audited); no profile 404; wrong type 400; too large 413.
+#[tokio::test]
+async fn lab_endpoints_follow_the_record_access_rules() {
+    let env = TestEnv::new().await;
+    let (patient, token) = patient_with_profile(&env).await;
+    let other = env.token(Uuid::new_v4(), Role::Patient);
+    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let admin = env.token(Uuid::new_v4(), Role::Admin);
+    let body = json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 1000});
+    env.call(
+        "lab-upload-url",
+        with_token(upload_event(patient, &body), &other),
+    )
+    .await
+    .assert_problem(403, None);
+    env.call("lab-results-list", with_token(list_event(patient), &other))
+        .await
+        .assert_problem(403, None);
+    env.call(
+        "lab-results-get",
+        with_token(get_event(patient, Uuid::now_v7()), &other),
+    )
+    .await
+    .assert_problem(403, None);
+    for who in [&token, &doctor, &admin] {
+        let reply = env
+            .call(
+                "lab-upload-url",
+                with_token(upload_event(patient, &body), who),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+    }
+    let list = env
+        .call("lab-results-list", with_token(list_event(patient), &doctor))
+        .await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 3);
+    let paged = env
+        .call(
+            "lab-results-list",
+            with_token(with_query(list_event(patient), &[("limit", "2")]), &admin),
+        )
+        .await;
+    assert_eq!(paged.body["items"].as_array().unwrap().len(), 2);
+    assert!(paged.body["next_cursor"].is_string());
+    env.call(
+        "lab-results-get",
+        with_token(get_event(patient, Uuid::now_v7()), &doctor),
+    )
+    .await
+    .assert_problem(404, None);
+    env.call(
+        "lab-upload-url",
+        with_token(
+            upload_event(
+                patient,
+                &json!({"filename": "a.png", "content_type": "image/png", "size_bytes": 10}),
+            ),
+            &token,
+        ),
+    )
+    .await
+    .assert_problem(400, Some("content_type"));
+    env.call(
+        "lab-upload-url",
+        with_token(
+            upload_event(patient, &json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": LAB_MAX_BYTES + 1})),
+            &token,
+        ),
+    )
+    .await
+    .assert_problem(413, None);
+    let stranger = Uuid::new_v4();
+    env.call(
+        "lab-upload-url",
+        with_token(upload_event(stranger, &body), &admin),
+    )
+    .await
+    .assert_problem(404, None);
+    let trail = env
+        .deps
+        .patients
+        .store()
+        .audit_trail(patient, 100, None)
+        .await
+        .unwrap()
+        .items;
+    let count = |action, outcome| {
+        trail
+            .iter()
+            .filter(|e| e.action == action && e.outcome == outcome)
+            .count()
+    };
+    assert_eq!(count(Action::UploadLabReport, Outcome::Allowed), 3);
+    assert_eq!(count(Action::UploadLabReport, Outcome::Denied), 1);
+    assert_eq!(count(Action::ReadLabReports, Outcome::Denied), 2);
+    assert!(count(Action::ReadLabReports, Outcome::Allowed) >= 2);
+}
+
+/// Every PDF of the shared robustness corpus (32 real-world files, none a lab report) ends
+/// with a final status and a reason, within the time bound, without crashing the processor.
+#[tokio::test]
+async fn every_corpus_pdf_ends_with_a_final_status() {
+    let dir = std::env::var_os("CAREFLOW_PDF_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/pdf-corpus"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!(
+            "SKIPPED: no PDF corpus at {} (set CAREFLOW_PDF_CORPUS)",
+            dir.display()
+        );
+        return;
+    };
+    let mut files: Vec<_> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pdf"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no PDFs in {}", dir.display());
+    let env = TestEnv::new().await;
+    let timeout = Duration::from_secs(20);
+    let lab = Lab::new(&env, timeout).await;
+    let patient = Uuid::new_v4();
+    let mut outcomes = Vec::new();
+    for file in &files {
+        let id = Uuid::now_v7();
+        let key = object_key(patient, id);
+        let version = lab.put(&key, std::fs::read(file).unwrap()).await;
+        let started = Instant::now();
+        let out = lab
+            .processor
+            .handle(
+                serde_json::from_value(
+                    json!({"Records": [s3_record(&lab.bucket, &key, version.as_deref())]}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            out.processed + out.needs_review + out.unreadable,
+            1,
+            "{}",
+            file.display()
+        );
+        assert!(
+            started.elapsed() < timeout + Duration::from_secs(10),
+            "{}",
+            file.display()
+        );
+        let r = env
+            .deps
+            .lab
+            .store()
+            .get_lab_report(patient, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            r.status.is_final() && r.reason.is_some(),
+            "{}",
+            file.display()
+        );
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        eprintln!(
+            "{name}: {} ({})",
+            r.status.as_str(),
+            r.reason.as_deref().unwrap_or("")
+        );
+        outcomes.push((name, r.status, r.reason.unwrap_or_default()));
+    }
+    let status_of = |name: &str| {
+        outcomes
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|(_, s, r)| (*s, r.clone()))
+    };
+    if let Some((status, reason)) = status_of("libreoffice-writer-password.pdf") {
+        assert_eq!(status, Status::Unreadable);
+        assert!(reason.starts_with("encrypted"), "{reason}");
+    }
+    for image_only in ["cmyk-image.pdf", "grayscale-image.pdf"] {
+        if let Some((status, reason)) = status_of(image_only) {
+            assert_eq!(status, Status::Unreadable, "{image_only}: {reason}");
+        }
+    }
+}
+
+/// The runner as `scripts/run-local.sh` starts it: the template's bucket in the emulator, the
+/// bucket notification relayed from SQS by the runner's own task. A PDF uploaded with the
+/// presigned POST from the HTTP API shows up processed, with no step by the test.
+#[tokio::test]
+async fn the_runner_relays_uploads_to_lab_processor() {
+    use careflow_local::stack::{self, Settings};
+    // SAFETY: set before the stack starts any thread that reads the environment; this test
+    // runs in its own process (nextest).
+    unsafe {
+        std::env::set_var(
+            "CAREFLOW_EXTRACT_PROGRAM",
+            env!("CARGO_BIN_EXE_careflow-local"),
+        )
+    };
+    let db = TestDb::migrated().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stage = format!("t{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let settings = Settings {
+        database_url: db.url.clone(),
+        port,
+        template: repo_root().join("template.yaml"),
+        state_dir: std::env::temp_dir().join(format!("careflow-lab-{stage}")),
+        admin_email: "admin@clinic.example".into(),
+        admin_password: Some("clinic keys for ops 7".into()),
+        issuer: None,
+        audience: AUDIENCE.into(),
+        kafka_bootstrap_servers: None,
+        stage: stage.clone(),
+        web_root: None,
+    };
+    let stack = stack::start(&settings, port).await.unwrap();
+    let app = stack.gateway.clone().router();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    assert_eq!(
+        stack.deps.lab_uploads.bucket,
+        format!("careflow-{stage}-lab-reports-123456789012")
+    );
+    let patient = Uuid::new_v4();
+    stack
+        .deps
+        .patients
+        .create(
+            &Caller {
+                user_id: patient,
+                role: Role::Patient,
+            },
+            patient,
+            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
+    let token = stack
+        .deps
+        .issuer
+        .issue(patient, Role::Patient)
+        .unwrap()
+        .token;
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let pdf = data("report-groff.pdf");
+    let grant: Value = http
+        .post(format!("{base}/patients/{patient}/lab-reports/upload-url"))
+        .bearer_auth(&token)
+        .json(&json!({"filename": "groff.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in grant["fields"].as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(pdf));
+    let uploaded = http
+        .post(grant["url"].as_str().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploaded.status().is_success(), "{uploaded:?}");
+    let url = format!(
+        "{base}/patients/{patient}/lab-reports/{}",
+        grant["report_id"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        let report: Value = http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if report["status"] != "pending" {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "still pending: {report}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_expected_values(&report, "groff through the runner");
+}

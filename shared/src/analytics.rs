@@ -1,0 +1,113 @@
+//! Analytics results for readers: the sink that keeps the latest result per key, and the
+//! per-minute totals the portal charts.
+//!
+//! Results are deterministic per key (see gcp-analytics), so storing them is an idempotent
+//! upsert: a replayed identical result changes nothing. Window totals are the sum of the
+//! per-partition `total` results of a window.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::{self, PgPool};
+use crate::events::analytics::{AnalyticsResult, Dimension};
+use crate::events::{ApplyError, EventPayload, decode_envelope, payload};
+use crate::{Error, Result};
+
+/// One minute (one window) of appointment activity, all partitions summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowTotals {
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub total: i64,
+    pub cancellations: i64,
+    pub late_events: i64,
+}
+
+#[derive(Clone)]
+pub struct AnalyticsStore {
+    pool: PgPool,
+}
+
+impl AnalyticsStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Stores one `analytics-results` record value.
+    pub async fn apply(&self, value: &[u8]) -> Result<(), ApplyError> {
+        let raw = decode_envelope(value)?;
+        if (raw.event_type.as_str(), raw.version)
+            != (AnalyticsResult::TYPE, AnalyticsResult::VERSION)
+        {
+            return Err(ApplyError::Poison(format!(
+                "unknown event type {} version {}",
+                raw.event_type, raw.version
+            )));
+        }
+        let result: AnalyticsResult = payload(&raw)?;
+        let client = db::client(&self.pool).await?;
+        let changed = client
+            .execute(
+                "INSERT INTO analytics_results (result_key, window_start, window_end, partition, dimension,
+                                                value, appointments, cancellations, late_events, event_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (result_key) DO UPDATE SET
+                     appointments = excluded.appointments, cancellations = excluded.cancellations,
+                     late_events = excluded.late_events, event_id = excluded.event_id, received_at = now()
+                 WHERE (analytics_results.appointments, analytics_results.cancellations, analytics_results.late_events)
+                       IS DISTINCT FROM (excluded.appointments, excluded.cancellations, excluded.late_events)",
+                &[
+                    &result.key(),
+                    &result.window_start,
+                    &result.window_end,
+                    &result.partition,
+                    &result.dimension.as_str(),
+                    &result.value,
+                    &(result.appointments as i64),
+                    &(result.cancellations as i64),
+                    &(result.late_events as i64),
+                    &raw.event_id,
+                ],
+            )
+            .await?;
+        if changed == 1 {
+            tracing::debug!(key = %result.key(), "analytics result stored");
+        }
+        Ok(())
+    }
+
+    /// Per-window totals with `from <= window_start < to`, oldest first.
+    pub async fn per_minute(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<WindowTotals>> {
+        let client = db::client(&self.pool).await?;
+        let rows = client
+            .query(
+                "SELECT window_start, window_end, sum(appointments)::bigint, sum(cancellations)::bigint,
+                        sum(late_events)::bigint
+                 FROM analytics_results
+                 WHERE dimension = $3 AND window_start >= $1 AND window_start < $2
+                 GROUP BY window_start, window_end
+                 ORDER BY window_start",
+                &[&from, &to, &Dimension::Total.as_str()],
+            )
+            .await
+            .map_err(Error::from)?;
+        Ok(rows
+            .iter()
+            .map(|r| WindowTotals {
+                window_start: r.get(0),
+                window_end: r.get(1),
+                total: r.get(2),
+                cancellations: r.get(3),
+                late_events: r.get(4),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,356 @@
+// The CareFlow HTTP API client: tokens in memory only, proactive and on-401 refresh, and every
+// error turned into an ApiError with a readable message (problem+json `detail`, and its `field`).
+
+declare global {
+  interface Window {
+    CAREFLOW_CONFIG?: { apiBaseUrl?: string };
+  }
+}
+
+export const apiBaseUrl = (window.CAREFLOW_CONFIG?.apiBaseUrl ?? "").replace(/\/+$/, "");
+
+export class ApiError extends Error {
+  status: number;
+  type?: string;
+  field?: string;
+  constructor(message: string, status: number, type?: string, field?: string) {
+    super(message);
+    this.status = status;
+    this.type = type;
+    this.field = field;
+  }
+}
+
+export type Role = "patient" | "doctor" | "admin";
+export interface Me {
+  user_id: string;
+  email: string;
+  role: Role;
+  full_name: string;
+}
+interface TokenResponse {
+  access_token: string;
+  expires_in: number;
+  refresh_token: string;
+}
+
+// Tokens live in this module only: never in localStorage or sessionStorage. A reload signs
+// the user out, which is the price of keeping the refresh token out of script-readable storage.
+let accessToken: string | null = null;
+let refreshToken: string | null = null;
+let refreshTimer: number | undefined;
+let refreshing: Promise<boolean> | null = null;
+let onSignedOut: (() => void) | null = null;
+
+export function setSignedOutHandler(fn: () => void) {
+  onSignedOut = fn;
+}
+
+function storeTokens(t: TokenResponse) {
+  accessToken = t.access_token;
+  refreshToken = t.refresh_token;
+  window.clearTimeout(refreshTimer);
+  // Refresh a minute before expiry (or at 80 % of very short lifetimes).
+  const lead = Math.min(60, t.expires_in * 0.2);
+  const ms = Math.max(5, t.expires_in - lead) * 1000;
+  refreshTimer = window.setTimeout(() => void refresh(), ms);
+}
+
+function clearTokens() {
+  accessToken = null;
+  refreshToken = null;
+  window.clearTimeout(refreshTimer);
+}
+
+export function isSignedIn() {
+  return accessToken !== null;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "The request was not valid.",
+  401: "Please sign in again.",
+  403: "You are not allowed to do that.",
+  404: "Not found.",
+  409: "That conflicts with existing data.",
+  412: "Someone else changed this record; reload and try again.",
+  413: "That is too large.",
+  422: "That could not be processed.",
+  428: "This change needs the current version; reload and try again.",
+  429: "Too many requests; wait a moment and try again.",
+};
+
+async function toError(res: Response): Promise<ApiError> {
+  let body: Record<string, unknown> | null = null;
+  try {
+    body = (await res.json()) as Record<string, unknown>;
+  } catch {
+    body = null;
+  }
+  const str = (v: unknown) => (typeof v === "string" && v.trim() ? v : undefined);
+  const field = str(body?.field);
+  let message = str(body?.detail) ?? str(body?.title) ?? str(body?.message) ?? STATUS_TEXT[res.status];
+  if (!message) message = res.status >= 500 ? "The server had a problem; try again shortly." : `Request failed (${res.status}).`;
+  if (field && body?.detail && !message.toLowerCase().includes(field.replace(/_/g, " "))) {
+    message = `${humanField(field)}: ${message}`;
+  }
+  return new ApiError(message, res.status, str(body?.type), field);
+}
+
+export function humanField(field: string) {
+  const s = field.replace(/[_.]/g, " ");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+async function rawFetch(path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(apiBaseUrl + path, init);
+  } catch {
+    throw new ApiError("Cannot reach CareFlow. Check your connection and try again.", 0);
+  }
+}
+
+export async function refresh(): Promise<boolean> {
+  if (!refreshToken) return false;
+  if (!refreshing) {
+    const token = refreshToken;
+    refreshing = (async () => {
+      try {
+        const res = await rawFetch("/auth/refresh", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ refresh_token: token }),
+        });
+        if (!res.ok) {
+          clearTokens();
+          onSignedOut?.();
+          return false;
+        }
+        storeTokens((await res.json()) as TokenResponse);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        refreshing = null;
+      }
+    })();
+  }
+  return refreshing;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  contentType?: string;
+  query?: Record<string, string | number | undefined | null>;
+}
+
+export interface ApiResponse<T> {
+  data: T;
+  headers: Headers;
+}
+
+export async function requestFull<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+  let url = path;
+  if (opts.query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+    const s = q.toString();
+    if (s) url += (url.includes("?") ? "&" : "?") + s;
+  }
+  const build = (): RequestInit => {
+    const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
+    if (accessToken) headers.authorization = `Bearer ${accessToken}`;
+    const init: RequestInit = { method, headers };
+    if (opts.body !== undefined) {
+      headers["content-type"] = opts.contentType ?? "application/json";
+      init.body = JSON.stringify(opts.body);
+    }
+    return init;
+  };
+  let res = await rawFetch(url, build());
+  if (res.status === 401 && refreshToken && (await refresh())) {
+    res = await rawFetch(url, build());
+  }
+  if (res.status === 401 && !path.startsWith("/auth/")) {
+    clearTokens();
+    onSignedOut?.();
+  }
+  if (!res.ok) throw await toError(res);
+  const text = await res.text();
+  return { data: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+}
+
+export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  return (await requestFull<T>(method, path, opts)).data;
+}
+
+export const api = {
+  get: <T>(path: string, query?: RequestOptions["query"]) => request<T>("GET", path, { query }),
+  post: <T>(path: string, body?: unknown) => request<T>("POST", path, { body }),
+};
+
+export async function login(email: string, password: string): Promise<Me> {
+  const res = await rawFetch("/auth/login", {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 401) err.message = "Wrong e-mail or password.";
+    throw err;
+  }
+  storeTokens((await res.json()) as TokenResponse);
+  return api.get<Me>("/me");
+}
+
+export async function logout() {
+  const token = refreshToken;
+  clearTokens();
+  if (token) {
+    try {
+      await rawFetch("/auth/logout", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${accessToken ?? ""}` },
+        body: JSON.stringify({ refresh_token: token }),
+      });
+    } catch {
+      // Signed out locally either way.
+    }
+  }
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return "Something went wrong.";
+}
+
+// ---------------------------------------------------------------- types of the API
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+export interface Address {
+  line1: string;
+  line2?: string | null;
+  city: string;
+  region?: string | null;
+  postal_code?: string | null;
+  country: string;
+}
+export interface PatientProfile {
+  patient_id: string;
+  full_name: string;
+  date_of_birth: string;
+  sex: string;
+  phone?: string | null;
+  email?: string | null;
+  address?: Address | null;
+  allergies: string[];
+  blood_type?: string | null;
+  version: number;
+}
+export interface Doctor {
+  doctor_id: string;
+  full_name: string;
+  specialty: string;
+}
+export interface Appointment {
+  appointment_id: string;
+  patient_id: string;
+  doctor_id: string;
+  start_time: string;
+  end_time: string;
+  appointment_type: string;
+  status: string;
+  reason?: string | null;
+  cancel_reason?: string | null;
+}
+export interface Invoice {
+  invoice_id: string;
+  number: string;
+  appointment_id: string;
+  patient_id: string;
+  status: "open" | "paid" | "void";
+  currency: string;
+  amount_due: number;
+  issued_at: string;
+  due_date: string;
+  paid_at?: string | null;
+}
+export interface LabResult {
+  name: string;
+  value: string;
+  unit: string | null;
+  reference_range: string | null;
+  flag: "H" | "L" | "normal" | null;
+}
+export interface LabReport {
+  report_id: string;
+  patient_id: string;
+  status: "pending" | "processed" | "needs_review" | "unreadable";
+  reason: string | null;
+  results: LabResult[];
+  filename: string;
+  size_bytes: number;
+  created_at: string;
+  processed_at?: string | null;
+  collected_at?: string | null;
+}
+export interface LabUploadGrant {
+  report_id: string;
+  method: string;
+  url: string;
+  fields: Record<string, string>;
+  expires_at: string;
+  max_bytes: number;
+}
+export interface HistoryEntry {
+  entry_id: string;
+  diagnosis: string;
+  notes?: string | null;
+  medications: string[];
+  allergies: string[];
+  author_role: string;
+  recorded_at: string;
+}
+export interface AnalyticsWindow {
+  window_start: string;
+  window_end: string;
+  total: number;
+  cancellations: number;
+  late_events: number;
+}
+
+/** Uploads a file with an S3 presigned POST: every field first, the file last as `file`. */
+export async function uploadToS3(grant: LabUploadGrant, file: File): Promise<void> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(grant.fields)) form.append(k, v);
+  form.append("file", file, file.name);
+  let res: Response;
+  try {
+    res = await fetch(grant.url, { method: grant.method || "POST", body: form });
+  } catch {
+    throw new ApiError("The upload to storage failed. Check your connection and try again.", 0);
+  }
+  if (!res.ok) {
+    const text = await res.text().catch(() => "");
+    const code = /<Message>([^<]*)<\/Message>/.exec(text)?.[1];
+    throw new ApiError(`The upload was refused by storage${code ? `: ${code}` : ` (${res.status})`}.`, res.status);
+  }
+}
+
+export const money = (minor: number, currency: string) =>
+  new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 100);
+
+export const dateTime = (iso: string) =>
+  new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export const APPOINTMENT_TYPES: { value: string; label: string; minutes: number }[] = [
+  { value: "consultation", label: "Consultation (30 min)", minutes: 30 },
+  { value: "follow_up", label: "Follow-up (15 min)", minutes: 15 },
+  { value: "lab_review", label: "Lab review (20 min)", minutes: 20 },
+];
+export const typeLabel = (t: string) => APPOINTMENT_TYPES.find((x) => x.value === t)?.label.replace(/ \(.*/, "") ?? t;

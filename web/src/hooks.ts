@@ -1,0 +1,41 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { errorMessage } from "./api";
+
+/** Loads data on mount (and when deps change); `reload` refetches. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const reload = useCallback(async () => {
+    const n = ++seq.current;
+    setLoading(true);
+    try {
+      const d = await fn();
+      if (n === seq.current) {
+        setData(d);
+        setError(null);
+      }
+    } catch (e) {
+      if (n === seq.current) setError(errorMessage(e));
+    } finally {
+      if (n === seq.current) setLoading(false);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+  return { data, error, loading, reload, setData };
+}
+
+/** Calls fn every `ms` while mounted (and `enabled`). */
+export function useInterval(fn: () => void, ms: number, enabled = true) {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!enabled) return;
+    const t = window.setInterval(() => ref.current(), ms);
+    return () => window.clearInterval(t);
+  }, [ms, enabled]);
+}

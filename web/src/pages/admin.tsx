@@ -1,0 +1,151 @@
+import { useState, type FormEvent } from "react";
+import { ApiError, api, errorMessage, request, type AnalyticsWindow } from "../api";
+import { Button, Card, ErrorBanner, Notice, PageTitle, ResponsiveTable, Spinner, TextField } from "../components/ui";
+import { useInterval, useLoad } from "../hooks";
+import { useDoctors } from "./appointments";
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+export function DoctorsPage() {
+  const doctors = useDoctors();
+  const empty = { full_name: "", email: "", specialty: "", password: "" };
+  const [f, setF] = useState(empty);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const v: Record<string, string> = {};
+    if (!f.full_name.trim()) v.full_name = "Enter the doctor's full name.";
+    if (!EMAIL.test(f.email.trim())) v.email = "Enter a valid e-mail address.";
+    if (!f.specialty.trim()) v.specialty = "Enter a specialty.";
+    if (f.password.length < 12) v.password = "Use at least 12 characters.";
+    setErrors(v);
+    setDone(null);
+    if (Object.keys(v).length) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await request("POST", "/users/doctors", { body: { full_name: f.full_name.trim(), email: f.email.trim(), specialty: f.specialty.trim(), password: f.password } });
+      setDone(`Doctor account created for ${f.full_name.trim()}. Share the initial password securely.`);
+      setF(empty);
+      void doctors.reload();
+    } catch (err) {
+      if (err instanceof ApiError && err.field) setErrors({ [err.field]: err.message });
+      setError(err instanceof ApiError && err.status === 409 ? "An account with this e-mail already exists." : errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="space-y-4">
+      <PageTitle>Doctors</PageTitle>
+      <Card title="Create a doctor account">
+        <form noValidate onSubmit={submit} className="space-y-4" aria-label="Create a doctor account">
+          <ErrorBanner error={error} />
+          {done && <Notice>{done}</Notice>}
+          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
+            <TextField label="Full name" value={f.full_name} onChange={set("full_name")} error={errors.full_name} />
+            <TextField label="E-mail" type="email" value={f.email} onChange={set("email")} error={errors.email} autoComplete="off" />
+            <TextField label="Specialty" value={f.specialty} onChange={set("specialty")} error={errors.specialty} />
+            <TextField label="Initial password" type="password" value={f.password} onChange={set("password")} error={errors.password} hint="At least 12 characters." autoComplete="new-password" />
+          </div>
+          <Button busy={busy}>Create doctor</Button>
+        </form>
+      </Card>
+      <Card title="All doctors">
+        {doctors.loading && !doctors.data ? (
+          <Spinner label="Loading doctors…" />
+        ) : doctors.error ? (
+          <ErrorBanner error={doctors.error} />
+        ) : (
+          <ResponsiveTable
+            caption="Doctors"
+            rows={doctors.data!}
+            rowKey={(d) => d.doctor_id}
+            empty="No doctors yet."
+            columns={[
+              { header: "Name", cell: (d) => d.full_name },
+              { header: "Specialty", cell: (d) => d.specialty },
+            ]}
+          />
+        )}
+      </Card>
+    </div>
+  );
+}
+
+const hhmm = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+
+export function AppointmentsChart({ windows }: { windows: AnalyticsWindow[] }) {
+  const W = 600;
+  const H = 220;
+  const pad = { l: 32, r: 8, t: 12, b: 28 };
+  const max = Math.max(1, ...windows.map((w) => w.total));
+  const n = Math.max(windows.length, 1);
+  const bw = (W - pad.l - pad.r) / n;
+  const y = (v: number) => pad.t + (H - pad.t - pad.b) * (1 - v / max);
+  const total = windows.reduce((s, w) => s + w.total, 0);
+  const cancels = windows.reduce((s, w) => s + w.cancellations, 0);
+  const labelEvery = Math.ceil(n / 6);
+  return (
+    <figure>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="chart-title chart-desc" className="h-auto w-full" data-testid="analytics-chart">
+        <title id="chart-title">Appointments booked per minute</title>
+        <desc id="chart-desc">
+          {windows.length} one-minute windows; {total} appointments booked, {cancels} cancelled.
+        </desc>
+        <line x1={pad.l} x2={W - pad.r} y1={y(0)} y2={y(0)} stroke="#94a3b8" />
+        <text x={pad.l - 4} y={y(max) + 4} textAnchor="end" fontSize="11" fill="#475569">
+          {max}
+        </text>
+        <text x={pad.l - 4} y={y(0) + 4} textAnchor="end" fontSize="11" fill="#475569">
+          0
+        </text>
+        {windows.map((w, i) => (
+          <g key={w.window_start} data-testid="chart-bar" data-total={w.total}>
+            <rect x={pad.l + i * bw + 1} y={y(w.total)} width={Math.max(1, bw - 2)} height={y(0) - y(w.total)} fill="#0f766e">
+              <title>{`${hhmm(w.window_start)}: ${w.total} booked, ${w.cancellations} cancelled`}</title>
+            </rect>
+            {w.cancellations > 0 && <rect x={pad.l + i * bw + 1} y={y(w.cancellations)} width={Math.max(1, bw - 2)} height={y(0) - y(w.cancellations)} fill="#f59e0b" />}
+            {i % labelEvery === 0 && (
+              <text x={pad.l + i * bw + bw / 2} y={H - 10} textAnchor="middle" fontSize="11" fill="#475569">
+                {hhmm(w.window_start)}
+              </text>
+            )}
+          </g>
+        ))}
+      </svg>
+      <figcaption className="mt-2 flex flex-wrap gap-4 text-sm text-slate-700">
+        <span>
+          <span aria-hidden="true" className="mr-1 inline-block h-3 w-3 bg-teal-700" />
+          Booked: <strong data-testid="analytics-total">{total}</strong>
+        </span>
+        <span>
+          <span aria-hidden="true" className="mr-1 inline-block h-3 w-3 bg-amber-500" />
+          Cancelled: <strong>{cancels}</strong>
+        </span>
+      </figcaption>
+    </figure>
+  );
+}
+
+export function AnalyticsPage() {
+  const data = useLoad(async () => (await api.get<{ windows: AnalyticsWindow[] }>("/analytics/appointments-per-minute")).windows, []);
+  useInterval(() => void data.reload(), 5000);
+  const [updated, setUpdated] = useState<Date | null>(null);
+  useInterval(() => setUpdated(new Date()), 5000, !!data.data);
+  return (
+    <div className="space-y-4">
+      <PageTitle>Appointments per minute</PageTitle>
+      <Card title="Last 60 minutes" actions={<span className="text-xs text-slate-500" aria-live="off">Updates every 5 s{updated ? ` · ${updated.toLocaleTimeString()}` : ""}</span>}>
+        {data.error && <ErrorBanner error={data.error} />}
+        {data.loading && !data.data ? <Spinner label="Loading analytics…" /> : data.data && (data.data.length ? <AppointmentsChart windows={data.data} /> : <p className="text-sm text-slate-600">No appointments in the last hour yet.</p>)}
+      </Card>
+    </div>
+  );
+}
