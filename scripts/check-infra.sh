@@ -35,6 +35,20 @@ fi
 if [[ -f template.yaml ]]; then
   careflow_log "\$ cfn-lint template.yaml"
   "$CAREFLOW_VENV/bin/cfn-lint" template.yaml
+  # The SAM CLI in a venv of its own (its boto3 pins conflict with moto's), reinstalled when
+  # scripts/requirements-sam.txt changes.
+  sam_venv="$CAREFLOW_ROOT/.local/sam-venv"
+  sam_stamp="$sam_venv/.requirements.sha256"
+  sam_hash=$(sha256sum scripts/requirements-sam.txt | cut -d' ' -f1)
+  if [[ ! -x "$sam_venv/bin/sam" || "$(cat "$sam_stamp" 2>/dev/null)" != "$sam_hash" ]]; then
+    careflow_log "installing the SAM CLI into .local/sam-venv"
+    python3 -m venv "$sam_venv"
+    "$sam_venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-sam.txt </dev/null
+    echo "$sam_hash" >"$sam_stamp"
+  fi
+  careflow_log "\$ sam validate --lint"
+  SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}" \
+    "$sam_venv/bin/sam" validate --lint -t template.yaml </dev/null
 else
   careflow_log "no template.yaml; skipping cfn-lint"
 fi

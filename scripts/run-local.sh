@@ -22,6 +22,11 @@ trap 'forward INT' INT
 trap 'forward TERM' TERM
 trap 'forward HUP' HUP
 
+# The web portal, served by the runner beside the API: built when missing (npm registry).
+if [[ ! -f web/dist/index.html && -f web/package.json ]] && command -v npm >/dev/null; then
+  careflow_log "building the web portal (web/dist)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent) </dev/null
+fi
 careflow_log "starting careflow-local (CAREFLOW_PORT=${CAREFLOW_PORT:-3000}); Ctrl-C stops everything"
 # Background jobs of a script ignore SIGINT; the subshell restores it so the runner sees Ctrl-C.
 (

@@ -13,17 +13,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/stack.sh
 
 _web_runner_pid=""
-_web_proxy_pid=""
 _web_db=""
 _web_cleanup() {
-  local rc=$? p
-  for p in "$_web_proxy_pid" "$_web_runner_pid"; do
-    if [[ -n "$p" ]] && _cf_alive "$p"; then
-      kill "$p" 2>/dev/null || true
-      for _ in $(seq 1 50); do _cf_alive "$p" || break; sleep 0.1; done
-      _cf_alive "$p" && kill -9 "$p" 2>/dev/null || true
-    fi
-  done
+  local rc=$?
+  local p="$_web_runner_pid"
+  if [[ -n "$p" ]] && _cf_alive "$p"; then
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 1 50); do _cf_alive "$p" || break; sleep 0.1; done
+    if _cf_alive "$p"; then kill -9 "$p" 2>/dev/null || true; fi
+  fi
   if [[ -n "$_web_db" && -z "${CAREFLOW_E2E_KEEP_DB:-}" ]]; then
     psql "$CAREFLOW_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$_web_db\" WITH (FORCE)" </dev/null >/dev/null 2>&1 || true
   fi
@@ -83,19 +81,11 @@ for i in $(seq 1 300); do
   sleep 0.2
 done
 
-# The runner serves web/dist beside the API; until a runner does, a small proxy stands in.
-if ! curl -s --max-time 5 "$base/" | grep -q 'id="root"'; then
-  careflow_log "web: the runner does not serve the portal; using web/e2e/serve.mjs in front of it"
-  proxy_port="$(_cf_free_port)"
-  node web/e2e/serve.mjs "$proxy_port" "$base" </dev/null >web/test-results/proxy.log 2>&1 &
-  _web_proxy_pid=$!
-  base="http://127.0.0.1:$proxy_port"
-  for i in $(seq 1 50); do
-    curl -s -o /dev/null --max-time 2 "$base/" && break
-    [[ $i -eq 50 ]] && careflow_die "the portal proxy did not come up"
-    sleep 0.1
-  done
-fi
+# The runner serves web/dist beside the API (same origin, as the README's run command shows it).
+curl -s --max-time 5 "$base/" | grep -q 'id="root"' \
+  || careflow_die "careflow-local does not serve the portal at $base/ (web/dist)"
+curl -s --max-time 5 "$base/config.js" | grep -q 'CAREFLOW_CONFIG' \
+  || careflow_die "careflow-local does not serve /config.js"
 
 careflow_log "web: running the end-to-end tests against $base"
 (cd web && CAREFLOW_E2E_BASE_URL="$base" CAREFLOW_E2E_ADMIN_EMAIL="$admin_email" \

@@ -45,4 +45,9 @@ step cargo nextest run --workspace --no-fail-fast "$@"
 if [[ -x scripts/check-infra.sh ]]; then
   step scripts/check-infra.sh
 fi
+# The web portal end to end in headless Chromium against the local runner built above; only
+# when no test filter was given (a filtered run is for the Rust tests).
+if [[ $# -eq 0 && -x scripts/test-web.sh ]]; then
+  step scripts/test-web.sh
+fi
 careflow_log "all checks passed"

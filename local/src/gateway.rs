@@ -72,10 +72,10 @@ impl Gateway {
     ) -> Response<Body> {
         let path = uri.path();
         let Some((route, params)) = self.template.route(method.as_str(), path) else {
-            if *method == Method::GET {
-                if let Some(file) = self.static_file(path).await {
-                    return file;
-                }
+            if *method == Method::GET
+                && let Some(file) = self.static_file(path).await
+            {
+                return file;
             }
             return problem(&Error::NotFound("route"));
         };

@@ -72,6 +72,8 @@ async function signIn(page, who) {
   await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
+const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
+
 async function apiJson(path, init = {}) {
   const res = await fetch(BASE + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
   const text = await res.text();
@@ -94,7 +96,7 @@ test("admin signs in and creates a doctor", async () => {
   const tokensStored = await page.evaluate(() => localStorage.length + sessionStorage.length);
   assert.equal(tokensStored, 0, "nothing may be kept in web storage");
 
-  await page.getByRole("link", { name: "Doctors" }).click();
+  await nav(page, "Doctors").click();
   const form = page.getByRole("form", { name: "Create a doctor account" });
   await form.getByRole("button", { name: "Create doctor" }).click();
   await form.getByText("Enter the doctor's full name.").waitFor(); // validated before sending
@@ -156,7 +158,7 @@ test("a patient registers, completes the profile and books", async () => {
   await shoot(page, "patient-profile", [page.getByRole("heading", { name: "My profile" })]);
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, "no token in web storage");
 
-  await page.getByRole("link", { name: "Book" }).click();
+  await nav(page, "Book").click();
   const book = page.getByRole("form", { name: "Book an appointment" });
   await book.getByRole("button", { name: "Book appointment" }).click();
   await book.getByText("Choose a time.").waitFor();
@@ -188,7 +190,7 @@ test("a patient registers, completes the profile and books", async () => {
   await book.getByRole("button", { name: "Book appointment" }).click();
   await page.getByText(/^Booked: Follow-up/).waitFor();
 
-  await page.getByRole("link", { name: "Appointments" }).click();
+  await nav(page, "Appointments").click();
   const rows = page.locator("tbody tr");
   await rows.filter({ hasText: "Follow-up" }).waitFor();
   await rows.filter({ hasText: "Follow-up" }).getByRole("button", { name: /Cancel appointment/ }).click();
@@ -199,7 +201,7 @@ test("a patient registers, completes the profile and books", async () => {
 
 test("the patient sees the invoice appear", async () => {
   const page = pages.patient;
-  await page.getByRole("link", { name: "Invoices" }).click();
+  await nav(page, "Invoices").click();
   // Issued asynchronously by billing-consumer from the Kafka event; the page polls.
   const row = page.locator("tbody tr").filter({ hasText: /INV-\d{4}-\d{6}/ });
   await row.first().waitFor({ timeout: 90_000 });
@@ -209,7 +211,7 @@ test("the patient sees the invoice appear", async () => {
 
 test("the patient uploads a lab PDF and sees its values, out-of-range ones marked", async () => {
   const page = pages.patient;
-  await page.getByRole("link", { name: "Lab reports" }).click();
+  await nav(page, "Lab reports").click();
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByText("Choose a PDF file.").waitFor();
   await page.getByLabel("Lab report (PDF, up to 10 MB)").setInputFiles({ name: "blood-work.pdf", mimeType: "application/pdf", buffer: labReportPdf() });
@@ -254,7 +256,7 @@ test("the doctor sees the appointment, the patient's record, adds history and se
 
 test("the admin lists invoices and marks one paid", async () => {
   const page = pages.admin;
-  await page.getByRole("link", { name: "Invoices" }).click();
+  await nav(page, "Invoices").click();
   const row = page.locator("tbody tr").filter({ hasText: "open" }).first();
   await row.waitFor();
   const number = (await row.locator("span.font-mono").textContent()).trim();
@@ -265,7 +267,7 @@ test("the admin lists invoices and marks one paid", async () => {
 
 test("the admin's analytics chart moves with the bookings", async () => {
   const page = pages.admin;
-  await page.getByRole("link", { name: "Analytics" }).click();
+  await nav(page, "Analytics").click();
   // One-minute windows are published once closed (watermark / idle timeout): allow a while.
   const deadline = Date.now() + 180_000;
   let total = initialTotal;

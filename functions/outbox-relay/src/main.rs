@@ -10,11 +10,7 @@ use outbox_relay::OutboxRelay;
 async fn main() -> Result<(), lambda_runtime::Error> {
     careflow::telemetry::init();
     let pool = DbConfig::from_env().await?.pool()?;
-    let timeout = config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", 10_000u64)?;
-    let publisher = Publisher::new(
-        &KafkaConfig::from_env().await?,
-        Duration::from_millis(timeout),
-    )?;
+    let publisher = Publisher::from_env(10_000).await?;
     let budget = config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
     let relay = OutboxRelay::new(pool, publisher, Duration::from_secs(budget));
     let relay = &relay;

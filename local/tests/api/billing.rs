@@ -196,7 +196,7 @@ async fn cancellations_void_open_invoices_in_any_order_but_never_paid_ones() {
 
     // Paid, then cancelled: stays paid.
     let paid = created(Uuid::new_v4(), "lab_review", 20);
-    deliver(&c, &kafka_event(&[paid.clone()], 20)).await;
+    deliver(&c, &kafka_event(std::slice::from_ref(&paid), 20)).await;
     let admin = careflow::auth::Caller {
         user_id: Uuid::new_v4(),
         role: Role::Admin,
@@ -303,7 +303,7 @@ async fn invoice_endpoints_by_role() {
     let env = TestEnv::new().await;
     let c = consumer(&env);
     let e = created(Uuid::new_v4(), "consultation", 30);
-    deliver(&c, &kafka_event(&[e.clone()], 0)).await;
+    deliver(&c, &kafka_event(std::slice::from_ref(&e), 0)).await;
     let invoice_id: String = env
         .db
         .client()

@@ -817,7 +817,14 @@ async fn the_runner_relays_uploads_to_lab_processor() {
     for (name, value) in grant["fields"].as_object().unwrap() {
         form = form.text(name.clone(), value.as_str().unwrap().to_owned());
     }
-    form = form.part("file", reqwest::multipart::Part::bytes(pdf));
+    // As a browser sends it: a file part with its name and type.
+    form = form.part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf)
+            .file_name("groff.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
     let uploaded = http
         .post(grant["url"].as_str().unwrap())
         .multipart(form)

@@ -47,3 +47,18 @@ output "kafka_bootstrap_servers" {
   description = "Confluent Cloud bootstrap servers."
   value       = module.careflow.kafka_bootstrap_servers
 }
+
+output "web_url" {
+  description = "HTTPS URL of the web portal (allow it in cors_allowed_origins)."
+  value       = module.careflow.web_url
+}
+
+output "web_bucket" {
+  description = "aws s3 sync web/dist s3://BUCKET --exclude config.js"
+  value       = module.careflow.web_bucket
+}
+
+output "web_distribution_id" {
+  description = "aws cloudfront create-invalidation --distribution-id ID --paths '/*' after a release."
+  value       = module.careflow.web_distribution_id
+}

@@ -123,6 +123,16 @@ module "analytics" {
   labels = { project = "careflow", stage = var.stage }
 }
 
+module "web" {
+  source          = "../web_portal"
+  name            = local.name
+  api_url         = "https://${local.api_domain}"
+  upload_origins  = ["https://*.s3.${data.aws_region.current.name}.amazonaws.com"]
+  aliases         = var.web_aliases
+  certificate_arn = var.web_certificate_arn
+  tags            = local.tags
+}
+
 # ------------------------------------------------------------------------------ custom domain
 # API Gateway's JWT authorizer fetches {issuer}/.well-known/openid-configuration, so the issuer
 # must be the API's own custom domain. With a certificate given, Terraform maps it to the stage.

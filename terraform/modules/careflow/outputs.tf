@@ -52,3 +52,18 @@ output "kafka_bootstrap_servers" {
   description = "Confluent Cloud bootstrap servers."
   value       = module.kafka.bootstrap_servers
 }
+
+output "web_url" {
+  description = "HTTPS URL of the web portal (allow it in cors_allowed_origins)."
+  value       = module.web.url
+}
+
+output "web_bucket" {
+  description = "Bucket of the web portal's files."
+  value       = module.web.bucket
+}
+
+output "web_distribution_id" {
+  description = "CloudFront distribution of the web portal."
+  value       = module.web.distribution_id
+}

@@ -152,3 +152,15 @@ variable "analytics_min_instances" {
   type        = number
   default     = 1
 }
+
+variable "web_aliases" {
+  description = "Custom host names of the web portal (need web_certificate_arn)."
+  type        = list(string)
+  default     = []
+}
+
+variable "web_certificate_arn" {
+  description = "ACM certificate in us-east-1 for web_aliases; null serves the portal on its cloudfront.net name."
+  type        = string
+  default     = null
+}

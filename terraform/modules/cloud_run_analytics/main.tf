@@ -117,6 +117,12 @@ resource "google_cloud_run_v2_service" "analytics" {
         value = var.kafka_bootstrap_servers
       }
 
+      # Must start with the Confluent ACL prefix of the analytics service account.
+      env {
+        name  = "ANALYTICS_GROUP_ID"
+        value = var.consumer_group_id
+      }
+
       dynamic "env" {
         for_each = google_secret_manager_secret.kafka
         content {

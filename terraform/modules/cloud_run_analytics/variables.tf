@@ -8,6 +8,12 @@ variable "name" {
   }
 }
 
+variable "consumer_group_id" {
+  description = "Kafka consumer group of gcp-analytics; must match the analytics ACL prefix (careflow-analytics)."
+  type        = string
+  default     = "careflow-analytics"
+}
+
 variable "project_id" {
   description = "GCP project that hosts the analytics service."
   type        = string

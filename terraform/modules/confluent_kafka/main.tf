@@ -69,6 +69,18 @@ locals {
     lambda_describe_group = {
       client = "lambda", type = "GROUP", name = var.billing_consumer_group_prefix, pattern = "PREFIXED", operation = "DESCRIBE"
     }
+    lambda_read_results = {
+      client = "lambda", type = "TOPIC", name = "analytics-results", pattern = "LITERAL", operation = "READ"
+    }
+    lambda_describe_results = {
+      client = "lambda", type = "TOPIC", name = "analytics-results", pattern = "LITERAL", operation = "DESCRIBE"
+    }
+    lambda_read_sink_group = {
+      client = "lambda", type = "GROUP", name = var.analytics_sink_consumer_group_prefix, pattern = "PREFIXED", operation = "READ"
+    }
+    lambda_describe_sink_group = {
+      client = "lambda", type = "GROUP", name = var.analytics_sink_consumer_group_prefix, pattern = "PREFIXED", operation = "DESCRIBE"
+    }
     analytics_read_appointments = {
       client = "analytics", type = "TOPIC", name = "appointments", pattern = "LITERAL", operation = "READ"
     }

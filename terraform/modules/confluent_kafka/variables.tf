@@ -55,6 +55,12 @@ variable "billing_consumer_group_prefix" {
   default     = "careflow-billing"
 }
 
+variable "analytics_sink_consumer_group_prefix" {
+  description = "Consumer group prefix of analytics-sink's Lambda event source mapping (reads analytics-results)."
+  type        = string
+  default     = "careflow-analytics-sink"
+}
+
 variable "analytics_consumer_group_prefix" {
   description = "Consumer group prefix of gcp-analytics."
   type        = string

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, api, errorMessage, request, type AnalyticsWindow } from "../api";
 import { Button, Card, ErrorBanner, Notice, PageTitle, ResponsiveTable, Spinner, TextField } from "../components/ui";
 import { useInterval, useLoad } from "../hooks";
@@ -81,9 +81,42 @@ export function DoctorsPage() {
 
 const hhmm = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
 
-export function AppointmentsChart({ windows }: { windows: AnalyticsWindow[] }) {
-  const W = 600;
-  const H = 220;
+const MINUTE = 60_000;
+
+/** The last `minutes` one-minute slots, ending with the current minute (or the newest window). */
+export function lastMinutes(windows: AnalyticsWindow[], minutes = 60, now = Date.now()): AnalyticsWindow[] {
+  const byStart = new Map<number, AnalyticsWindow>();
+  for (const w of windows) {
+    const t = Math.floor(new Date(w.window_start).getTime() / MINUTE) * MINUTE;
+    const prev = byStart.get(t);
+    byStart.set(t, prev ? { ...prev, total: prev.total + w.total, cancellations: prev.cancellations + w.cancellations, late_events: prev.late_events + w.late_events } : w);
+  }
+  const newest = Math.max(Math.floor(now / MINUTE) * MINUTE, ...byStart.keys());
+  const out: AnalyticsWindow[] = [];
+  for (let t = newest - (minutes - 1) * MINUTE; t <= newest; t += MINUTE) {
+    out.push(byStart.get(t) ?? { window_start: new Date(t).toISOString(), window_end: new Date(t + MINUTE).toISOString(), total: 0, cancellations: 0, late_events: 0 });
+  }
+  return out;
+}
+
+/** True while the viewport is at most `px` wide. */
+function useNarrow(px = 640) {
+  const query = `(max-width: ${px}px)`;
+  const [narrow, setNarrow] = useState(() => window.matchMedia(query).matches);
+  useEffect(() => {
+    const m = window.matchMedia(query);
+    const on = () => setNarrow(m.matches);
+    m.addEventListener("change", on);
+    return () => m.removeEventListener("change", on);
+  }, [query]);
+  return narrow;
+}
+
+export function AppointmentsChart({ windows: raw, minutes }: { windows: AnalyticsWindow[]; minutes: number }) {
+  const windows = lastMinutes(raw, minutes);
+  // Drawn at roughly its displayed size, so its labels stay legible on phones too.
+  const W = minutes > 30 ? 600 : 340;
+  const H = minutes > 30 ? 220 : 200;
   const pad = { l: 32, r: 8, t: 12, b: 28 };
   const max = Math.max(1, ...windows.map((w) => w.total));
   const n = Math.max(windows.length, 1);
@@ -91,13 +124,13 @@ export function AppointmentsChart({ windows }: { windows: AnalyticsWindow[] }) {
   const y = (v: number) => pad.t + (H - pad.t - pad.b) * (1 - v / max);
   const total = windows.reduce((s, w) => s + w.total, 0);
   const cancels = windows.reduce((s, w) => s + w.cancellations, 0);
-  const labelEvery = Math.ceil(n / 6);
+  const labelEvery = 10;
   return (
     <figure>
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby="chart-title chart-desc" className="h-auto w-full" data-testid="analytics-chart">
         <title id="chart-title">Appointments booked per minute</title>
         <desc id="chart-desc">
-          {windows.length} one-minute windows; {total} appointments booked, {cancels} cancelled.
+          One-minute windows of the last {minutes} minutes; {total} appointments booked, {cancels} cancelled.
         </desc>
         <line x1={pad.l} x2={W - pad.r} y1={y(0)} y2={y(0)} stroke="#94a3b8" />
         <text x={pad.l - 4} y={y(max) + 4} textAnchor="end" fontSize="11" fill="#475569">
@@ -107,7 +140,7 @@ export function AppointmentsChart({ windows }: { windows: AnalyticsWindow[] }) {
           0
         </text>
         {windows.map((w, i) => (
-          <g key={w.window_start} data-testid="chart-bar" data-total={w.total}>
+          <g key={w.window_start} data-testid={w.total || w.cancellations ? "chart-bar" : undefined} data-total={w.total}>
             <rect x={pad.l + i * bw + 1} y={y(w.total)} width={Math.max(1, bw - 2)} height={y(0) - y(w.total)} fill="#0f766e">
               <title>{`${hhmm(w.window_start)}: ${w.total} booked, ${w.cancellations} cancelled`}</title>
             </rect>
@@ -135,6 +168,7 @@ export function AppointmentsChart({ windows }: { windows: AnalyticsWindow[] }) {
 }
 
 export function AnalyticsPage() {
+  const minutes = useNarrow() ? 30 : 60;
   const data = useLoad(async () => (await api.get<{ windows: AnalyticsWindow[] }>("/analytics/appointments-per-minute")).windows, []);
   useInterval(() => void data.reload(), 5000);
   const [updated, setUpdated] = useState<Date | null>(null);
@@ -142,9 +176,9 @@ export function AnalyticsPage() {
   return (
     <div className="space-y-4">
       <PageTitle>Appointments per minute</PageTitle>
-      <Card title="Last 60 minutes" actions={<span className="text-xs text-slate-500" aria-live="off">Updates every 5 s{updated ? ` · ${updated.toLocaleTimeString()}` : ""}</span>}>
+      <Card title={`Last ${minutes} minutes`} actions={<span className="text-xs text-slate-500" aria-live="off">Updates every 5 s{updated ? ` · ${updated.toLocaleTimeString()}` : ""}</span>}>
         {data.error && <ErrorBanner error={data.error} />}
-        {data.loading && !data.data ? <Spinner label="Loading analytics…" /> : data.data && (data.data.length ? <AppointmentsChart windows={data.data} /> : <p className="text-sm text-slate-600">No appointments in the last hour yet.</p>)}
+        {data.loading && !data.data ? <Spinner label="Loading analytics…" /> : data.data && <AppointmentsChart windows={data.data} minutes={minutes} />}
       </Card>
     </div>
   );
