@@ -30,12 +30,15 @@ locked=()
 if [[ -f Cargo.lock ]]; then locked=(--locked); fi
 
 # Each test clones its own database; drop the ones earlier runs left behind.
+# Only databases nobody is connected to: another run sharing this server may be using its own.
 stale=$(psql "$CAREFLOW_TEST_DATABASE_URL" -Atc \
-  "SELECT datname FROM pg_database WHERE datname ~ '^careflow_(test|tpl)_[0-9a-f]+$'" </dev/null)
+  "SELECT d.datname FROM pg_database d WHERE d.datname ~ '^careflow_(test|tpl)_[0-9a-f]+$'
+     AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" </dev/null)
 if [[ -n "$stale" ]]; then
   careflow_log "dropping $(wc -l <<<"$stale") test databases from earlier runs"
   while read -r db; do
-    psql "$CAREFLOW_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" </dev/null
+    psql "$CAREFLOW_TEST_DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$db\"" </dev/null >/dev/null 2>&1 \
+      || careflow_log "could not drop $db (in use); left for a later run"
   done <<<"$stale"
 fi
 

@@ -591,7 +591,16 @@ pub(crate) fn consume(
     }
     metrics.joined.store(false, Ordering::Relaxed);
     // Leaves the group (the revoke callback commits nothing new: everything is committed).
+    // The revoke runs in poll; closing while it is still in progress trips an assertion in
+    // librdkafka, so poll until the assignment is empty (bounded well inside Cloud Run's 10 s).
     consumer.unsubscribe();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(50));
+        if consumer.assignment().is_ok_and(|a| a.count() == 0) {
+            break;
+        }
+    }
     drop(consumer);
     tracing::info!("consumer closed");
     result

@@ -256,13 +256,18 @@ fn event(
     let mut query: BTreeMap<String, String> = BTreeMap::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // API Gateway decodes queryStringParameters (`+` and %XX); rawQueryString stays raw.
+        let (k, v) = (
+            crate::template::percent_decode(&k.replace('+', " ")),
+            crate::template::percent_decode(&v.replace('+', " ")),
+        );
         query
-            .entry(k.to_owned())
+            .entry(k)
             .and_modify(|e| {
                 e.push(',');
-                e.push_str(v);
+                e.push_str(&v);
             })
-            .or_insert_with(|| v.to_owned());
+            .or_insert(v);
     }
     let now = chrono::Utc::now();
     let user_agent = header_map.get("user-agent").cloned().unwrap_or_default();

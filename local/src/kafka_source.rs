@@ -135,6 +135,9 @@ pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result
                 (BTreeMap::new(), true)
             }
         };
+        // Commit what was acknowledged; rewind what must be retried. A failed seek leaves that
+        // partition uncommitted (it is redelivered); a failed commit is retried with the next
+        // batch. Neither stops the source.
         let mut commit = TopicPartitionList::new();
         for (partition, (first, last)) in span {
             let key = format!("{}-{partition}", source.topic);
@@ -143,31 +146,32 @@ pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result
             } else {
                 retry_from.get(&key).copied()
             };
-            match resume {
+            let next = match resume {
                 Some(offset) => {
-                    if offset > first {
-                        commit.add_partition_offset(
-                            &source.topic,
-                            partition,
-                            Offset::Offset(offset),
-                        )?;
-                    }
-                    consumer.seek(
+                    if let Err(e) = consumer.seek(
                         &source.topic,
                         partition,
                         Offset::Offset(offset),
                         Duration::from_secs(5),
-                    )?;
+                    ) {
+                        tracing::warn!(error = %e, partition, "kafka source: seek failed; the batch will be redelivered");
+                        continue;
+                    }
+                    (offset > first).then_some(offset)
                 }
-                None => commit.add_partition_offset(
-                    &source.topic,
-                    partition,
-                    Offset::Offset(last + 1),
-                )?,
+                None => Some(last + 1),
+            };
+            if let Some(next) = next
+                && let Err(e) =
+                    commit.add_partition_offset(&source.topic, partition, Offset::Offset(next))
+            {
+                tracing::warn!(error = %e, partition, "kafka source: cannot record the offset");
             }
         }
-        if commit.count() > 0 {
-            consumer.commit(&commit, CommitMode::Sync)?;
+        if commit.count() > 0
+            && let Err(e) = consumer.commit(&commit, CommitMode::Sync)
+        {
+            tracing::warn!(error = %e, "kafka source: commit failed; records may be delivered again");
         }
         if failed || !retry_from.is_empty() {
             tokio::time::sleep(Duration::from_secs(1)).await;

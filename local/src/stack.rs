@@ -212,7 +212,7 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         &KafkaConfig::plaintext(&kafka.bootstrap_servers),
         Duration::from_secs(2),
     )?;
-    let appointments = Appointments::new(accounts.pool().clone(), Some(publisher.clone()));
+    let appointments = Appointments::with_publisher(accounts.pool().clone(), publisher.clone());
     let relay = OutboxRelay::new(accounts.pool().clone(), publisher, Duration::from_secs(20));
     let billing = Billing::new(accounts.pool().clone(), BillingSettings::default());
     let deps = Deps {

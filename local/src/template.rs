@@ -54,7 +54,9 @@ impl Route {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// Percent-decodes a path segment or query component (API Gateway hands functions decoded
+/// values).
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -46,7 +46,18 @@ careflow_venv() {
   if [[ ! -x "$CAREFLOW_VENV/bin/python" ]]; then
     careflow_log "creating venv .local/venv"
     mkdir -p "$CAREFLOW_ROOT/.local"
-    python3 -m venv "$CAREFLOW_VENV"
+    if ! python3 -m venv "$CAREFLOW_VENV" >/dev/null 2>&1; then
+      # Debian's python3 ships venv without ensurepip (package python3-venv).
+      rm -rf "$CAREFLOW_VENV"
+      if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        careflow_log "installing python3-venv with apt"
+        apt-get update -qq </dev/null >/dev/null && apt-get install -y -qq python3-venv </dev/null >/dev/null
+      fi
+      python3 -m venv "$CAREFLOW_VENV" || {
+        rm -rf "$CAREFLOW_VENV"
+        careflow_die "python3 -m venv failed: install python3-venv"
+      }
+    fi
   fi
   want="$( (sha256sum "$req"; "$CAREFLOW_VENV/bin/python" -V) 2>&1 | sha256sum | cut -d' ' -f1)"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then

@@ -26,7 +26,7 @@ pub mod kafka;
 pub mod lab;
 #[cfg(feature = "lambda-kafka")]
 pub mod lambda_kafka;
-#[cfg(all(feature = "postgres", feature = "kafka"))]
+#[cfg(feature = "postgres")]
 pub mod outbox;
 pub mod pagination;
 pub mod patient;

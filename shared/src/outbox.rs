@@ -7,6 +7,7 @@
 //! the mark can resend a row: delivery is at least once, and consumers dedupe by `event_id`.
 //! A Kafka outage delays events, never loses them: they stay pending until a relay gets through.
 
+#[cfg(feature = "kafka")]
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -36,6 +37,7 @@ pub async fn enqueue<T: EventPayload + Serialize>(
 }
 
 /// Publishes pending outbox rows with an idempotent producer, built once per cold start.
+#[cfg(feature = "kafka")]
 #[derive(Clone)]
 pub struct Publisher {
     producer: FutureProducer,
@@ -43,6 +45,7 @@ pub struct Publisher {
     timeout: Duration,
 }
 
+#[cfg(feature = "kafka")]
 impl Publisher {
     /// `delivery_timeout` bounds how long a publish waits for the broker (the handler's extra
     /// latency during a Kafka outage); undelivered rows stay pending for the relay.

@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let issuer = TokenIssuer::new(key, settings, Duration::from_secs(900));
     let handler = Arc::new(appointments_create::AppointmentsCreate::new(
-        Appointments::new(pool.clone(), Some(publisher)),
+        Appointments::with_publisher(pool.clone(), publisher),
         verifier,
     ));
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(

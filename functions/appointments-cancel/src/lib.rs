@@ -31,7 +31,7 @@ impl AppointmentsCancel {
         let pool = DbConfig::from_env().await?.pool()?;
         let publisher = Publisher::from_env(2000).await?;
         Ok(Self::new(
-            Appointments::new(pool, Some(publisher)),
+            Appointments::with_publisher(pool, publisher),
             Verifier::from_env()?,
         ))
     }

@@ -33,7 +33,7 @@ impl AppointmentsCreate {
         let pool = DbConfig::from_env().await?.pool()?;
         let publisher = Publisher::from_env(2000).await?;
         Ok(Self::new(
-            Appointments::new(pool, Some(publisher)),
+            Appointments::with_publisher(pool, publisher),
             Verifier::from_env()?,
         ))
     }

@@ -27,10 +27,7 @@ impl AppointmentsList {
 
     pub async fn from_env() -> Result<Self, ConfigError> {
         let pool = DbConfig::from_env().await?.pool()?;
-        Ok(Self::new(
-            Appointments::new(pool, None),
-            Verifier::from_env()?,
-        ))
+        Ok(Self::new(Appointments::new(pool), Verifier::from_env()?))
     }
 }
 

@@ -17,7 +17,7 @@ pub enum MigrateRequest {
     BootstrapAdmin { email: String },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 pub enum MigrateResponse {
     Migrated {
@@ -32,6 +32,30 @@ pub enum MigrateResponse {
     AdminExists {
         admin_exists: bool,
     },
+}
+
+/// Never prints the generated password.
+impl std::fmt::Debug for MigrateResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Migrated {
+                applied,
+                schema_version,
+            } => f
+                .debug_struct("Migrated")
+                .field("applied", applied)
+                .field("schema_version", schema_version)
+                .finish(),
+            Self::AdminCreated { user_id, .. } => f
+                .debug_struct("AdminCreated")
+                .field("user_id", user_id)
+                .finish_non_exhaustive(),
+            Self::AdminExists { admin_exists } => f
+                .debug_struct("AdminExists")
+                .field("admin_exists", admin_exists)
+                .finish(),
+        }
+    }
 }
 
 pub struct Migrate {

@@ -596,3 +596,33 @@ async fn migrate_applies_once_and_bootstraps_one_admin() {
         err.safe_description()
     );
 }
+
+#[tokio::test]
+async fn logout_racing_a_refresh_leaves_no_live_token() {
+    let env = TestEnv::new().await;
+    let user = env.user("racer@example.com", PASSWORD, Role::Patient).await;
+    let token = env.token_for(&user);
+    for _ in 0..10 {
+        let rt = login(&env, "racer@example.com").await["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let logout = with_body(
+            with_token(event("auth-logout/logout.json"), &token),
+            &json!({"refresh_token": rt}),
+        );
+        let (refreshed, logged_out) =
+            tokio::join!(refresh(&env, &rt), env.call("auth-logout", logout));
+        assert_eq!(logged_out.status, 204);
+        if refreshed.status == 200 {
+            // The refresh won the race; its successor belongs to the revoked family.
+            let next = refreshed.body["refresh_token"].as_str().unwrap();
+            refresh(&env, next).await.assert_problem(401, None);
+        }
+    }
+    assert_eq!(
+        env.db.count("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND rotated_at IS NULL").await,
+        0,
+        "a refresh token outlived its logout"
+    );
+}

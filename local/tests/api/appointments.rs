@@ -260,7 +260,7 @@ async fn bookings_survive_a_kafka_outage_and_the_relay_publishes_each_event_once
     )
     .unwrap();
     let offline =
-        careflow::appointment::service::Appointments::new(c.env.db.pool.clone(), Some(down));
+        careflow::appointment::service::Appointments::with_publisher(c.env.db.pool.clone(), down);
     let handler = std::sync::Arc::new(appointments_create::AppointmentsCreate::new(
         offline,
         c.env.deps.verifier.clone(),
@@ -686,7 +686,7 @@ async fn concurrent_bookings_do_not_exhaust_a_small_pool() {
     )
     .unwrap();
     let handler = std::sync::Arc::new(appointments_create::AppointmentsCreate::new(
-        careflow::appointment::service::Appointments::new(pool, Some(publisher)),
+        careflow::appointment::service::Appointments::with_publisher(pool, publisher),
         c.env.deps.verifier.clone(),
     ));
     let mut tokens = Vec::new();

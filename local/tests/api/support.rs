@@ -245,7 +245,7 @@ impl TestEnv {
         .unwrap();
         let deps = Deps {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
-            appointments: Appointments::new(db.pool.clone(), Some(publisher)),
+            appointments: Appointments::with_publisher(db.pool.clone(), publisher),
             patients,
             lab: careflow::lab::service::LabReports::new(records),
             lab_uploads,

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::validate::optional_text;
 use crate::{Error, Result};
 
-#[cfg(all(feature = "postgres", feature = "kafka"))]
+#[cfg(feature = "postgres")]
 pub mod service;
 
 pub const REASON_MAX: usize = 500;

@@ -9,7 +9,9 @@ use super::{Appointment, Booking, BookingRequest, Status};
 use crate::auth::{Caller, Role};
 use crate::db::{self, PgPool, SqlState};
 use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, EventPayload};
-use crate::outbox::{self, Publisher};
+use crate::outbox;
+#[cfg(feature = "kafka")]
+use crate::outbox::Publisher;
 use crate::patient::Page;
 use crate::{Error, Result};
 
@@ -56,13 +58,28 @@ pub struct ListFilter {
 #[derive(Clone)]
 pub struct Appointments {
     pool: PgPool,
+    #[cfg(feature = "kafka")]
     publisher: Option<Publisher>,
 }
 
 impl Appointments {
-    /// `publisher` is `None` where events are left to `outbox-relay`.
-    pub fn new(pool: PgPool, publisher: Option<Publisher>) -> Self {
-        Self { pool, publisher }
+    /// Reads and writes without publishing: events written are left to `outbox-relay`
+    /// (and functions that only read link no Kafka client).
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            #[cfg(feature = "kafka")]
+            publisher: None,
+        }
+    }
+
+    /// Publishes the events of its bookings and cancellations right after they commit.
+    #[cfg(feature = "kafka")]
+    pub fn with_publisher(pool: PgPool, publisher: Publisher) -> Self {
+        Self {
+            pool,
+            publisher: Some(publisher),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -70,6 +87,7 @@ impl Appointments {
     }
 
     /// Publishes the given outbox events now; failures leave them for the relay.
+    #[cfg(feature = "kafka")]
     async fn publish(&self, event_ids: &[Uuid]) {
         let Some(publisher) = &self.publisher else {
             return;
@@ -81,6 +99,9 @@ impl Appointments {
             tracing::warn!(error = %e.safe_description(), "publishing after commit failed; outbox-relay will retry");
         }
     }
+
+    #[cfg(not(feature = "kafka"))]
+    async fn publish(&self, _event_ids: &[Uuid]) {}
 
     /// Books an appointment. With an idempotency key, a retry of the same request returns the
     /// first answer; the same key with a different request is refused.
@@ -102,7 +123,6 @@ impl Appointments {
             }
             _ => return Err(Error::Forbidden),
         };
-        let booking: Booking = request.validated(Utc::now())?;
         let request_hash = digest(
             &SHA256,
             &serde_json::to_vec(request).map_err(Error::internal)?,
@@ -115,7 +135,7 @@ impl Appointments {
         // Concurrent inserts under an exclusion constraint can wait on each other's uncommitted
         // rows and deadlock; queueing bookings per doctor and per patient (locks taken in one
         // global order) avoids that. The constraints still decide who wins.
-        let mut parties = [booking.doctor_id, patient_id];
+        let mut parties = [request.doctor_id, patient_id];
         parties.sort();
         for party in parties {
             tx.execute(
@@ -153,6 +173,9 @@ impl Appointments {
             }
         }
 
+        // Checked after the key lookup: a retry of a booking made just before its start time
+        // must get the first answer, not "must be in the future".
+        let booking: Booking = request.validated(Utc::now())?;
         let roles = tx
             .query(
                 "SELECT id, role FROM users WHERE id = ANY($1)",

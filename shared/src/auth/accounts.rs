@@ -40,7 +40,7 @@ pub struct Doctor {
 }
 
 /// What registration and doctor creation need.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub email: String,
     pub password: String,
@@ -50,12 +50,28 @@ pub struct NewUser {
 }
 
 /// The body of a successful login or refresh.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs CPU-heavy password work off the async executor.
@@ -325,15 +341,29 @@ impl Accounts {
         if !refresh::looks_valid(presented) {
             return Err(Error::invalid("refresh_token", "is not a refresh token"));
         }
-        let client = db::client(&self.pool).await?;
-        let revoked = client
-            .execute(
-                "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
-                 WHERE family_id = (SELECT family_id FROM refresh_tokens
-                                    WHERE token_hash = $1 AND user_id = $2)",
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        // Lock the presented token first: a refresh rotating it right now finishes (and commits
+        // its successor) before we go on, and the family update below, a new statement with a
+        // new snapshot, then sees that successor too.
+        let family: Option<Uuid> = tx
+            .query_opt(
+                "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND user_id = $2 FOR UPDATE",
                 &[&refresh::hash(presented), &user_id],
             )
-            .await?;
+            .await?
+            .map(|r| r.get(0));
+        let revoked = match family {
+            Some(family) => {
+                tx.execute(
+                    "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family_id = $1",
+                    &[&family],
+                )
+                .await?
+            }
+            None => 0,
+        };
+        tx.commit().await?;
         tracing::info!(user_id = %user_id, tokens = revoked, "logout");
         Ok(())
     }

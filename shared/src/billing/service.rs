@@ -83,6 +83,13 @@ impl Billing {
         let event = AppointmentEvent::from_envelope(&raw)?;
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
+        // A create and a cancel of one appointment never interleave, whichever pollers carry
+        // them (today one partition does, since both are keyed by doctor).
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 5011))",
+            &[&event.appointment_id().to_string()],
+        )
+        .await?;
         let fresh = tx
             .execute(
                 "INSERT INTO processed_events (event_id, event_type, outcome) VALUES ($1, $2, 'pending')

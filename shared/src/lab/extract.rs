@@ -194,6 +194,8 @@ impl Isolated {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // The child parses hostile input: it gets no credentials or configuration at all.
+            .env_clear()
             .env("RUST_BACKTRACE", "0")
             .kill_on_drop(true);
         let memory = self.limits.memory_bytes;
@@ -229,7 +231,8 @@ impl Isolated {
             let mut err = Vec::new();
             let read_out = async {
                 let _ = (&mut stdout)
-                    .take(MAX_TEXT_BYTES as u64 * 2 + 4096)
+                    // JSON escaping can grow text sixfold (control characters as \uXXXX).
+                    .take(MAX_TEXT_BYTES as u64 * 6 + 4096)
                     .read_to_end(&mut out)
                     .await;
             };

@@ -49,11 +49,22 @@ pub struct PostPolicy<'a> {
 }
 
 /// A signed form: POST `url` as multipart/form-data with `fields`, then the `file` field last.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct PresignedPost {
     pub url: String,
     pub fields: BTreeMap<String, String>,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Field names only: the values include the signature and the session token.
+impl std::fmt::Debug for PresignedPost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresignedPost")
+            .field("url", &self.url)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// The SigV4 signing key for `date` (`YYYYMMDD`), `region` and `service`.

@@ -156,7 +156,7 @@ impl RecordsTable {
                 ..
             } => request
                 .condition_expression(
-                    "attribute_not_exists(pk) OR #status = :pending OR #object.#seq < :seq",
+                    "attribute_not_exists(pk) OR #status = :pending OR attribute_not_exists(#object.#seq) OR #object.#seq < :seq",
                 )
                 .expression_attribute_names("#seq", "sequencer")
                 .expression_attribute_values(":seq", s(seq.clone())),
