@@ -10,13 +10,17 @@
 #[cfg(feature = "kafka")]
 use std::time::Duration;
 
+#[cfg(feature = "kafka")]
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+#[cfg(feature = "kafka")]
 use rdkafka::util::Timeout;
 use serde::Serialize;
+#[cfg(feature = "kafka")]
 use uuid::Uuid;
 
 use crate::db::{self, PgPool};
 use crate::events::{Envelope, EventPayload};
+#[cfg(feature = "kafka")]
 use crate::kafka::KafkaConfig;
 use crate::{Error, Result};
 
