@@ -15,7 +15,7 @@ use super::store::Written;
 use super::{DEFAULT_MAX_BYTES, LabReport, ObjectRef, PDF_CONTENT_TYPE, Status, UploadRequest};
 use crate::auth::Caller;
 use crate::config::{self, ConfigError};
-use crate::patient::access::{Action, authorize};
+use crate::patient::access::Action;
 use crate::patient::store::RecordsTable;
 use crate::patient::{AuditEvent, Outcome, Page};
 use crate::{Error, Result};
@@ -121,14 +121,7 @@ impl LabReports {
     }
 
     async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<()> {
-        if let Err(denied) = authorize(caller, action, Some(patient)) {
-            let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
-            if let Err(e) = self.store.record(&[event]).await {
-                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-            }
-            return Err(denied);
-        }
-        Ok(())
+        crate::patient::service::allow(&self.store, caller, action, patient).await
     }
 
     /// Records a pending report and signs a POST that uploads exactly its PDF.

@@ -15,6 +15,24 @@ use super::{
 use crate::auth::Caller;
 use crate::{Error, Result};
 
+/// Checks access to a patient's records; a denial is audited (best effort) before it is
+/// returned. Shared by every service over the records table (profiles, history, lab reports).
+pub(crate) async fn allow(
+    store: &RecordsTable,
+    caller: &Caller,
+    action: Action,
+    patient: Uuid,
+) -> Result<()> {
+    if let Err(denied) = authorize(caller, action, Some(patient)) {
+        let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
+        if let Err(e) = store.record(&[event]).await {
+            tracing::warn!(error = %e.safe_description(), "could not audit a denial");
+        }
+        return Err(denied);
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug)]
 pub struct Patients {
     store: RecordsTable,
@@ -29,16 +47,8 @@ impl Patients {
         &self.store
     }
 
-    /// Checks access; a denial is audited (best effort) before it is returned.
     async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<()> {
-        if let Err(denied) = authorize(caller, action, Some(patient)) {
-            let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
-            if let Err(e) = self.store.record(&[event]).await {
-                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-            }
-            return Err(denied);
-        }
-        Ok(())
+        allow(&self.store, caller, action, patient).await
     }
 
     async fn not_found(&self, caller: &Caller, patient: Uuid, action: Action) -> Error {
