@@ -40,6 +40,7 @@ fn core(n: u64) {
     let doctors: Vec<Uuid> = (0..200).map(|_| Uuid::from_u128(rng.u128(..))).collect();
     let events: Vec<Event<'static>> = (0..n)
         .map(|i| Event {
+            id: Uuid::from_u128(u128::from(i)),
             time_ms: 1_767_600_000_000 + i as i64 * 5 - rng.i64(0..2_000),
             doctor: doctors[rng.usize(0..doctors.len())],
             appointment_type: TYPES[rng.usize(0..3)],
@@ -80,6 +81,7 @@ fn core(n: u64) {
             unreachable!()
         };
         let event = Event {
+            id: raw.event_id,
             time_ms: raw.occurred_at.timestamp_millis(),
             doctor: e.doctor_id,
             appointment_type: &e.appointment_type,

@@ -76,11 +76,11 @@ impl Engine {
             .and_then(|bytes| decode_envelope(bytes).map_err(|e| e.to_string()))
             .and_then(|raw| {
                 AppointmentEvent::from_envelope(&raw)
-                    .map(|event| (raw.occurred_at.timestamp_millis(), event))
+                    .map(|event| (raw.event_id, raw.occurred_at.timestamp_millis(), event))
                     .map_err(|e| e.to_string())
             });
         match decoded {
-            Ok((time_ms, event)) => {
+            Ok((id, time_ms, event)) => {
                 let (kind, doctor, appointment_type) = match &event {
                     AppointmentEvent::Created(e) => {
                         (Kind::Created, e.doctor_id, e.appointment_type.as_str())
@@ -90,6 +90,7 @@ impl Engine {
                     }
                 };
                 let event = Event {
+                    id,
                     time_ms,
                     doctor,
                     appointment_type,
@@ -100,6 +101,10 @@ impl Engine {
                     Outcome::Skipped => {
                         self.metrics.replayed_events.fetch_add(1, Ordering::Relaxed)
                     }
+                    Outcome::Duplicate => self
+                        .metrics
+                        .duplicate_events
+                        .fetch_add(1, Ordering::Relaxed),
                     Outcome::Counted => 0,
                 };
             }

@@ -15,7 +15,9 @@
 //! separate metrics. An event whose window has already closed is *late*: it is never merged
 //! into that window; it is counted in `late_events` of the partition's oldest open window (so
 //! the late figure is as deterministic as the others) and in the `analytics_late_events_total`
-//! metric.
+//! metric. Kafka delivers at least once, so the same event (same `event_id`) may arrive twice:
+//! a window counts each `event_id` once, and the other copies go to
+//! `analytics_duplicate_events_total` (a copy arriving after its window closed is late).
 //!
 //! # Exactly-once results
 //!

@@ -10,6 +10,7 @@ pub struct Metrics {
     pub events_in: AtomicU64,
     pub late_events: AtomicU64,
     pub replayed_events: AtomicU64,
+    pub duplicate_events: AtomicU64,
     pub invalid_events: AtomicU64,
     pub windows_emitted: AtomicU64,
     pub results_emitted: AtomicU64,
@@ -29,6 +30,7 @@ impl Default for Metrics {
             events_in: AtomicU64::new(0),
             late_events: AtomicU64::new(0),
             replayed_events: AtomicU64::new(0),
+            duplicate_events: AtomicU64::new(0),
             invalid_events: AtomicU64::new(0),
             windows_emitted: AtomicU64::new(0),
             results_emitted: AtomicU64::new(0),
@@ -85,6 +87,12 @@ impl Metrics {
             "counter",
             "Replayed records skipped as already accounted for.",
             get(&self.replayed_events),
+        );
+        line(
+            "analytics_duplicate_events_total",
+            "counter",
+            "Redelivered copies of an event already counted in its window (not counted again).",
+            get(&self.duplicate_events),
         );
         line(
             "analytics_invalid_events_total",

@@ -8,7 +8,11 @@
 //!   every window ending at or before `C` is closed, and emitted when it closes;
 //! - an event whose window ends at or before `C` is late: it is not counted in any window but
 //!   adds one to `late_events` of the window `[C, C + size)` (the oldest one still open), so late
-//!   counts are as deterministic as the others.
+//!   counts are as deterministic as the others;
+//! - an event whose `event_id` its open window has already counted is a duplicate (delivery is
+//!   at least once: the outbox relay may publish a row twice) and is not counted again. Copies
+//!   of one event share its key, so they land in one partition and one window. A copy arriving
+//!   after its window closed is counted as late, since a closed window's ids are gone.
 //!
 //! Checkpoint `(resume, p, C, l, a)`: `resume` = smallest offset an open window still needs
 //! (committed offset), `p` = next offset to process, `C` = closed mark, `l` = late events already
@@ -17,7 +21,7 @@
 //! (already published, or already in `l`) and recounts the rest: the state at `p` is the same as
 //! before the crash, so every window is re-emitted with the same counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -52,6 +56,8 @@ pub enum Kind {
 /// A decoded appointment event: all the core needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
+    /// The envelope's `event_id`: what makes a redelivered copy recognisable.
+    pub id: Uuid,
     /// `occurred_at`, ms since the epoch.
     pub time_ms: i64,
     pub doctor: Uuid,
@@ -153,6 +159,9 @@ struct Window {
     late: u64,
     doctors: HashMap<Uuid, Counts>,
     types: HashMap<u32, Counts>,
+    /// Event ids counted here. A replay from the checkpoint's `resume` offset sees every
+    /// event of an open window again, so this set is rebuilt exactly after a restart.
+    ids: HashSet<Uuid>,
 }
 
 impl Window {
@@ -163,6 +172,7 @@ impl Window {
             late: 0,
             doctors: HashMap::new(),
             types: HashMap::new(),
+            ids: HashSet::new(),
         }
     }
 }
@@ -172,6 +182,8 @@ impl Window {
 pub enum Outcome {
     Counted,
     Late,
+    /// Another copy of an event this window already counted.
+    Duplicate,
     /// Replayed event already accounted for before the last checkpoint.
     Skipped,
 }
@@ -273,9 +285,16 @@ impl PartitionWindows {
                     .late += 1;
                 Outcome::Late
             }
+        } else if self
+            .windows
+            .get(&start)
+            .is_some_and(|w| w.ids.contains(&event.id))
+        {
+            Outcome::Duplicate
         } else {
             let type_id = self.type_id(event.appointment_type);
             let window = self.windows.entry(start).or_insert_with(Window::new);
+            window.ids.insert(event.id);
             window.first_offset.get_or_insert(offset);
             window.total.add(event.kind);
             window
@@ -398,31 +417,47 @@ mod tests {
 
     const TYPES: [&str; 3] = ["consultation", "follow_up", "lab_review"];
 
-    fn events(n: usize, seed: u64) -> Vec<(i64, Uuid, usize, Kind)> {
+    type Record = (i64, Uuid, usize, Kind, Uuid);
+
+    /// A stream of records (time, doctor, type, kind, event id): mostly in order, some a little
+    /// late, some far too late, and every 23rd record another copy of one of the three before.
+    fn events(n: usize, seed: u64) -> Vec<Record> {
         let mut rng = fastrand::Rng::with_seed(seed);
         let doctors: Vec<Uuid> = (0..5).map(|i| Uuid::from_u128(i + 1)).collect();
         let mut t = 1_000_000i64;
-        (0..n)
-            .map(|_| {
-                t += rng.i64(0..400);
-                // Mostly in order; some a little late, some far too late.
-                let jitter = match rng.u8(0..20) {
-                    0 => -rng.i64(3_000..10_000),
-                    1..=4 => -rng.i64(0..1_500),
-                    _ => 0,
-                };
-                let kind = if rng.u8(0..10) == 0 {
-                    Kind::Cancelled
-                } else {
-                    Kind::Created
-                };
-                (t + jitter, doctors[rng.usize(0..5)], rng.usize(0..3), kind)
-            })
-            .collect()
+        let mut out: Vec<Record> = Vec::with_capacity(n);
+        for i in 0..n {
+            if i % 23 == 22 {
+                let copy = out[i - 1 - rng.usize(0..3)];
+                out.push(copy);
+                continue;
+            }
+            t += rng.i64(0..400);
+            let jitter = match rng.u8(0..20) {
+                0 => -rng.i64(3_000..10_000),
+                1..=4 => -rng.i64(0..1_500),
+                _ => 0,
+            };
+            let kind = if rng.u8(0..10) == 0 {
+                Kind::Cancelled
+            } else {
+                Kind::Created
+            };
+            let id = Uuid::from_u128(0xE000_0000 + i as u128);
+            out.push((
+                t + jitter,
+                doctors[rng.usize(0..5)],
+                rng.usize(0..3),
+                kind,
+                id,
+            ));
+        }
+        out
     }
 
-    fn ev(e: &(i64, Uuid, usize, Kind)) -> Event<'static> {
+    fn ev(e: &Record) -> Event<'static> {
         Event {
+            id: e.4,
             time_ms: e.0,
             doctor: e.1,
             appointment_type: TYPES[e.2],
@@ -435,7 +470,7 @@ mod tests {
         lateness_ms: 500,
     };
 
-    fn run_clean(evs: &[(i64, Uuid, usize, Kind)], idle_at: &[(i64, i64)]) -> Vec<ClosedWindow> {
+    fn run_clean(evs: &[Record], idle_at: &[(i64, i64)]) -> Vec<ClosedWindow> {
         let mut out = Vec::new();
         let mut p = PartitionWindows::new(0, CFG, 0);
         for (offset, e) in evs.iter().enumerate() {
@@ -453,16 +488,31 @@ mod tests {
     }
 
     #[test]
-    fn counts_add_up_and_late_events_are_separate() {
+    fn counts_add_up_and_late_events_and_copies_are_separate() {
         let evs = events(5_000, 1);
-        let out = run_clean(&evs, &[]);
+        let mut out = Vec::new();
+        let mut p = PartitionWindows::new(0, CFG, 0);
+        let mut duplicates = 0u64;
+        for (offset, e) in evs.iter().enumerate() {
+            if p.process(offset as i64, &ev(e), &mut out) == Outcome::Duplicate {
+                duplicates += 1;
+            }
+        }
+        p.advance(i64::MAX / 2, &mut out);
         let counted: u64 = out
             .iter()
             .map(|w| w.total.appointments + w.total.cancellations)
             .sum();
         let late: u64 = out.iter().map(|w| w.late_events).sum();
-        assert_eq!(counted + late, evs.len() as u64);
+        let distinct: std::collections::HashSet<Uuid> = evs.iter().map(|e| e.4).collect();
+        assert_eq!(counted + late + duplicates, evs.len() as u64);
         assert!(late > 0, "the data has late events");
+        assert!(duplicates > 150, "the data has copies: {duplicates}");
+        assert!(
+            counted <= distinct.len() as u64,
+            "no event counted twice: {counted} counted, {} distinct",
+            distinct.len()
+        );
         for w in &out {
             let by_doctor: u64 = w
                 .doctors
@@ -548,6 +598,50 @@ mod tests {
             let want: Vec<&ClosedWindow> = clean.iter().collect();
             assert_eq!(got, want, "crash at {crash}");
         }
+    }
+
+    #[test]
+    fn a_redelivered_event_is_counted_once() {
+        let mut out = Vec::new();
+        let mut p = PartitionWindows::new(0, CFG, 0);
+        let a = (
+            10_100,
+            Uuid::from_u128(1),
+            0,
+            Kind::Created,
+            Uuid::from_u128(0xA),
+        );
+        let b = (
+            10_200,
+            Uuid::from_u128(1),
+            0,
+            Kind::Created,
+            Uuid::from_u128(0xB),
+        );
+        assert_eq!(p.process(0, &ev(&a), &mut out), Outcome::Counted);
+        assert_eq!(p.process(1, &ev(&a), &mut out), Outcome::Duplicate);
+        assert_eq!(p.process(2, &ev(&b), &mut out), Outcome::Counted);
+        // A later event moves the watermark past the first window, which closes.
+        let far = (
+            20_100,
+            Uuid::from_u128(1),
+            0,
+            Kind::Created,
+            Uuid::from_u128(0xC),
+        );
+        assert_eq!(p.process(3, &ev(&far), &mut out), Outcome::Counted);
+        assert_eq!(out.len(), 1, "the first window closed");
+        assert_eq!(out[0].total.appointments, 2);
+        assert_eq!(out[0].doctors, vec![(Uuid::from_u128(1), out[0].total)]);
+        // A copy after its window closed can no longer be recognised: it is late.
+        assert_eq!(p.process(4, &ev(&a), &mut out), Outcome::Late);
+        // The ids survive a restart: restored from a checkpoint taken after `far`, the replay
+        // from `resume` rebuilds them, so a copy of `far` is still a duplicate.
+        let cp = p.checkpoint();
+        let mut q = PartitionWindows::restore(0, CFG, cp, &mut out);
+        assert_eq!(q.process(3, &ev(&far), &mut out), Outcome::Counted);
+        assert_eq!(q.process(4, &ev(&a), &mut out), Outcome::Skipped);
+        assert_eq!(q.process(5, &ev(&far), &mut out), Outcome::Duplicate);
     }
 
     #[test]

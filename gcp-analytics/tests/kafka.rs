@@ -1,8 +1,9 @@
 //! gcp-analytics against a real Kafka-protocol broker (librdkafka's mock cluster): results
-//! must equal a batch recomputation from the same log, across rebalances and SIGKILLs.
+//! must equal a batch recomputation from the same log, across rebalances and SIGKILLs, with
+//! redelivered copies of events in the log.
 
 mod support {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::{BTreeMap, HashMap, HashSet};
     use std::time::{Duration, Instant};
 
     use careflow::events::analytics::{AnalyticsResult, Dimension, result_key};
@@ -28,7 +29,8 @@ mod support {
     }
 
     /// Event `i` of a deterministic stream: mostly in order, 6 % out of order within the
-    /// lateness, 2 % later than the lateness. Returns (partition, key, value).
+    /// lateness, 2 % later than the lateness. Its `event_id` depends on `i` only, so sending
+    /// event `i` again is a redelivery. Returns (partition, key, value).
     pub fn event(i: u64, step_ms: i64) -> (i32, String, Vec<u8>) {
         let mut rng = fastrand::Rng::with_seed(i);
         let base: DateTime<Utc> = "2026-01-05T08:00:00Z".parse().unwrap();
@@ -48,9 +50,11 @@ mod support {
             at + chrono::Duration::days(3),
             at + chrono::Duration::days(3) + chrono::Duration::minutes(30),
         );
+        let event_id = Uuid::from_u128(0xE000_0000_0000 + u128::from(i));
         let value = if rng.u8(0..10) == 0 {
-            serde_json::to_vec(
-                &AppointmentCancelled {
+            serde_json::to_vec(&Envelope {
+                event_id,
+                ..AppointmentCancelled {
                     appointment_id,
                     patient_id,
                     doctor_id,
@@ -60,11 +64,12 @@ mod support {
                     duration_minutes: 30,
                     cancelled_by: "patient".into(),
                 }
-                .envelope(at),
-            )
+                .envelope(at)
+            })
         } else {
-            serde_json::to_vec(
-                &AppointmentCreated {
+            serde_json::to_vec(&Envelope {
+                event_id,
+                ..AppointmentCreated {
                     appointment_id,
                     patient_id,
                     doctor_id,
@@ -73,8 +78,8 @@ mod support {
                     end_time,
                     duration_minutes: 30,
                 }
-                .envelope(at),
-            )
+                .envelope(at)
+            })
         }
         .unwrap();
         // Keyed by doctor: one doctor, one partition.
@@ -90,8 +95,20 @@ mod support {
             .unwrap()
     }
 
+    /// After every 41st event the stream repeats one of the three events before it, as an
+    /// outbox relay that publishes a row twice would.
+    fn redelivered_after(i: u64) -> Option<u64> {
+        (i % 41 == 40).then(|| i - 1 - (i / 41) % 3)
+    }
+
+    /// How many records `produce(0..n)` writes: events plus redelivered copies.
+    pub fn records(n: u64) -> usize {
+        (n + (0..n).filter(|&i| redelivered_after(i).is_some()).count() as u64) as usize
+    }
+
     pub fn produce(producer: &BaseProducer, range: std::ops::Range<u64>, step_ms: i64) {
-        for i in range {
+        let stream = range.flat_map(|i| std::iter::once(i).chain(redelivered_after(i)));
+        for i in stream {
             let (partition, key, value) = event(i, step_ms);
             let mut record = BaseRecord::to("appointments")
                 .partition(partition)
@@ -146,18 +163,27 @@ mod support {
         }
     }
 
-    /// (total, late events, per-dimension counts); counts are (appointments, cancellations).
-    type BatchWindow = ((u64, u64), u64, BTreeMap<(Dimension, String), (u64, u64)>);
+    /// (total, late events, per-dimension counts, event ids counted); counts are
+    /// (appointments, cancellations).
+    type BatchWindow = (
+        (u64, u64),
+        u64,
+        BTreeMap<(Dimension, String), (u64, u64)>,
+        HashSet<Uuid>,
+    );
+
+    /// (event id, event time, doctor, appointment type, cancelled) of one input record.
+    type LogEntry = (Uuid, i64, Uuid, String, bool);
 
     /// (appointments, cancellations, late_events) per result key.
     pub type Figures = BTreeMap<String, (u64, u64, u64)>;
 
     /// The batch recomputation: the input log, partition by partition in offset order, under
     /// the documented rules (window of `occurred_at`; closed mark = floor(max time - lateness);
-    /// an event of a closed window is late and counts for the oldest open window), every
-    /// window closed at the end.
+    /// an event of a closed window is late and counts for the oldest open window; an open
+    /// window counts each event id once), every window closed at the end.
     pub fn batch(servers: &str, expected_events: usize) -> Figures {
-        let mut logs: HashMap<i32, Vec<(i64, Uuid, String, bool)>> = HashMap::new();
+        let mut logs: HashMap<i32, Vec<LogEntry>> = HashMap::new();
         let mut n = 0;
         read_partitions(
             servers,
@@ -170,6 +196,7 @@ mod support {
                     AppointmentEvent::Cancelled(e) => (e.doctor_id, e.appointment_type, true),
                 };
                 logs.entry(partition).or_default().push((
+                    raw.event_id,
                     raw.occurred_at.timestamp_millis(),
                     doctor,
                     kind,
@@ -188,15 +215,18 @@ mod support {
             logs.iter().map(|(p, l)| (*p, l.len())).collect::<Vec<_>>()
         );
         let mut figures = Figures::new();
+        let mut copies_dropped = 0;
         let ms = |t: i64| DateTime::<Utc>::from_timestamp_millis(t).unwrap();
         for (partition, log) in logs {
             let mut max = i64::MIN;
             let mut closed = i64::MIN;
             let mut windows: BTreeMap<i64, BatchWindow> = BTreeMap::new();
-            for (t, doctor, kind, cancelled) in log {
+            for (id, t, doctor, kind, cancelled) in log {
                 let start = t.div_euclid(WINDOW_MS) * WINDOW_MS;
                 if start + WINDOW_MS <= closed {
                     windows.entry(closed).or_default().1 += 1;
+                } else if !windows.entry(start).or_default().3.insert(id) {
+                    copies_dropped += 1;
                 } else {
                     let w = windows.entry(start).or_default();
                     let bump = |c: &mut (u64, u64)| if cancelled { c.1 += 1 } else { c.0 += 1 };
@@ -210,7 +240,7 @@ mod support {
                 max = max.max(t);
                 closed = closed.max((max - LATENESS_MS).div_euclid(WINDOW_MS) * WINDOW_MS);
             }
-            for (start, (total, late, dims)) in windows {
+            for (start, (total, late, dims, _)) in windows {
                 figures.insert(
                     result_key(ms(start), partition, Dimension::Total, None),
                     (total.0, total.1, late),
@@ -223,6 +253,7 @@ mod support {
                 }
             }
         }
+        assert!(copies_dropped > 0, "the log holds redelivered copies");
         figures
     }
 
@@ -368,7 +399,7 @@ mod windows {
 
         let servers2 = servers.clone();
         let (got, want) = tokio::task::spawn_blocking(move || {
-            let want = batch(&servers2, N as usize);
+            let want = batch(&servers2, records(N));
             (wait_for(&servers2, &want, Duration::from_secs(60)), want)
         })
         .await
@@ -452,7 +483,7 @@ mod kill {
         feeder.join().unwrap();
         eprintln!("{kills} kills done after {:?}", started.elapsed());
         let last = Guard(spawn(&servers));
-        let want = batch(&servers, N as usize);
+        let want = batch(&servers, records(N));
         eprintln!(
             "batch recomputed after {:?}: {} results",
             started.elapsed(),
