@@ -24,7 +24,7 @@ use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
-use outbox_relay::OutboxRelay;
+use outbox_relay::{OutboxRelay, Retention};
 
 /// Everything the runner needs to know, from the environment or the command line.
 #[derive(Debug, Clone)]
@@ -213,7 +213,12 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         Duration::from_secs(2),
     )?;
     let appointments = Appointments::with_publisher(accounts.pool().clone(), publisher.clone());
-    let relay = OutboxRelay::new(accounts.pool().clone(), publisher, Duration::from_secs(20));
+    let relay = OutboxRelay::new(
+        accounts.pool().clone(),
+        publisher,
+        Duration::from_secs(20),
+        Retention::from_env()?,
+    );
     let billing = Billing::new(accounts.pool().clone(), BillingSettings::default());
     let deps = Deps {
         billing,

@@ -166,6 +166,25 @@ impl Publisher {
     }
 }
 
+/// Deletes up to `limit` events published before `cutoff`, oldest first, and returns how
+/// many. Pending events are never deleted. Rows another purge holds are skipped.
+pub async fn purge_published(
+    pool: &PgPool,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64> {
+    let client = db::client(pool).await?;
+    Ok(client
+        .execute(
+            "WITH old AS (
+                 SELECT seq FROM outbox WHERE published_at < $1
+                 ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             DELETE FROM outbox o USING old WHERE o.seq = old.seq",
+            &[&cutoff, &limit],
+        )
+        .await?)
+}
+
 /// Counts rows still waiting to be published.
 pub async fn pending(pool: &PgPool) -> Result<i64> {
     let client = db::client(pool).await?;

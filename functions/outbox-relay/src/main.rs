@@ -4,7 +4,7 @@ use careflow::config;
 use careflow::db::DbConfig;
 use careflow::outbox::Publisher;
 use lambda_runtime::{LambdaEvent, service_fn};
-use outbox_relay::OutboxRelay;
+use outbox_relay::{OutboxRelay, Retention};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,7 +12,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let pool = DbConfig::from_env().await?.pool()?;
     let publisher = Publisher::from_env(10_000).await?;
     let budget = config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
-    let relay = OutboxRelay::new(pool, publisher, Duration::from_secs(budget));
+    let retention = Retention::from_env()?;
+    let relay = OutboxRelay::new(pool, publisher, Duration::from_secs(budget), retention);
     let relay = &relay;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<serde_json::Value>| async move {

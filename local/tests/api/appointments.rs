@@ -79,6 +79,29 @@ fn aimed(sample: &str, appointment: &str, token: &AccessToken) -> Value {
     with_token(ev, token)
 }
 
+/// A producer aimed at a broker that is not there.
+fn unreachable_broker() -> Publisher {
+    Publisher::new(
+        &KafkaConfig::plaintext("127.0.0.1:1"),
+        Duration::from_millis(300),
+    )
+    .unwrap()
+}
+
+/// appointments-create publishing through `publisher`.
+fn offline_booking(
+    c: &Clinic,
+    publisher: Publisher,
+) -> std::sync::Arc<appointments_create::AppointmentsCreate> {
+    std::sync::Arc::new(appointments_create::AppointmentsCreate::new(
+        careflow::appointment::service::Appointments::with_publisher(
+            c.env.db.pool.clone(),
+            publisher,
+        ),
+        c.env.deps.verifier.clone(),
+    ))
+}
+
 fn events_on_kafka(env: &TestEnv) -> Vec<(String, AppointmentEvent, Uuid)> {
     consume_all(&env.kafka.bootstrap_servers(), APPOINTMENTS_TOPIC)
         .into_iter()
@@ -254,17 +277,7 @@ async fn fifty_concurrent_bookings_of_one_slot_have_one_winner() {
 async fn bookings_survive_a_kafka_outage_and_the_relay_publishes_each_event_once() {
     let c = clinic().await;
     // The functions' producer points at a broker that is not there.
-    let down = Publisher::new(
-        &KafkaConfig::plaintext("127.0.0.1:1"),
-        Duration::from_millis(300),
-    )
-    .unwrap();
-    let offline =
-        careflow::appointment::service::Appointments::with_publisher(c.env.db.pool.clone(), down);
-    let handler = std::sync::Arc::new(appointments_create::AppointmentsCreate::new(
-        offline,
-        c.env.deps.verifier.clone(),
-    ));
+    let handler = offline_booking(&c, unreachable_broker());
     let mut ids = HashSet::new();
     for i in 0..5 {
         let response = careflow::http::invoke(
@@ -292,8 +305,12 @@ async fn bookings_survive_a_kafka_outage_and_the_relay_publishes_each_event_once
         Duration::from_secs(5),
     )
     .unwrap();
-    let relay =
-        outbox_relay::OutboxRelay::new(c.env.db.pool.clone(), publisher, Duration::from_secs(20));
+    let relay = outbox_relay::OutboxRelay::new(
+        c.env.db.pool.clone(),
+        publisher,
+        Duration::from_secs(20),
+        outbox_relay::Retention::default(),
+    );
     let report = relay.run().await.unwrap();
     assert_eq!((report.published, report.pending), (5, 0));
     let again = relay.run().await.unwrap();
@@ -305,6 +322,80 @@ async fn bookings_survive_a_kafka_outage_and_the_relay_publishes_each_event_once
     assert_eq!(event_ids.len(), 5, "an event was published twice");
     let published: HashSet<Uuid> = events.iter().map(|(_, e, _)| e.appointment_id()).collect();
     assert_eq!(published, ids);
+}
+
+/// The relay deletes published events past their retention and expired Idempotency-Keys,
+/// and nothing else: not a pending event however old, not a recent row, not an appointment.
+#[tokio::test]
+async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
+    let c = clinic().await;
+    for (hour, key) in [(9, "key-old"), (10, "key-recent"), (11, "key-third")] {
+        let mut ev = booking(&c.patient_token, slot(7, hour, 0));
+        ev["headers"]["idempotency-key"] = json!(key);
+        assert_eq!(c.env.call("appointments-create", ev).await.status, 201);
+    }
+    // One more booking while Kafka is down: its event stays pending.
+    let down = unreachable_broker();
+    let offline = offline_booking(&c, down.clone());
+    let reply = careflow::http::invoke(offline, booking(&c.patient_token, slot(7, 12, 0)))
+        .await
+        .unwrap();
+    assert_eq!(reply["statusCode"], 201, "{reply}");
+    let db = c.env.db.client().await;
+    db.batch_execute(
+        "UPDATE outbox SET published_at = now() - interval '8 days'
+           WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL ORDER BY seq LIMIT 2);
+         UPDATE outbox SET created_at = now() - interval '30 days' WHERE published_at IS NULL;
+         UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'key-old';
+         UPDATE idempotency_keys SET created_at = now() - interval '23 hours' WHERE key = 'key-recent';",
+    )
+    .await
+    .unwrap();
+
+    // A run while Kafka is still down: nothing published, housekeeping still done.
+    let relay = outbox_relay::OutboxRelay::new(
+        c.env.db.pool.clone(),
+        down,
+        Duration::from_secs(20),
+        outbox_relay::Retention::default(),
+    );
+    let report = relay.run().await.unwrap();
+    assert_eq!(
+        report,
+        outbox_relay::RelayReport {
+            published: 0,
+            pending: 1,
+            purged_events: 2,
+            purged_idempotency_keys: 1,
+        }
+    );
+    assert_eq!(
+        c.env
+            .db
+            .count("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .await,
+        1,
+        "a pending event is never purged"
+    );
+    assert_eq!(c.env.db.count("SELECT count(*) FROM outbox").await, 2);
+    let keys: Vec<String> = db
+        .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, ["key-recent", "key-third"]);
+    assert_eq!(c.env.db.count("SELECT count(*) FROM appointments").await, 4);
+    // A kept key still replays its booking.
+    let mut retry = booking(&c.patient_token, slot(7, 10, 0));
+    retry["headers"]["idempotency-key"] = json!("key-recent");
+    let replayed = c.env.call("appointments-create", retry).await;
+    assert_eq!(replayed.status, 201, "{replayed:?}");
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    // A second run finds nothing more to delete.
+    let again = relay.run().await.unwrap();
+    assert_eq!((again.purged_events, again.purged_idempotency_keys), (0, 0));
 }
 
 #[tokio::test]

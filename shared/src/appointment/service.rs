@@ -441,3 +441,24 @@ fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
         Role::Patient => appointment.patient_id == caller.user_id,
     }
 }
+
+/// Deletes up to `limit` Idempotency-Key records created before `cutoff`, oldest first, and
+/// returns how many. A retry that presents a deleted key books again, so keys must outlive any
+/// client's retries (outbox-relay keeps them `IDEMPOTENCY_KEY_TTL_HOURS`, 24 by default).
+pub async fn purge_idempotency_keys(
+    pool: &PgPool,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64> {
+    let client = db::client(pool).await?;
+    Ok(client
+        .execute(
+            "WITH old AS (
+                 SELECT caller_id, key FROM idempotency_keys WHERE created_at < $1
+                 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             DELETE FROM idempotency_keys k USING old
+             WHERE k.caller_id = old.caller_id AND k.key = old.key",
+            &[&cutoff, &limit],
+        )
+        .await?)
+}

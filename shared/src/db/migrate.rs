@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "analytics",
         sql: include_str!("../../migrations/0004_analytics.sql"),
     },
+    Migration {
+        version: 5,
+        name: "retention",
+        sql: include_str!("../../migrations/0005_retention.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.
