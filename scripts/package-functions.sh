@@ -13,7 +13,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/stack.sh
 source scripts/lib/stack.sh
 careflow_venv
-"$CAREFLOW_VENV/bin/pip" install -q cargo-lambda ziglang
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 export PATH="$CAREFLOW_VENV/bin:$PATH"
 
@@ -24,11 +23,12 @@ trap 'rm -rf "$unpacked"' EXIT
 
 # Prints why the package at $1 would not run on Lambda, or nothing.
 check_package() {
-  local zip=$1 bin="$unpacked/bootstrap" newest needed
+  local zip=$1 bin="$unpacked/bootstrap" machine newest needed
   rm -f "$bin"
   unzip -q -o "$zip" bootstrap -d "$unpacked"
-  if ! file -b "$bin" | grep -q 'ARM aarch64'; then
-    echo "not an aarch64 executable: $(file -b "$bin")"
+  machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
+  if [[ "$machine" != AArch64 ]]; then
+    echo "not an aarch64 executable: $machine"
     return
   fi
   needed=$(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' |

@@ -46,6 +46,7 @@ step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
 step cargo nextest run --workspace --no-fail-fast "$@"
 step scripts/check-functions.sh
+step scripts/check-cross-build.sh
 if [[ -x scripts/check-infra.sh ]]; then
   step scripts/check-infra.sh
 fi
