@@ -18,6 +18,9 @@ export PATH="$CAREFLOW_VENV/bin:$PATH"
 
 readonly glibc_ceiling=2.34
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
+if [[ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]]; then
+  qemu= # no arm64 C library to run against (libc6-arm64-cross)
+fi
 unpacked=$(mktemp -d)
 trap 'rm -rf "$unpacked"' EXIT
 
@@ -47,7 +50,8 @@ check_package() {
     # crash (signal), a loader error or a hang means it would not start on Lambda either.
     local out status=0
     out=$(env -i timeout 60 "$qemu" -L /usr/aarch64-linux-gnu "$bin" 2>&1) || status=$?
-    if ((status == 0 || status > 125)) || ! grep -q -i -E 'missing|not set|environment' <<<"$out"; then
+    # 124: timed out; above 125: not run, or killed by a signal.
+    if ((status == 0 || status >= 124)) || ! grep -q -i -E 'missing|not set|environment' <<<"$out"; then
       echo "did not start cleanly under qemu (exit $status): ${out:0:300}"
     fi
   fi
@@ -72,7 +76,7 @@ for dir in functions/*/; do
 done
 cat target/function-sizes.md
 if [[ -z "$qemu" ]]; then
-  echo "qemu-user not found: packages were checked with readelf only, not started" >&2
+  echo "qemu-user or the arm64 C library not found: packages were checked with readelf only, not started" >&2
 fi
 if ((${#failed[@]})); then
   printf 'not packaged: %s\n' "${failed[@]}" >&2

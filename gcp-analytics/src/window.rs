@@ -290,7 +290,12 @@ impl PartitionWindows {
             .get(&start)
             .is_some_and(|w| w.ids.contains(&event.id))
         {
-            Outcome::Duplicate
+            // A copy met again while replaying up to the checkpoint was reported the first time.
+            if offset < self.skip_below {
+                Outcome::Skipped
+            } else {
+                Outcome::Duplicate
+            }
         } else {
             let type_id = self.type_id(event.appointment_type);
             let window = self.windows.entry(start).or_insert_with(Window::new);

@@ -26,7 +26,7 @@ pub struct Retention {
     /// Published outbox events (`OUTBOX_RETENTION_HOURS`, default 168: a week).
     pub published_events: chrono::Duration,
     /// Idempotency-Key records (`IDEMPOTENCY_KEY_TTL_HOURS`, default 24): a retry presenting a
-    /// key older than this may book again.
+    /// key older than this is treated as a new request.
     pub idempotency_keys: chrono::Duration,
 }
 

@@ -145,22 +145,30 @@ impl Appointments {
             .await?;
         }
         if let Some(key) = idempotency_key {
-            let claimed = tx
-                .execute(
-                    "INSERT INTO idempotency_keys (caller_id, key, request_hash) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
-                    &[&caller.user_id, &key, &request_hash],
-                )
-                .await?;
-            if claimed == 0 {
-                // Another request with this key committed first (its insert held us until then).
-                let row = tx
-                    .query_one(
-                        "SELECT request_hash, response_body FROM idempotency_keys
-                         WHERE caller_id = $1 AND key = $2",
-                        &[&caller.user_id, &key],
+            loop {
+                let claimed = tx
+                    .execute(
+                        "INSERT INTO idempotency_keys (caller_id, key, request_hash)
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                        &[&caller.user_id, &key, &request_hash],
                     )
                     .await?;
+                if claimed == 1 {
+                    break;
+                }
+                // Another request with this key committed first (its insert held us until
+                // then). FOR SHARE keeps outbox-relay's purge (SKIP LOCKED) off the row while
+                // we answer from it; if the purge deleted it in between, the key is free again.
+                let Some(row) = tx
+                    .query_opt(
+                        "SELECT request_hash, response_body FROM idempotency_keys
+                         WHERE caller_id = $1 AND key = $2 FOR SHARE",
+                        &[&caller.user_id, &key],
+                    )
+                    .await?
+                else {
+                    continue;
+                };
                 if row.get::<_, Vec<u8>>(0) != request_hash {
                     return Err(Error::Unprocessable(
                         "this Idempotency-Key was already used for a different request".into(),
@@ -443,8 +451,8 @@ fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
 }
 
 /// Deletes up to `limit` Idempotency-Key records created before `cutoff`, oldest first, and
-/// returns how many. A retry that presents a deleted key books again, so keys must outlive any
-/// client's retries (outbox-relay keeps them `IDEMPOTENCY_KEY_TTL_HOURS`, 24 by default).
+/// returns how many. A retry that presents a deleted key is treated as a new request (it gets
+/// 409 if the original booking still holds the slot), so keys must outlive any client's retries (outbox-relay keeps them `IDEMPOTENCY_KEY_TTL_HOURS`, 24 by default).
 pub async fn purge_idempotency_keys(
     pool: &PgPool,
     cutoff: DateTime<Utc>,
