@@ -26,9 +26,25 @@ trap 'rm -rf "$unpacked"' EXIT
 
 # Prints why the package at $1 would not run on Lambda, or nothing.
 check_package() {
-  local zip=$1 bin="$unpacked/bootstrap" machine newest needed
+  local zip=$1 bin="$unpacked/bootstrap" mode machine newest needed
   rm -f "$bin"
-  unzip -q -o "$zip" bootstrap -d "$unpacked"
+  # Lambda runs the zip's `bootstrap` as it is: it must be there, and executable.
+  mode=$(python3 - "$zip" "$unpacked" <<'PY'
+import os, sys, zipfile
+info = zipfile.ZipFile(sys.argv[1]).getinfo("bootstrap")
+mode = (info.external_attr >> 16) & 0o777
+zipfile.ZipFile(sys.argv[1]).extract(info, sys.argv[2])
+os.chmod(os.path.join(sys.argv[2], "bootstrap"), mode or 0o644)
+print("0%o" % mode)
+PY
+  ) || {
+    echo "no bootstrap in the zip"
+    return
+  }
+  if ((!(mode & 0111))); then
+    echo "bootstrap is not executable in the zip (mode $mode)"
+    return
+  fi
   machine=$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')
   if [[ "$machine" != AArch64 ]]; then
     echo "not an aarch64 executable: $machine"
