@@ -285,30 +285,28 @@ impl PartitionWindows {
                     .late += 1;
                 Outcome::Late
             }
-        } else if self
-            .windows
-            .get(&start)
-            .is_some_and(|w| w.ids.contains(&event.id))
-        {
-            // A copy met again while replaying up to the checkpoint was reported the first time.
-            if offset < self.skip_below {
-                Outcome::Skipped
-            } else {
-                Outcome::Duplicate
-            }
         } else {
             let type_id = self.type_id(event.appointment_type);
             let window = self.windows.entry(start).or_insert_with(Window::new);
-            window.ids.insert(event.id);
-            window.first_offset.get_or_insert(offset);
-            window.total.add(event.kind);
-            window
-                .doctors
-                .entry(event.doctor)
-                .or_default()
-                .add(event.kind);
-            window.types.entry(type_id).or_default().add(event.kind);
-            Outcome::Counted
+            if !window.ids.insert(event.id) {
+                // A copy met again while replaying up to the checkpoint was reported the first
+                // time.
+                if offset < self.skip_below {
+                    Outcome::Skipped
+                } else {
+                    Outcome::Duplicate
+                }
+            } else {
+                window.first_offset.get_or_insert(offset);
+                window.total.add(event.kind);
+                window
+                    .doctors
+                    .entry(event.doctor)
+                    .or_default()
+                    .add(event.kind);
+                window.types.entry(type_id).or_default().add(event.kind);
+                Outcome::Counted
+            }
         };
         if event.time_ms > self.max_time {
             self.max_time = event.time_ms;

@@ -102,6 +102,16 @@ fn offline_booking(
     ))
 }
 
+/// outbox-relay as deployed (default retention), publishing through `publisher`.
+fn relay(c: &Clinic, publisher: Publisher) -> outbox_relay::OutboxRelay {
+    outbox_relay::OutboxRelay::new(
+        c.env.db.pool.clone(),
+        publisher,
+        Duration::from_secs(20),
+        outbox_relay::Retention::default(),
+    )
+}
+
 fn events_on_kafka(env: &TestEnv) -> Vec<(String, AppointmentEvent, Uuid)> {
     consume_all(&env.kafka.bootstrap_servers(), APPOINTMENTS_TOPIC)
         .into_iter()
@@ -305,12 +315,7 @@ async fn bookings_survive_a_kafka_outage_and_the_relay_publishes_each_event_once
         Duration::from_secs(5),
     )
     .unwrap();
-    let relay = outbox_relay::OutboxRelay::new(
-        c.env.db.pool.clone(),
-        publisher,
-        Duration::from_secs(20),
-        outbox_relay::Retention::default(),
-    );
+    let relay = relay(&c, publisher);
     let report = relay.run().await.unwrap();
     assert_eq!((report.published, report.pending), (5, 0));
     let again = relay.run().await.unwrap();
@@ -353,12 +358,7 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
     .unwrap();
 
     // A run while Kafka is still down: nothing published, housekeeping still done.
-    let relay = outbox_relay::OutboxRelay::new(
-        c.env.db.pool.clone(),
-        down,
-        Duration::from_secs(20),
-        outbox_relay::Retention::default(),
-    );
+    let relay = relay(&c, down);
     let report = relay.run().await.unwrap();
     assert_eq!(
         report,
