@@ -12,6 +12,8 @@ trap careflow_stop_all EXIT
 careflow_venv
 careflow_start_postgres
 careflow_start_moto
+# Each function runs with its own role of template.yaml (IAM is enforced by the emulator).
+careflow_function_roles "${CAREFLOW_STAGE:-local}" "${CAREFLOW_STAGE:-local}"
 
 child=""
 # shellcheck disable=SC2317  # called from traps

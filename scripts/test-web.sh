@@ -59,6 +59,8 @@ db_url="${CAREFLOW_DATABASE_URL%/*}/$_web_db"
 db_url="${db_url%%\?*}"
 [[ "$CAREFLOW_DATABASE_URL" == *\?* ]] && db_url="$db_url?${CAREFLOW_DATABASE_URL#*\?}"
 
+web_stage="web$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
+careflow_function_roles "$web_stage" "$web_stage"
 port="$(_cf_free_port)"
 analytics_port="$(_cf_free_port)"
 admin_email="admin-e2e@careflow.local"
@@ -68,7 +70,7 @@ log=web/test-results/runner.log
 careflow_log "web: starting careflow-local on 127.0.0.1:$port (log $log)"
 DATABASE_URL="$db_url" CAREFLOW_PORT="$port" CAREFLOW_ANALYTICS_PORT="$analytics_port" \
   CAREFLOW_ADMIN_EMAIL="$admin_email" CAREFLOW_ADMIN_PASSWORD="$admin_password" \
-  CAREFLOW_STAGE="web$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')" \
+  CAREFLOW_STAGE="$web_stage" \
   "$runner" </dev/null >"$log" 2>&1 &
 _web_runner_pid=$!
 base="http://127.0.0.1:$port"

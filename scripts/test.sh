@@ -13,6 +13,9 @@ if [[ "${CI:-}" == true ]]; then export CARGO_TERM_COLOR=never; fi
 careflow_venv
 careflow_start_postgres
 careflow_start_moto
+# Every function runs with its template role's credentials; each test is a stage of its own
+# (16 characters: the roles name `careflow-????????????????-records` and the like).
+careflow_function_roles '????????????????' test
 export CAREFLOW_TEST_DATABASE_URL="$CAREFLOW_DATABASE_URL"
 
 step() { careflow_log "\$ $*"; "$@" </dev/null; }

@@ -10,7 +10,8 @@ use careflow::auth::accounts::Accounts;
 use careflow::auth::token::{Jwks, TokenIssuer, TokenSettings, Verifier};
 use careflow::billing::service::Billing;
 use careflow::http::HttpHandler;
-use careflow::patient::service::Patients;
+
+use crate::aws::AwsFunctions;
 
 /// A type-erased HTTP function: API Gateway event JSON in, Lambda response JSON out.
 pub type HttpFunction = Arc<
@@ -75,38 +76,38 @@ pub struct Deps {
     pub verifier: Verifier,
     pub jwks: Jwks,
     pub settings: TokenSettings,
-    pub patients: Patients,
     /// With a publisher: bookings and cancellations publish their events at once.
     pub appointments: Appointments,
     pub billing: Billing,
-    /// Lab reports and where their uploads go.
-    pub lab: careflow::lab::service::LabReports,
-    pub lab_uploads: careflow::lab::service::UploadSettings,
+    /// The DynamoDB and S3 side: each function reaches it with its own role's credentials.
+    pub aws: AwsFunctions,
 }
 
-/// Every HTTP function by crate name.
-pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
+/// Every HTTP function by crate name. Fails when a function that calls AWS has no role
+/// credentials.
+pub fn http_functions(deps: &Deps) -> anyhow::Result<HashMap<&'static str, HttpFunction>> {
     let d = deps.clone();
-    HashMap::from([
+    let aws = &d.aws;
+    Ok(HashMap::from([
         (
             "lab-upload-url",
             erase(lab_upload_url::LabUploadUrl::new(
-                d.lab.clone(),
-                d.lab_uploads.clone(),
+                aws.lab("lab-upload-url")?,
+                aws.uploads("lab-upload-url")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "lab-results-list",
             erase(lab_results_list::LabResultsList::new(
-                d.lab.clone(),
+                aws.lab("lab-results-list")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "lab-results-get",
             erase(lab_results_get::LabResultsGet::new(
-                d.lab.clone(),
+                aws.lab("lab-results-get")?,
                 d.verifier.clone(),
             )),
         ),
@@ -216,7 +217,7 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
         (
             "patients-create",
             erase(patients_create::PatientsCreate::new(
-                d.patients.clone(),
+                aws.patients("patients-create")?,
                 d.accounts.clone(),
                 d.verifier.clone(),
             )),
@@ -224,39 +225,39 @@ pub fn http_functions(deps: &Deps) -> HashMap<&'static str, HttpFunction> {
         (
             "patients-get",
             erase(patients_get::PatientsGet::new(
-                d.patients.clone(),
+                aws.patients("patients-get")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "patients-update",
             erase(patients_update::PatientsUpdate::new(
-                d.patients.clone(),
+                aws.patients("patients-update")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "patients-list",
             erase(patients_list::PatientsList::new(
-                d.patients.clone(),
+                aws.patients("patients-list")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "patients-history-add",
             erase(patients_history_add::PatientsHistoryAdd::new(
-                d.patients.clone(),
+                aws.patients("patients-history-add")?,
                 d.verifier.clone(),
             )),
         ),
         (
             "patients-history-list",
             erase(patients_history_list::PatientsHistoryList::new(
-                d.patients.clone(),
+                aws.patients("patients-history-list")?,
                 d.verifier.clone(),
             )),
         ),
-    ])
+    ]))
 }
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).

@@ -275,61 +275,39 @@ fn complete_records(event: &mut serde_json::Value) {
     }
 }
 
-/// The lab-report parts of the stack: the service and upload settings the HTTP functions use,
-/// and the relay that feeds lab-processor.
-pub struct LabParts {
-    pub reports: careflow::lab::service::LabReports,
-    pub uploads: careflow::lab::service::UploadSettings,
-    pub relay: Arc<S3Relay>,
-}
-
 /// The emulator's account id, which `${AWS::AccountId}` stands for locally.
 pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
 
-impl LabParts {
-    /// Creates the template's bucket named for `stage` (or `bucket_name`), a queue
-    /// `queue_name`, and wires lab-processor to it. The extraction child is this binary
-    /// (`main` calls `run_child_if_requested`) unless `CAREFLOW_EXTRACT_PROGRAM` names another.
-    pub async fn start(
-        template: &Path,
-        stage: &str,
-        bucket_name: Option<String>,
-        queue_name: &str,
-        records: careflow::patient::store::RecordsTable,
-    ) -> anyhow::Result<Self> {
-        use careflow::lab::extract::{Isolated, Limits};
-        use careflow::lab::objects::{LabObjects, client_for};
-        use careflow::lab::process::Processor;
-        use careflow::lab::service::{LabReports, UploadSettings};
-        let mut bucket = LabBucket::from_template(template, stage, LOCAL_ACCOUNT_ID)?;
-        if let Some(name) = bucket_name {
-            bucket.name = name;
-        }
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let max_bytes =
-            careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
-        let program = match careflow::config::optional("CAREFLOW_EXTRACT_PROGRAM") {
-            Some(p) => p.into(),
-            None => std::env::current_exe()?,
-        };
-        let reports = LabReports::new(records);
-        let processor = LabProcessor::new(Processor::new(
-            reports.clone(),
-            LabObjects::new(client_for(&sdk), bucket.name.clone()),
-            Isolated::with_program(program, Limits::from_env()?),
-            max_bytes,
-        ));
-        let relay = S3Relay::setup(&sdk, &bucket, queue_name, Arc::new(processor)).await?;
-        let uploads = UploadSettings::new(
-            &sdk,
+/// Creates the template's lab bucket (named `aws.lab_bucket`), a queue `queue_name` and the
+/// bucket notification with the administrator's credentials, and wires lab-processor to them
+/// with its own role's. The extraction child is this binary (`main` calls
+/// `run_child_if_requested`) unless `CAREFLOW_EXTRACT_PROGRAM` names another.
+pub async fn start_lab_relay(
+    template: &Path,
+    aws: &crate::aws::AwsFunctions,
+    queue_name: &str,
+) -> anyhow::Result<Arc<S3Relay>> {
+    use careflow::lab::extract::{Isolated, Limits};
+    use careflow::lab::objects::{LabObjects, client_for};
+    use careflow::lab::process::Processor;
+    let bucket = LabBucket {
+        name: aws.lab_bucket.clone(),
+        ..LabBucket::from_template(template, "local", LOCAL_ACCOUNT_ID)?
+    };
+    let admin = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let program = match careflow::config::optional("CAREFLOW_EXTRACT_PROGRAM") {
+        Some(p) => p.into(),
+        None => std::env::current_exe()?,
+    };
+    let processor = LabProcessor::new(Processor::new(
+        aws.lab("lab-processor")?,
+        LabObjects::new(
+            client_for(aws.identities.sdk("lab-processor")?),
             bucket.name.clone(),
-            max_bytes,
-            Duration::from_secs(300),
-        )?;
-        Ok(Self {
-            reports,
-            uploads,
-            relay: Arc::new(relay),
-        })
-    }
+        ),
+        Isolated::with_program(program, Limits::from_env()?),
+        aws.lab_max_bytes,
+    ));
+    let relay = S3Relay::setup(&admin, &bucket, queue_name, Arc::new(processor)).await?;
+    Ok(Arc::new(relay))
 }

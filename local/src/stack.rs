@@ -12,6 +12,7 @@ use careflow::auth::token::{
 use careflow::db::{self, DbConfig};
 use careflow::kafka::mock::MockKafka;
 
+use crate::aws::{AwsFunctions, FunctionIdentities};
 use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
 use crate::kafka_source::{self, KafkaSource};
@@ -22,8 +23,6 @@ use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
 use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
-use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use outbox_relay::{OutboxRelay, Retention};
 
 /// Everything the runner needs to know, from the environment or the command line.
@@ -195,17 +194,27 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         .iter()
         .find(|t| t.logical_id == "RecordsTable")
         .context("template.yaml declares no RecordsTable")?;
-    let records_name = format!("careflow-{}-records", settings.stage);
-    resources::create_table(&dynamodb, records, &records_name).await?;
-    let records_table = RecordsTable::new(dynamodb, records_name);
-    let patients = Patients::new(records_table.clone());
+    // Named as `sam deploy` names them for this stage; the functions' roles name the same.
+    let aws = AwsFunctions {
+        identities: FunctionIdentities::from_env().await?,
+        records_table: format!("careflow-{}-records", settings.stage),
+        lab_bucket: format!(
+            "careflow-{}-lab-reports-{}",
+            settings.stage,
+            crate::s3_relay::LOCAL_ACCOUNT_ID
+        ),
+        lab_max_bytes: careflow::config::parsed_or(
+            "LAB_UPLOAD_MAX_BYTES",
+            careflow::lab::DEFAULT_MAX_BYTES,
+        )?,
+        lab_upload_expires: Duration::from_secs(300),
+    };
+    resources::create_table(&dynamodb, records, &aws.records_table).await?;
     // Lab reports: the template's bucket in the emulator, its uploads relayed to lab-processor.
-    let lab = crate::s3_relay::LabParts::start(
+    let lab_relay = crate::s3_relay::start_lab_relay(
         &settings.template,
-        &settings.stage,
-        None,
+        &aws,
         &format!("careflow-{}-lab-uploads", settings.stage),
-        records_table,
     )
     .await?;
     let publisher = Publisher::new(
@@ -228,14 +237,12 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         verifier: verifier.clone(),
         jwks,
         settings: token_settings,
-        patients,
-        lab: lab.reports,
-        lab_uploads: lab.uploads,
+        aws,
     };
-    let http = functions::http_functions(&deps);
+    let http = functions::http_functions(&deps)?;
     // The template's Kafka triggers, run like event source mappings on the stack's broker.
     let events = functions::event_functions(&deps);
-    let mut tasks = vec![lab.relay.spawn()];
+    let mut tasks = vec![lab_relay.spawn()];
     for trigger in &template.kafka_triggers {
         let function = events
             .get(trigger.function.as_str())

@@ -4,7 +4,11 @@
 #
 #   careflow_venv            .local/venv with the pinned tools of scripts/requirements-dev.txt
 #   careflow_start_postgres  exports CAREFLOW_DATABASE_URL (kept as is when the user set it)
-#   careflow_start_moto      exports AWS_ENDPOINT_URL (kept as is when the user set it)
+#   careflow_start_moto      exports AWS_ENDPOINT_URL (kept as is when the user set it) and, for
+#                            the moto it starts, the administrator's AWS_ACCESS_KEY_ID/SECRET
+#   careflow_sam_venv        .local/sam-venv with the SAM CLI (and aws-sam-translator)
+#   careflow_function_roles  creates every function's role for a stage; exports
+#                            CAREFLOW_FUNCTION_CREDENTIALS
 #   careflow_stop_all        stops only what the functions above started
 #   careflow_traps           registers careflow_stop_all on EXIT, INT, TERM and HUP
 
@@ -218,7 +222,7 @@ careflow_start_moto() {
   fi
   if _cf_alive "$_CF_MOTO_PID"; then return 0; fi
   [[ -x "$CAREFLOW_VENV/bin/moto_server" ]] || careflow_venv
-  local pidfile="$CAREFLOW_ROOT/.local/moto.pid" log="$CAREFLOW_ROOT/.local/moto.log" old owner port i
+  local pidfile="$CAREFLOW_ROOT/.local/moto.pid" log="$CAREFLOW_ROOT/.local/moto.log" old owner port i admin
   # A moto left behind by a killed run of ours: stop it.
   if [[ -f "$pidfile" ]] && read -r old owner <"$pidfile"; then
     if [[ "$owner" != "$$" ]] && ! _cf_alive "$owner" && _cf_alive "$old" \
@@ -228,9 +232,13 @@ careflow_start_moto() {
     fi
   fi
   port="$(_cf_free_port)"
-  careflow_log "aws: starting moto_server on 127.0.0.1:$port (log .local/moto.log)"
-  # One request at a time: moto's DynamoDB transactions are not thread-safe (see the script).
-  "$CAREFLOW_VENV/bin/python" "$CAREFLOW_ROOT/scripts/moto_server_serial.py" 127.0.0.1 "$port" </dev/null >"$log" 2>&1 &
+  admin="$CAREFLOW_ROOT/.local/moto-admin-$port.json"
+  rm -f "$admin"
+  careflow_log "aws: starting moto_server on 127.0.0.1:$port with IAM enforced (log .local/moto.log)"
+  # One request at a time (moto's DynamoDB transactions are not thread-safe), and every request
+  # checked against the caller's IAM policies; the administrator's key is written to $admin.
+  "$CAREFLOW_VENV/bin/python" "$CAREFLOW_ROOT/scripts/moto_server_serial.py" 127.0.0.1 "$port" \
+    --admin-credentials "$admin" </dev/null >"$log" 2>&1 &
   _CF_MOTO_PID=$!
   printf '%s %s\n' "$_CF_MOTO_PID" "$$" >"$pidfile"
   for i in $(seq 1 150); do
@@ -242,10 +250,62 @@ careflow_start_moto() {
     sleep 0.2
   done
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
-  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+  [[ -s "$admin" ]] || careflow_die "moto_server wrote no administrator credentials (log: $log)"
+  AWS_ACCESS_KEY_ID="$("$CAREFLOW_VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_key_id"])' "$admin")"
+  AWS_SECRET_ACCESS_KEY="$("$CAREFLOW_VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret_access_key"])' "$admin")"
+  export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+  unset AWS_SESSION_TOKEN
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$AWS_REGION}"
+}
+
+# ---------------------------------------------------------------------------- SAM and function roles
+
+# The SAM CLI in a venv of its own (its boto3 pins conflict with moto's), reinstalled when
+# scripts/requirements-sam.txt changes. It brings aws-sam-translator, which turns template.yaml
+# into the CloudFormation that `sam deploy` submits.
+careflow_sam_venv() {
+  local sam_venv="$CAREFLOW_ROOT/.local/sam-venv" req="$CAREFLOW_ROOT/scripts/requirements-sam.txt"
+  local stamp="$CAREFLOW_ROOT/.local/sam-venv/.requirements.sha256" hash
+  hash=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ ! -x "$sam_venv/bin/sam" || "$(cat "$stamp" 2>/dev/null)" != "$hash" ]]; then
+    careflow_log "installing the SAM CLI into .local/sam-venv"
+    python3 -m venv "$sam_venv"
+    "$sam_venv/bin/pip" install -q --disable-pip-version-check -r "$req" </dev/null \
+      || careflow_die "pip install -r scripts/requirements-sam.txt failed"
+    echo "$hash" >"$stamp"
+  fi
+  export CAREFLOW_SAM_PYTHON="$sam_venv/bin/python"
+}
+
+# careflow_function_roles STAGE NAME: every function's role of template.yaml for STAGE (IAM
+# wildcards allowed: the tests use sixteen `?`), created in the emulator with the policies the
+# SAM transform gives it, and assumed; the credentials go to .local/function-credentials-NAME.json
+# (exported as CAREFLOW_FUNCTION_CREDENTIALS). The stage's secrets are created too, so the
+# roles' Secrets Manager grants name real ARNs.
+careflow_function_roles() {
+  local stage="$1" name="$2" translated="$CAREFLOW_ROOT/.local/template.translated.json"
+  local out="$CAREFLOW_ROOT/.local/function-credentials-$name.json" secret arn
+  local -a params
+  careflow_sam_venv
+  AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}" "$CAREFLOW_SAM_PYTHON" "$CAREFLOW_ROOT/scripts/sam_translate.py" \
+    "$CAREFLOW_ROOT/template.yaml" --out "$translated" </dev/null \
+    || careflow_die "translating template.yaml with aws-sam-translator failed"
+  params=(--parameter "Stage=$stage")
+  for secret in SigningKeySecretArn DatabaseSecretArn KafkaCredentialsSecretArn; do
+    arn="$("$CAREFLOW_VENV/bin/python" "$CAREFLOW_ROOT/scripts/function_roles.py" --ensure-secret "careflow-$name-$secret" </dev/null)" \
+      || careflow_die "creating the secret careflow-$name-$secret in the emulator failed"
+    params+=(--parameter "$secret=$arn")
+  done
+  "$CAREFLOW_VENV/bin/python" "$CAREFLOW_ROOT/scripts/function_roles.py" --translated "$translated" \
+    --out "$out" --role-prefix "careflow-$name" "${params[@]}" \
+    --parameter "DatabaseUrl=postgres://careflow@127.0.0.1:5432/careflow" \
+    --parameter "JwtIssuer=https://careflow.local" --parameter 'JwtPublicJwks={"keys":[]}' \
+    --parameter "SubnetIds=subnet-local" --parameter "SecurityGroupIds=sg-local" \
+    --parameter "CorsAllowedOrigins=http://localhost:3000" \
+    --parameter "KafkaBootstrapServers=127.0.0.1:9092" </dev/null \
+    || careflow_die "creating the functions' roles in the emulator failed"
+  export CAREFLOW_FUNCTION_CREDENTIALS="$out"
 }
 
 # ---------------------------------------------------------------------------- teardown

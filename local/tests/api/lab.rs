@@ -40,7 +40,9 @@ struct Lab {
 
 impl Lab {
     async fn new(env: &TestEnv, timeout: Duration) -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        // The test's own set-up (bucket, queue, objects) uses the administrator's credentials;
+        // lab-processor reads with its role's, as in AWS.
+        let admin = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let bucket = LabBucket::from_template(
             &repo_root().join("template.yaml"),
             "test",
@@ -53,12 +55,13 @@ impl Lab {
         );
         assert_eq!(bucket.name, "careflow-test-lab-reports-123456789012");
         let bucket = LabBucket {
-            name: env.deps.lab_uploads.bucket.clone(),
+            name: env.deps.aws.lab_bucket.clone(),
             ..bucket
         };
+        let processor_sdk = env.deps.aws.identities.sdk("lab-processor").unwrap();
         let processor = Arc::new(LabProcessor::new(Processor::new(
-            env.deps.lab.clone(),
-            LabObjects::new(client_for(&sdk), bucket.name.clone()),
+            env.deps.aws.lab("lab-processor").unwrap(),
+            LabObjects::new(client_for(processor_sdk), bucket.name.clone()),
             Isolated::with_program(
                 env!("CARGO_BIN_EXE_careflow-local"),
                 Limits {
@@ -69,7 +72,7 @@ impl Lab {
             LAB_MAX_BYTES,
         )));
         let relay = S3Relay::setup(
-            &sdk,
+            &admin,
             &bucket,
             &format!("test-lab-{}", Uuid::new_v4().simple()),
             processor.clone(),
@@ -79,7 +82,7 @@ impl Lab {
         Self {
             relay: Arc::new(relay),
             processor,
-            s3: client_for(&sdk),
+            s3: client_for(&admin),
             bucket: bucket.name,
         }
     }
@@ -137,8 +140,8 @@ async fn patient_with_profile(env: &TestEnv) -> (Uuid, careflow::auth::token::Ac
         user_id: id,
         role: Role::Patient,
     };
-    env.deps
-        .patients
+    env.admin_patients()
+        .await
         .create(
             &caller,
             id,
@@ -294,10 +297,7 @@ async fn reports_from_four_pdf_producers_yield_the_right_values() {
     }
     lab.deliver(producers.len()).await;
     for (producer, id) in ids {
-        let report = env
-            .deps
-            .lab
-            .store()
+        let report = env.admin_records().await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -340,10 +340,7 @@ async fn hostile_files_end_unreadable_with_a_reason_and_are_kept() {
     }
     lab.deliver(cases.len()).await;
     for (file, id, reason, bytes) in ids {
-        let report = env
-            .deps
-            .lab
-            .store()
+        let report = env.admin_records().await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -411,10 +408,7 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         started.elapsed()
     );
     for ((fault, reason), id) in faults.iter().zip(keys) {
-        let r = env
-            .deps
-            .lab
-            .store()
+        let r = env.admin_records().await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -423,10 +417,7 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         let got = r.reason.unwrap();
         assert!(got.starts_with(reason), "{fault}: {got:?}");
     }
-    let r = env
-        .deps
-        .lab
-        .store()
+    let r = env.admin_records().await
         .get_lab_report(patient, good)
         .await
         .unwrap()
@@ -467,10 +458,7 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .unwrap();
     assert_eq!(first.processed, 1, "{first:?}");
     let (patient, report) = careflow::lab::parse_object_key(&key).unwrap();
-    let stored = env
-        .deps
-        .lab
-        .store()
+    let stored = env.admin_records().await
         .get_lab_report(patient, report)
         .await
         .unwrap()
@@ -483,9 +471,8 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .unwrap();
     assert_eq!(again.duplicates, 1, "{again:?}");
     assert_eq!(
-        env.deps
-            .lab
-            .store()
+        env.admin_records()
+            .await
             .get_lab_report(patient, report)
             .await
             .unwrap()
@@ -511,10 +498,7 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .await
         .unwrap();
     assert_eq!(late.duplicates, 1, "{late:?}");
-    let last: LabReport = env
-        .deps
-        .lab
-        .store()
+    let last: LabReport = env.admin_records().await
         .get_lab_report(patient, report)
         .await
         .unwrap()
@@ -621,10 +605,7 @@ async fn lab_endpoints_follow_the_record_access_rules() {
     )
     .await
     .assert_problem(404, None);
-    let trail = env
-        .deps
-        .patients
-        .store()
+    let trail = env.admin_records().await
         .audit_trail(patient, 100, None)
         .await
         .unwrap()
@@ -692,10 +673,7 @@ async fn every_corpus_pdf_ends_with_a_final_status() {
             "{}",
             file.display()
         );
-        let r = env
-            .deps
-            .lab
-            .store()
+        let r = env.admin_records().await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -749,7 +727,7 @@ async fn the_runner_relays_uploads_to_lab_processor() {
         .await
         .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let stage = format!("t{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let stage = test_stage();
     let settings = Settings {
         database_url: db.url.clone(),
         port,
@@ -774,13 +752,15 @@ async fn the_runner_relays_uploads_to_lab_processor() {
         .unwrap();
     });
     assert_eq!(
-        stack.deps.lab_uploads.bucket,
+        stack.deps.aws.lab_bucket,
         format!("careflow-{stage}-lab-reports-123456789012")
     );
     let patient = Uuid::new_v4();
     stack
         .deps
-        .patients
+        .aws
+        .patients("patients-create")
+        .unwrap()
         .create(
             &Caller {
                 user_id: patient,

@@ -43,9 +43,7 @@ async fn seed_profile(env: &TestEnv, patient: Uuid, name: &str) {
         user_id: patient,
         role: Role::Patient,
     };
-    env.deps
-        .patients
-        .create(
+    env.admin_patients().await.create(
             &caller,
             patient,
             profile_body(name).as_object().unwrap().clone(),
@@ -197,7 +195,7 @@ async fn admin_creates_profiles_only_for_existing_patient_accounts() {
 
 /// Counts what a denial must not change: the profile's version and the number of history entries.
 async fn snapshot(env: &TestEnv, patient: Uuid) -> (u64, usize) {
-    let store = env.deps.patients.store();
+    let store = env.admin_records().await;
     let version = store
         .get_profile(patient)
         .await
@@ -352,10 +350,7 @@ async fn concurrent_updates_with_one_version_have_one_winner() {
     for loser in replies.iter().filter(|r| r.status != 200) {
         loser.assert_problem(412, None);
     }
-    let stored = env
-        .deps
-        .patients
-        .store()
+    let stored = env.admin_records().await
         .get_profile(patient)
         .await
         .unwrap()
@@ -378,9 +373,7 @@ async fn concurrent_updates_with_one_version_have_one_winner() {
         .await
         .assert_problem(428, Some("if-match"));
     assert_eq!(
-        env.deps
-            .patients
-            .store()
+        env.admin_records().await
             .get_profile(patient)
             .await
             .unwrap()
@@ -576,10 +569,7 @@ async fn every_access_lands_in_the_patients_audit_trail() {
         201
     );
 
-    let trail = env
-        .deps
-        .patients
-        .store()
+    let trail = env.admin_records().await
         .audit_trail(patient, 100, None)
         .await
         .unwrap()
@@ -634,9 +624,7 @@ async fn profile_validation_names_fields_and_limits_size() {
         .await
         .assert_problem(403, None);
     assert!(
-        env.deps
-            .patients
-            .store()
+        env.admin_records().await
             .get_profile(patient)
             .await
             .unwrap()

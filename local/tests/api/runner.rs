@@ -36,7 +36,7 @@ async fn start_runner() -> Runner {
         issuer: None,
         audience: AUDIENCE.into(),
         kafka_bootstrap_servers: None,
-        stage: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        stage: test_stage(),
         web_root: None,
     };
     let stack = stack::start(&settings, port).await.unwrap();

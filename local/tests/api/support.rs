@@ -11,8 +11,7 @@ use careflow::db::{DbConfig, PgPool, migrate};
 use careflow::kafka::KafkaConfig;
 use careflow::kafka::mock::MockKafka;
 use careflow::outbox::Publisher;
-use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
+use careflow_local::aws::{AwsFunctions, FunctionIdentities};
 use careflow_local::functions::{Deps, HttpFunction, http_functions};
 use careflow_local::resources;
 use careflow_local::template::Template;
@@ -145,9 +144,16 @@ impl TestDb {
     }
 }
 
-/// A records table of its own (the template's `RecordsTable`) in the AWS emulator
-/// (`AWS_ENDPOINT_URL`, set by `scripts/test.sh`).
-pub async fn records_table() -> RecordsTable {
+/// A stage name of one test's own: its table and bucket are `careflow-{stage}-…`, the names
+/// the functions' roles allow (`scripts/test.sh` creates the roles for every 16-character
+/// stage: `Stage` is sixteen IAM `?` wildcards).
+pub fn test_stage() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_owned()
+}
+
+/// The template's `RecordsTable` under `name`, created in the AWS emulator (`AWS_ENDPOINT_URL`,
+/// set by `scripts/test.sh`) with the administrator's credentials.
+pub async fn create_records_table(name: &str) {
     assert!(
         std::env::var_os("AWS_ENDPOINT_URL").is_some(),
         "AWS_ENDPOINT_URL is not set: run the tests with scripts/test.sh, which starts the emulator"
@@ -159,11 +165,23 @@ pub async fn records_table() -> RecordsTable {
         .find(|t| t.logical_id == "RecordsTable")
         .expect("RecordsTable in template.yaml");
     let client = resources::dynamodb_client().await;
-    let name = format!("test-records-{}", uuid::Uuid::new_v4().simple());
-    resources::create_table(&client, table, &name)
-        .await
-        .unwrap();
-    RecordsTable::new(client, name)
+    resources::create_table(&client, table, name).await.unwrap();
+}
+
+/// The AWS side of a stack of the test's own stage, each function with its role's credentials.
+pub async fn aws_functions(stage: &str) -> AwsFunctions {
+    let aws = AwsFunctions {
+        identities: FunctionIdentities::from_env().await.unwrap(),
+        records_table: format!("careflow-{stage}-records"),
+        lab_bucket: format!(
+            "careflow-{stage}-lab-reports-{}",
+            careflow_local::s3_relay::LOCAL_ACCOUNT_ID
+        ),
+        lab_max_bytes: LAB_MAX_BYTES,
+        lab_upload_expires: Duration::from_secs(300),
+    };
+    create_records_table(&aws.records_table).await;
+    aws
 }
 
 /// The functions wired to a fresh database, with a signing key of their own.
@@ -222,18 +240,8 @@ impl TestEnv {
         let jwks = Jwks {
             keys: vec![key.public_jwk().clone()],
         };
-        let records = records_table().await;
-        let patients = Patients::new(records.clone());
-        // Lab uploads go to a bucket of this test's own, created by the lab tests that need it
-        // (crate::lab::relay).
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let lab_uploads = careflow::lab::service::UploadSettings::new(
-            &sdk,
-            format!("test-lab-{}", uuid::Uuid::new_v4().simple()),
-            LAB_MAX_BYTES,
-            Duration::from_secs(300),
-        )
-        .unwrap();
+        // The lab bucket is created by the lab tests that need it (crate::lab::Lab).
+        let aws = aws_functions(&test_stage()).await;
         let kafka = MockKafka::start(1).unwrap();
         for (topic, partitions) in careflow::kafka::TOPICS {
             kafka.create_topic(topic, *partitions).unwrap();
@@ -246,16 +254,14 @@ impl TestEnv {
         let deps = Deps {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
             appointments: Appointments::with_publisher(db.pool.clone(), publisher),
-            patients,
-            lab: careflow::lab::service::LabReports::new(records),
-            lab_uploads,
+            aws,
             accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
             issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
             verifier: Verifier::new(&jwks, &settings).unwrap(),
             jwks,
             settings,
         };
-        let functions = http_functions(&deps);
+        let functions = http_functions(&deps).unwrap();
         Self {
             db,
             kafka,
@@ -263,6 +269,20 @@ impl TestEnv {
             deps,
             functions,
         }
+    }
+
+    /// The records table with the administrator's credentials, for a test's own set-up and
+    /// checks (the functions reach it with their roles').
+    pub async fn admin_records(&self) -> careflow::patient::store::RecordsTable {
+        careflow::patient::store::RecordsTable::new(
+            resources::dynamodb_client().await,
+            self.deps.aws.records_table.clone(),
+        )
+    }
+
+    /// The patient service over [`Self::admin_records`].
+    pub async fn admin_patients(&self) -> careflow::patient::service::Patients {
+        careflow::patient::service::Patients::new(self.admin_records().await)
     }
 
     pub fn function_names(&self) -> std::collections::BTreeSet<String> {
