@@ -4,9 +4,12 @@
 #   2. scripts/check_terraform.py: every module and root parses as HCL2 and its variables, outputs,
 #      locals and module references agree (terraform validate would need the providers), plus
 #      its self-test against the deliberately broken fixture under scripts/testdata/
-#   3. cfn-lint template.yaml
-#   4. every checkov skip carries its reason inline (# checkov:skip=CKV_X: reason)
-#   5. checkov over terraform/ and template.yaml: any failed check fails the script; accepted
+#   3. scripts/check_iam_grants.py: every secret (and customer-managed key) a function reads is
+#      granted to its role, in template.yaml after the SAM transform, for SAM alone and for the
+#      parameters Terraform passes; plus its self-test against broken copies of both
+#   4. cfn-lint template.yaml and sam validate --lint
+#   5. every checkov skip carries its reason inline (# checkov:skip=CKV_X: reason)
+#   6. checkov over terraform/ and template.yaml: any failed check fails the script; accepted
 #      findings are skipped only inline, next to the resource, with the reason.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +19,14 @@ source scripts/lib/stack.sh
 careflow_venv
 py="$CAREFLOW_VENV/bin/python"
 started=$SECONDS
+
+# The SAM CLI's venv (.local/sam-venv, reinstalled when scripts/requirements-sam.txt changes;
+# careflow_sam_venv in scripts/lib/stack.sh): sam validate, and scripts/sam_translate.py for
+# check_iam_grants.py. It exports CAREFLOW_SAM_PYTHON.
+if [[ -f template.yaml ]]; then
+  careflow_sam_venv
+  sam_bin="$(dirname "$CAREFLOW_SAM_PYTHON")/sam"
+fi
 
 if [[ -d terraform ]]; then
   if command -v terraform >/dev/null 2>&1; then
@@ -33,22 +44,20 @@ if [[ -d terraform ]]; then
 fi
 
 if [[ -f template.yaml ]]; then
+  if [[ -d terraform ]]; then
+    careflow_log "\$ scripts/check_iam_grants.py --self-test"
+    "$py" scripts/check_iam_grants.py --self-test
+  fi
+  careflow_log "\$ scripts/check_iam_grants.py"
+  "$py" scripts/check_iam_grants.py
+fi
+
+if [[ -f template.yaml ]]; then
   careflow_log "\$ cfn-lint template.yaml"
   "$CAREFLOW_VENV/bin/cfn-lint" template.yaml
-  # The SAM CLI in a venv of its own (its boto3 pins conflict with moto's), reinstalled when
-  # scripts/requirements-sam.txt changes.
-  sam_venv="$CAREFLOW_ROOT/.local/sam-venv"
-  sam_stamp="$sam_venv/.requirements.sha256"
-  sam_hash=$(sha256sum scripts/requirements-sam.txt | cut -d' ' -f1)
-  if [[ ! -x "$sam_venv/bin/sam" || "$(cat "$sam_stamp" 2>/dev/null)" != "$sam_hash" ]]; then
-    careflow_log "installing the SAM CLI into .local/sam-venv"
-    python3 -m venv "$sam_venv"
-    "$sam_venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-sam.txt </dev/null
-    echo "$sam_hash" >"$sam_stamp"
-  fi
   careflow_log "\$ sam validate --lint"
   SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}" \
-    "$sam_venv/bin/sam" validate --lint -t template.yaml </dev/null
+    "$sam_bin" validate --lint -t template.yaml </dev/null
 else
   careflow_log "no template.yaml; skipping cfn-lint"
 fi

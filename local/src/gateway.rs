@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use careflow::Error;
-use careflow::auth::token::Verifier;
 use serde_json::{Value, json};
 
+use crate::authorizer::{JwtAuthorizer, Refused};
 use crate::functions::HttpFunction;
 use crate::template::{Route, Template};
 
@@ -22,7 +22,8 @@ const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
 pub struct Gateway {
     pub template: Template,
     pub functions: HashMap<&'static str, HttpFunction>,
-    pub verifier: Verifier,
+    /// The HTTP API's JWT authorizer (the template's `JwtConfiguration`).
+    pub authorizer: JwtAuthorizer,
     /// The `domainName` put in events, e.g. `localhost:3000`.
     pub domain: String,
     /// The built web portal (`web/dist`), served for GETs that match no API route.
@@ -40,7 +41,7 @@ impl Gateway {
     pub fn new(
         template: Template,
         functions: HashMap<&'static str, HttpFunction>,
-        verifier: Verifier,
+        authorizer: JwtAuthorizer,
         domain: String,
     ) -> Result<Self, GatewayError> {
         for route in &template.routes {
@@ -51,7 +52,7 @@ impl Gateway {
         Ok(Self {
             template,
             functions,
-            verifier,
+            authorizer,
             domain,
             web_root: None,
         })
@@ -82,9 +83,15 @@ impl Gateway {
         let claims = if route.public {
             None
         } else {
-            match self.authorize(headers) {
+            let header = headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match self.authorize(header).await {
                 Ok(claims) => Some(claims),
-                Err(err) => return problem(&err),
+                Err(refused) => {
+                    tracing::info!(reason = %refused, "JWT authorizer refused the request");
+                    return unauthorized(header.is_some(), &refused);
+                }
             }
         };
         let event = event(
@@ -149,30 +156,80 @@ impl Gateway {
             .ok()
     }
 
-    /// The JWT authorizer: a bearer token that verifies against the JWKS, issuer and audience.
-    /// Returns the claims API Gateway forwards (every value a string).
-    fn authorize(&self, headers: &HeaderMap) -> Result<BTreeMap<String, String>, Error> {
-        let header = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::Unauthenticated("missing bearer token".into()))?;
-        let token = careflow::http::bearer_token(header)
-            .ok_or_else(|| Error::Unauthenticated("authorization must be a bearer token".into()))?;
-        let claims = self.verifier.verify(token)?;
-        let as_json = serde_json::to_value(&claims).map_err(Error::internal)?;
-        Ok(as_json
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), v)
-            })
-            .collect())
+    /// The JWT authorizer: the token verified against the keys the issuer publishes, found
+    /// as API Gateway finds them (discovery document, then its `jwks_uri`), fetched from the
+    /// functions that serve them. Returns the claims API Gateway forwards.
+    async fn authorize(&self, header: Option<&str>) -> Result<BTreeMap<String, String>, Refused> {
+        let token = JwtAuthorizer::token_of(header)?;
+        let issuer_path = url_path(&self.authorizer.issuer);
+        let discovery = self
+            .fetch_public_json(&format!(
+                "{}/.well-known/openid-configuration",
+                issuer_path.trim_end_matches('/')
+            ))
+            .await?;
+        let jwks_uri = discovery["jwks_uri"]
+            .as_str()
+            .ok_or(Refused("the discovery document has no jwks_uri"))?;
+        let jwks = self.fetch_public_json(url_path(jwks_uri)).await?;
+        self.authorizer.verify(token, &jwks, &[])
     }
+
+    /// A JSON document served by a public route of the template.
+    async fn fetch_public_json(&self, path: &str) -> Result<Value, Refused> {
+        let unavailable = Refused("the issuer's keys cannot be fetched");
+        let uri: Uri = path.parse().map_err(|_| unavailable.clone())?;
+        let (route, params) = self
+            .template
+            .route("GET", uri.path())
+            .filter(|(route, _)| route.public)
+            .ok_or(unavailable.clone())?;
+        let event = event(
+            route,
+            &params,
+            &Method::GET,
+            &uri,
+            &HeaderMap::new(),
+            &Bytes::new(),
+            None,
+            "127.0.0.1",
+            &self.domain,
+        );
+        let response = (self.functions[route.function.as_str()])(event)
+            .await
+            .map_err(|_| unavailable.clone())?;
+        if response.get("statusCode").and_then(Value::as_u64) != Some(200) {
+            return Err(unavailable);
+        }
+        response
+            .get("body")
+            .and_then(Value::as_str)
+            .and_then(|body| serde_json::from_str(body).ok())
+            .ok_or(unavailable)
+    }
+}
+
+/// The path of an absolute URL (`https://host/a/b` → `/a/b`; no path → ``).
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.find('/').map_or("", |i| &rest[i..])
+}
+
+/// API Gateway's answer when its JWT authorizer refuses a request (HTTP APIs cannot customise
+/// it): 401 with `{"message":"Unauthorized"}`.
+fn unauthorized(token_presented: bool, refused: &Refused) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if token_presented {
+        builder = builder.header(
+            http::header::WWW_AUTHENTICATE,
+            format!("Bearer scope=\"\" error=\"invalid_token\" error_description=\"{refused}\""),
+        );
+    }
+    builder
+        .body(Body::from(r#"{"message":"Unauthorized"}"#))
+        .expect("static response")
 }
 
 async fn serve(

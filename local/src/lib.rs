@@ -6,6 +6,7 @@
 //! function's handler through lambda_http's own event adapter. Later relays (S3 notifications,
 //! Kafka records) plug in beside [`gateway`] as further event sources over the same registry.
 
+pub mod authorizer;
 pub mod aws;
 pub mod functions;
 pub mod gateway;

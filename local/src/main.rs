@@ -92,7 +92,7 @@ Press Ctrl-C to stop.
     Ok(())
 }
 
-/// `careflow-local keygen`: a new Ed25519 signing key for a deployment. Prints the Secrets
+/// `careflow-local keygen`: a new RSA-2048 (RS256) signing key for a deployment. Prints the Secrets
 /// Manager secret value (private: store it, never commit it) and the public JWK to add to the
 /// `JwtPublicJwks` parameter.
 fn keygen() -> anyhow::Result<()> {

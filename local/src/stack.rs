@@ -12,6 +12,7 @@ use careflow::auth::token::{
 use careflow::db::{self, DbConfig};
 use careflow::kafka::mock::MockKafka;
 
+use crate::authorizer::JwtAuthorizer;
 use crate::aws::{AwsFunctions, FunctionIdentities};
 use crate::functions::{self, Deps};
 use crate::gateway::Gateway;
@@ -131,7 +132,13 @@ fn signing_key(state_dir: &Path) -> anyhow::Result<SigningKey> {
     let path = state_dir.join("signing-key.json");
     if let Ok(raw) = std::fs::read_to_string(&path) {
         let doc: SigningKeyDocument = serde_json::from_str(&raw).context("signing-key.json")?;
-        return SigningKey::from_document(&doc).map_err(|e| anyhow::anyhow!("{e}"));
+        match SigningKey::from_document(&doc) {
+            Ok(key) => return Ok(key),
+            // An Ed25519 key of an earlier version: API Gateway verifies RSA only.
+            Err(e) => {
+                tracing::warn!(error = %e, "replacing the stored signing key with an RSA key")
+            }
+        }
     }
     let key = SigningKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::create_dir_all(state_dir)?;
@@ -266,7 +273,11 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
             }
         }));
     }
-    let mut gateway = Gateway::new(template, http, verifier, domain)?;
+    let authorizer = JwtAuthorizer {
+        issuer: deps.settings.issuer.clone(),
+        audiences: vec![deps.settings.audience.clone()],
+    };
+    let mut gateway = Gateway::new(template, http, authorizer, domain)?;
     gateway.web_root = settings
         .web_root
         .clone()

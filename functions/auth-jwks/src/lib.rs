@@ -24,7 +24,7 @@ impl AuthJwks {
             "token_endpoint": format!("{issuer}/auth/login"),
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["EdDSA"],
+            "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["none"],
             "claims_supported": ["iss", "aud", "sub", "role", "exp", "nbf", "iat", "jti"],
         });

@@ -499,7 +499,8 @@ async fn jwks_and_discovery_documents_verify_issued_tokens() {
     let jwks = env.call("auth-jwks", event("auth-jwks/jwks.json")).await;
     assert_eq!(jwks.status, 200);
     assert_eq!(jwks.body["keys"][0]["kid"], env.key.kid());
-    assert_eq!(jwks.body["keys"][0]["alg"], "EdDSA");
+    assert_eq!(jwks.body["keys"][0]["alg"], "RS256");
+    assert_eq!(jwks.body["keys"][0]["kty"], "RSA");
     assert!(
         jwks.body["keys"][0].get("d").is_none(),
         "private part must never be published"

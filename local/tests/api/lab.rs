@@ -297,7 +297,9 @@ async fn reports_from_four_pdf_producers_yield_the_right_values() {
     }
     lab.deliver(producers.len()).await;
     for (producer, id) in ids {
-        let report = env.admin_records().await
+        let report = env
+            .admin_records()
+            .await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -340,7 +342,9 @@ async fn hostile_files_end_unreadable_with_a_reason_and_are_kept() {
     }
     lab.deliver(cases.len()).await;
     for (file, id, reason, bytes) in ids {
-        let report = env.admin_records().await
+        let report = env
+            .admin_records()
+            .await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -408,7 +412,9 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         started.elapsed()
     );
     for ((fault, reason), id) in faults.iter().zip(keys) {
-        let r = env.admin_records().await
+        let r = env
+            .admin_records()
+            .await
             .get_lab_report(patient, id)
             .await
             .unwrap()
@@ -417,7 +423,9 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         let got = r.reason.unwrap();
         assert!(got.starts_with(reason), "{fault}: {got:?}");
     }
-    let r = env.admin_records().await
+    let r = env
+        .admin_records()
+        .await
         .get_lab_report(patient, good)
         .await
         .unwrap()
@@ -458,7 +466,9 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .unwrap();
     assert_eq!(first.processed, 1, "{first:?}");
     let (patient, report) = careflow::lab::parse_object_key(&key).unwrap();
-    let stored = env.admin_records().await
+    let stored = env
+        .admin_records()
+        .await
         .get_lab_report(patient, report)
         .await
         .unwrap()
@@ -498,7 +508,9 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .await
         .unwrap();
     assert_eq!(late.duplicates, 1, "{late:?}");
-    let last: LabReport = env.admin_records().await
+    let last: LabReport = env
+        .admin_records()
+        .await
         .get_lab_report(patient, report)
         .await
         .unwrap()
@@ -605,7 +617,9 @@ async fn lab_endpoints_follow_the_record_access_rules() {
     )
     .await
     .assert_problem(404, None);
-    let trail = env.admin_records().await
+    let trail = env
+        .admin_records()
+        .await
         .audit_trail(patient, 100, None)
         .await
         .unwrap()
@@ -673,7 +687,9 @@ async fn every_corpus_pdf_ends_with_a_final_status() {
             "{}",
             file.display()
         );
-        let r = env.admin_records().await
+        let r = env
+            .admin_records()
+            .await
             .get_lab_report(patient, id)
             .await
             .unwrap()

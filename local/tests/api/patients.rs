@@ -43,7 +43,9 @@ async fn seed_profile(env: &TestEnv, patient: Uuid, name: &str) {
         user_id: patient,
         role: Role::Patient,
     };
-    env.admin_patients().await.create(
+    env.admin_patients()
+        .await
+        .create(
             &caller,
             patient,
             profile_body(name).as_object().unwrap().clone(),
@@ -350,7 +352,9 @@ async fn concurrent_updates_with_one_version_have_one_winner() {
     for loser in replies.iter().filter(|r| r.status != 200) {
         loser.assert_problem(412, None);
     }
-    let stored = env.admin_records().await
+    let stored = env
+        .admin_records()
+        .await
         .get_profile(patient)
         .await
         .unwrap()
@@ -373,7 +377,8 @@ async fn concurrent_updates_with_one_version_have_one_winner() {
         .await
         .assert_problem(428, Some("if-match"));
     assert_eq!(
-        env.admin_records().await
+        env.admin_records()
+            .await
             .get_profile(patient)
             .await
             .unwrap()
@@ -569,7 +574,9 @@ async fn every_access_lands_in_the_patients_audit_trail() {
         201
     );
 
-    let trail = env.admin_records().await
+    let trail = env
+        .admin_records()
+        .await
         .audit_trail(patient, 100, None)
         .await
         .unwrap()
@@ -624,7 +631,8 @@ async fn profile_validation_names_fields_and_limits_size() {
         .await
         .assert_problem(403, None);
     assert!(
-        env.admin_records().await
+        env.admin_records()
+            .await
             .get_profile(patient)
             .await
             .unwrap()

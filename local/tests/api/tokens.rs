@@ -18,15 +18,40 @@ fn claims(issuer: &str, sub: &str, now: i64) -> Value {
 }
 
 fn sign(key: &SigningKey, kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::EdDSA);
+    sign_with(Algorithm::RS256, key, kid, claims)
+}
+
+fn sign_with(alg: Algorithm, key: &SigningKey, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
     let pem = key.to_document().private_key_pem;
     jsonwebtoken::encode(
         &header,
         claims,
-        &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
     )
     .unwrap()
+}
+
+/// A token signed with another kind of key under our kid: API Gateway verifies RSA only.
+fn sign_non_rsa(alg: Algorithm, kid: &str, claims: &Value) -> String {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+    let rng = SystemRandom::new();
+    let key = match alg {
+        Algorithm::EdDSA => {
+            EncodingKey::from_ed_der(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref())
+        }
+        Algorithm::ES256 => EncodingKey::from_ec_der(
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .unwrap()
+                .as_ref(),
+        ),
+        other => panic!("no key for {other:?}"),
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
 fn unsigned(header: &Value, claims: &Value) -> String {
@@ -71,16 +96,17 @@ pub fn hostile_tokens(
         parts[2]
     );
 
-    // HS256 keyed with the public key, the classic algorithm-confusion attack.
-    let public_raw = URL_SAFE_NO_PAD.decode(&key.public_jwk().x).unwrap();
+    // HS256 keyed with the public key, the classic algorithm-confusion attack: with the
+    // modulus bytes, and with the JWK's `n` text.
+    let modulus = URL_SAFE_NO_PAD.decode(&key.public_jwk().n).unwrap();
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.kid = Some(kid.to_owned());
     let hs_raw =
-        jsonwebtoken::encode(&hs_header, &good, &EncodingKey::from_secret(&public_raw)).unwrap();
+        jsonwebtoken::encode(&hs_header, &good, &EncodingKey::from_secret(&modulus)).unwrap();
     let hs_jwk = jsonwebtoken::encode(
         &hs_header,
         &good,
-        &EncodingKey::from_secret(key.public_jwk().x.as_bytes()),
+        &EncodingKey::from_secret(key.public_jwk().n.as_bytes()),
     )
     .unwrap();
 
@@ -118,9 +144,40 @@ pub fn hostile_tokens(
         ("HS256 with the JWK x", hs_jwk),
         ("unknown key", sign(&rogue, rogue.kid(), &good)),
         ("rogue key, our kid", sign(&rogue, kid, &good)),
+        (
+            "embedded jwk of a rogue key",
+            embedded_jwk(&rogue, kid, &good),
+        ),
+        (
+            "EdDSA under our kid",
+            sign_non_rsa(Algorithm::EdDSA, kid, &good),
+        ),
+        (
+            "ES256 under our kid",
+            sign_non_rsa(Algorithm::ES256, kid, &good),
+        ),
         ("garbage", "not.a.jwt".to_owned()),
         ("empty", String::new()),
     ]
+}
+
+/// A token that carries its own key in the header (`jwk`), signed by that key, naming our kid:
+/// only the issuer's published keys may verify a token.
+fn embedded_jwk(rogue: &SigningKey, kid: &str, claims: &Value) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid, "jwk": rogue.public_jwk()});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let pem = rogue.to_document().private_key_pem;
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        Algorithm::RS256,
+    )
+    .unwrap();
+    format!("{signing_input}.{signature}")
 }
 
 #[tokio::test]

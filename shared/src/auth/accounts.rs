@@ -97,7 +97,7 @@ pub async fn issuer_from_env() -> Result<TokenIssuer, ConfigError> {
     };
     let key = SigningKey::from_document(&doc).map_err(|_| ConfigError::Invalid {
         name: "CAREFLOW_JWT_SIGNING_KEY",
-        message: "not an Ed25519 PKCS#8 private key".into(),
+        message: "not an RSA (2048 bits or more) PKCS#8 private key".into(),
     })?;
     let ttl = config::parsed_or("CAREFLOW_ACCESS_TOKEN_TTL_SECONDS", 900u64)?;
     Ok(TokenIssuer::new(

@@ -1,16 +1,19 @@
-//! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, published as a JWKS.
+//! Access tokens: RS256 JWTs with a `kid`, published as a JWKS.
 //!
-//! Verification pins the algorithm to EdDSA (so `alg: none` and HS256-with-the-public-key
-//! tokens fail), selects the key by `kid`, and checks iss, aud, exp and nbf with a small leeway.
-//! The signing key is an Ed25519 PKCS#8 key held in Secrets Manager as
-//! `{"kid": "...", "private_key_pem": "..."}`; verifiers get only public keys, as a JWKS that
+//! RSA because API Gateway's HTTP API JWT authorizer verifies RSA signatures only (RS256, RS384,
+//! RS512); it picks the key by `kid` from the issuer's `jwks_uri`. Verification pins the
+//! algorithm to RS256 (so `alg: none`, HS256-with-the-public-key and tokens of any other
+//! algorithm fail), selects the key by `kid`, and checks iss, aud, exp and nbf with a small
+//! leeway. The signing key is a 2048-bit (or larger) RSA key in PKCS#8, held in Secrets Manager
+//! as `{"kid": "...", "private_key_pem": "..."}`; verifiers get only public keys, as a JWKS that
 //! keeps the previous key during a rotation.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -24,12 +27,20 @@ use crate::{Error, Result};
 /// Clock skew tolerated on exp and nbf.
 const LEEWAY_SECONDS: u64 = 30;
 
-/// One public key in JWKS form (RFC 8037 OKP key).
+/// The one algorithm tokens are signed and verified with.
+pub const ALGORITHM: Algorithm = Algorithm::RS256;
+
+/// The smallest RSA modulus accepted for signing, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// One public key in JWKS form (RFC 7517/7518 RSA key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     pub kty: String,
-    pub crv: String,
-    pub x: String,
+    /// The modulus, base64url without padding.
+    pub n: String,
+    /// The public exponent, base64url without padding.
+    pub e: String,
     pub kid: String,
     pub alg: String,
     #[serde(rename = "use")]
@@ -68,7 +79,7 @@ impl std::fmt::Debug for SigningKeyDocument {
     }
 }
 
-/// An Ed25519 private key with its id.
+/// An RSA private key with its id.
 #[derive(Clone)]
 pub struct SigningKey {
     kid: String,
@@ -86,10 +97,12 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A fresh key; its kid is derived from the date and a random suffix.
+    /// A fresh 2048-bit key; its kid is derived from the date and a random suffix.
     pub fn generate() -> Result<Self> {
-        let der = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| Error::internal("ed25519 key generation failed"))?;
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| Error::internal("RSA key generation failed"))?;
+        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+            .map_err(|_| Error::internal("RSA key encoding failed"))?;
         let kid = format!(
             "{}-{}",
             chrono::Utc::now().format("%Y%m%d"),
@@ -98,44 +111,46 @@ impl SigningKey {
         Self::from_pkcs8_der(kid, der.as_ref())
     }
 
+    /// An RSA key in PKCS#8 DER, at least [`MIN_RSA_BITS`] long.
     pub fn from_pkcs8_der(kid: String, der: &[u8]) -> Result<Self> {
-        let pair = Ed25519KeyPair::from_pkcs8(der)
-            .or_else(|_| Ed25519KeyPair::from_pkcs8_maybe_unchecked(der))
-            .map_err(|_| Error::internal("signing key is not an Ed25519 PKCS#8 key"))?;
-        let public = Jwk {
-            kty: "OKP".into(),
-            crv: "Ed25519".into(),
-            x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+        let pair = RsaKeyPair::from_pkcs8(der)
+            .map_err(|_| Error::internal("signing key is not an RSA PKCS#8 key"))?;
+        if pair.public_modulus_len() * 8 < MIN_RSA_BITS {
+            return Err(Error::internal(format!(
+                "signing key is shorter than {MIN_RSA_BITS} bits"
+            )));
+        }
+        let public = pair.public_key();
+        let jwk = Jwk {
+            kty: "RSA".into(),
+            n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+            e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
             kid: kid.clone(),
-            alg: "EdDSA".into(),
+            alg: "RS256".into(),
             use_: "sig".into(),
         };
+        let pem = pkcs8_pem(der);
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|e| Error::internal(format!("signing key: {e}")))?;
         Ok(Self {
             kid,
-            encoding: EncodingKey::from_ed_der(der),
-            public,
+            encoding,
+            public: jwk,
             pkcs8_der: der.to_vec(),
         })
     }
 
     pub fn from_document(doc: &SigningKeyDocument) -> Result<Self> {
         let der = pem_body(&doc.private_key_pem, "PRIVATE KEY")
-            .ok_or_else(|| Error::internal("signing key PEM is malformed"))?;
+            .ok_or_else(|| Error::internal("signing key PEM is not a PKCS#8 private key"))?;
         Self::from_pkcs8_der(doc.kid.clone(), &der)
     }
 
     /// The secret's JSON form, for `careflow-local` and key rotation.
     pub fn to_document(&self) -> SigningKeyDocument {
-        let body = STANDARD.encode(&self.pkcs8_der);
-        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).expect("base64 is ascii"));
-            pem.push('\n');
-        }
-        pem.push_str("-----END PRIVATE KEY-----\n");
         SigningKeyDocument {
             kid: self.kid.clone(),
-            private_key_pem: pem,
+            private_key_pem: pkcs8_pem(&self.pkcs8_der),
         }
     }
 
@@ -146,6 +161,17 @@ impl SigningKey {
     pub fn public_jwk(&self) -> &Jwk {
         &self.public
     }
+}
+
+fn pkcs8_pem(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ascii"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
 }
 
 fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
@@ -216,7 +242,7 @@ impl TokenIssuer {
             iat: now,
             jti: Uuid::new_v4(),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
+        let mut header = Header::new(ALGORITHM);
         header.kid = Some(self.key.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.key.encoding)
             .map_err(|e| Error::internal(format!("signing failed: {e}")))?;
@@ -251,17 +277,18 @@ impl Verifier {
     pub fn new(jwks: &Jwks, settings: &TokenSettings) -> Result<Self, ConfigError> {
         let mut keys = HashMap::new();
         for jwk in &jwks.keys {
-            if jwk.kty != "OKP" || jwk.crv != "Ed25519" {
+            if jwk.kty != "RSA" || jwk.alg != "RS256" {
                 return Err(ConfigError::Invalid {
                     name: "CAREFLOW_JWT_PUBLIC_JWKS",
-                    message: format!("key {} is not an Ed25519 OKP key", jwk.kid),
+                    message: format!("key {} is not an RS256 RSA key", jwk.kid),
                 });
             }
-            let key =
-                DecodingKey::from_ed_components(&jwk.x).map_err(|e| ConfigError::Invalid {
+            let key = DecodingKey::from_rsa_components(&jwk.n, &jwk.e).map_err(|e| {
+                ConfigError::Invalid {
                     name: "CAREFLOW_JWT_PUBLIC_JWKS",
                     message: format!("key {}: {e}", jwk.kid),
-                })?;
+                }
+            })?;
             keys.insert(jwk.kid.clone(), key);
         }
         if keys.is_empty() {
@@ -270,8 +297,8 @@ impl Verifier {
                 message: "no keys".into(),
             });
         }
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.algorithms = vec![Algorithm::EdDSA];
+        let mut validation = Validation::new(ALGORITHM);
+        validation.algorithms = vec![ALGORITHM];
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.validate_exp = true;
@@ -290,7 +317,7 @@ impl Verifier {
     pub fn verify(&self, token: &str) -> Result<Claims> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| Error::Unauthenticated("malformed token".into()))?;
-        if header.alg != Algorithm::EdDSA {
+        if header.alg != ALGORITHM {
             return Err(Error::Unauthenticated("unsupported token algorithm".into()));
         }
         let kid = header

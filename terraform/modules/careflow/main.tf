@@ -29,6 +29,7 @@ locals {
     KafkaBootstrapServers     = module.kafka.bootstrap_servers
     KafkaCredentialsSecretArn = module.secrets.kafka_secret_arns["lambda"]
     LogsKmsKeyArn             = module.kms.key_arn
+    SecretsKmsKeyArn          = module.kms.key_arn # encrypts the three secrets: their readers get kms:Decrypt
   }, var.sam_extra_parameters)
 
   sam_parameters = { for k, v in local.offered_parameters : k => v if contains(local.template_names, k) }
