@@ -16,12 +16,14 @@ Three things on top of the stock server:
    each function runs with the credentials of its own role (scripts/function_roles.py), so a
    call its role does not allow fails with AccessDenied, as in AWS.
 
-3. The IAM check moto leaves out, done as AWS does it:
+3. The IAM check moto leaves out or gets wrong, done as AWS does it:
    - DynamoDB calls are checked against the table's ARN (and `table/T/index/I` for a query of an
      index), not `*`; a batch is checked per table; a transaction item by item as the action it
      stands for (`Put` needs `dynamodb:PutItem`, `ConditionCheck` `dynamodb:ConditionCheckItem`).
    - IAM resource wildcards are IAM's: `*` any run of characters, `?` exactly one, everything
      else literal (moto turns the pattern into a regular expression unescaped).
+   - A signature is checked over the request's raw body (moto signed its parsed parameters,
+     which failed every body-less GET).
    - A browser's presigned POST to S3 (no Authorization header: the form carries the signature)
      is authenticated like AWS does: the policy's SigV4 signature is verified with the secret of
      the access key in `x-amz-credential`, the policy must not have expired, every form field
@@ -71,6 +73,24 @@ def _iam_match(pattern: str, string: str) -> re.Match[str] | None:
 
 
 access_control.IAMPolicyStatement._match = staticmethod(_iam_match)  # type: ignore[method-assign]
+
+
+def _signed_request(self: Any) -> Any:
+    """The request as the client signed it. moto signs `data` when the body is empty, which for
+    a body-less GET (Lambda's GetFunctionConfiguration, ApiGatewayV2's GetApis) is the request's
+    headers, so every such call failed with SignatureDoesNotMatch."""
+    from botocore.awsrequest import AWSRequest
+
+    signed_headers = self._get_string_between("SignedHeaders=", ",", self._headers["Authorization"]).split(";")
+    headers = self._create_headers_for_aws_request(signed_headers, self._headers)
+    # A form-encoded POST (IAM, STS) reaches moto parsed: its parameters are the signed body.
+    body = self._body or (self._data if self._method not in ("GET", "HEAD", "DELETE") else b"")
+    request = AWSRequest(method=self._method, url=self._path, data=body, headers=headers)
+    request.context["timestamp"] = headers["X-Amz-Date"]
+    return request
+
+
+access_control.IAMRequestBase._create_aws_request = _signed_request  # type: ignore[method-assign]
 
 
 # ------------------------------------------------------------------------------ DynamoDB

@@ -3,13 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use careflow::Error;
 use serde_json::{Value, json};
 
 use crate::authorizer::{JwtAuthorizer, Refused};
@@ -18,6 +18,10 @@ use crate::template::{Route, Template};
 
 /// Largest request body API Gateway HTTP APIs accept.
 const MAX_REQUEST_BYTES: usize = 10 * 1024 * 1024;
+/// An HTTP API waits at most this long for its Lambda integration.
+pub const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest response a synchronously invoked Lambda function may return (its JSON, as sent).
+pub const MAX_LAMBDA_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
 pub struct Gateway {
     pub template: Template,
@@ -78,7 +82,7 @@ impl Gateway {
             {
                 return file;
             }
-            return problem(&Error::NotFound("route"));
+            return gateway_error(StatusCode::NOT_FOUND);
         };
         let claims = if route.public {
             None
@@ -106,11 +110,30 @@ impl Gateway {
             &self.domain,
         );
         let function = &self.functions[route.function.as_str()];
-        match function(event).await {
-            Ok(response) => lambda_response(&response),
-            Err(err) => {
+        // Lambda stops the function at its own timeout (an error API Gateway answers 500);
+        // API Gateway stops waiting at its integration timeout (503).
+        let own = self.template.timeouts.get(&route.function).copied();
+        let limit = own.unwrap_or(INTEGRATION_TIMEOUT).min(INTEGRATION_TIMEOUT);
+        match tokio::time::timeout(limit, function(event)).await {
+            Err(_) if own.is_some_and(|t| t < INTEGRATION_TIMEOUT) => {
+                tracing::error!(function = %route.function, ?limit, "Task timed out");
+                gateway_error(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            Err(_) => {
+                tracing::error!(function = %route.function, "integration timed out");
+                gateway_error(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            Ok(Ok(response)) => {
+                let size = serde_json::to_vec(&response).map_or(usize::MAX, |v| v.len());
+                if size > MAX_LAMBDA_RESPONSE_BYTES {
+                    tracing::error!(function = %route.function, size, "Response payload size exceeded maximum allowed payload size");
+                    return gateway_error(StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                lambda_response(&response)
+            }
+            Ok(Err(_)) => {
                 tracing::error!(function = %route.function, "invocation failed");
-                problem(&err)
+                gateway_error(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
     }
@@ -215,6 +238,23 @@ fn url_path(url: &str) -> &str {
     rest.find('/').map_or("", |i| &rest[i..])
 }
 
+/// API Gateway's own answers (HTTP APIs cannot customise them): no route (404), a request over
+/// 10 MB (413), a failed integration (500: the function failed or timed out, or its response
+/// was over 6 MB) and an integration that did not answer in 30 s (503).
+fn gateway_error(status: StatusCode) -> Response<Body> {
+    let message = match status {
+        StatusCode::NOT_FOUND => "Not Found",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        StatusCode::SERVICE_UNAVAILABLE => "Service Unavailable",
+        _ => "Internal Server Error",
+    };
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({ "message": message }).to_string()))
+        .expect("static response")
+}
+
 /// API Gateway's answer when its JWT authorizer refuses a request (HTTP APIs cannot customise
 /// it): 401 with `{"message":"Unauthorized"}`.
 fn unauthorized(token_presented: bool, refused: &Refused) -> Response<Body> {
@@ -241,9 +281,7 @@ async fn serve(
     let body = match axum::body::to_bytes(body, MAX_REQUEST_BYTES).await {
         Ok(body) => body,
         Err(_) => {
-            return problem(&Error::PayloadTooLarge {
-                limit: MAX_REQUEST_BYTES,
-            });
+            return gateway_error(StatusCode::PAYLOAD_TOO_LARGE);
         }
     };
     let started = std::time::Instant::now();
@@ -422,16 +460,121 @@ fn lambda_response(response: &Value) -> Response<Body> {
     };
     builder
         .body(body)
-        .unwrap_or_else(|_| problem(&Error::internal("bad response")))
+        .unwrap_or_else(|_| gateway_error(StatusCode::INTERNAL_SERVER_ERROR))
 }
 
-/// The same problem+json the functions produce, for errors raised by the gateway itself.
-fn problem(err: &Error) -> Response<Body> {
-    let (parts, body) = careflow::http::problem_response(err).into_parts();
-    let bytes = match body {
-        lambda_http::Body::Text(text) => text.into_bytes(),
-        lambda_http::Body::Binary(bytes) => bytes,
-        _ => Vec::new(),
-    };
-    Response::from_parts(parts, Body::from(bytes))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"
+Globals:
+  Function:
+    Timeout: 10
+Resources:
+  Slow:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: slow}}
+    Properties:
+      Events: {Get: {Type: HttpApi, Properties: {Path: /slow, Method: GET, Auth: {Authorizer: NONE}}}}
+  Patient:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: patient}}
+    Properties:
+      Timeout: 900
+      Events: {Get: {Type: HttpApi, Properties: {Path: /patient, Method: GET, Auth: {Authorizer: NONE}}}}
+  Big:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: big}}
+    Properties:
+      Events: {Get: {Type: HttpApi, Properties: {Path: "/big/{size}", Method: GET, Auth: {Authorizer: NONE}}}}
+"#;
+
+    fn sleeper(seconds: u64) -> HttpFunction {
+        Arc::new(move |_| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+                Ok(json!({"statusCode": 200, "body": "late"}))
+            })
+        })
+    }
+
+    fn gateway() -> Gateway {
+        let big: HttpFunction = Arc::new(|event: Value| {
+            Box::pin(async move {
+                let size: usize = event["pathParameters"]["size"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                Ok(json!({"statusCode": 200, "body": "x".repeat(size)}))
+            })
+        });
+        let functions = HashMap::from([
+            ("slow", sleeper(11)),
+            ("patient", sleeper(31)),
+            ("big", big),
+        ]);
+        let authorizer = JwtAuthorizer {
+            issuer: "https://issuer.test".into(),
+            audiences: vec!["careflow-api".into()],
+        };
+        Gateway::new(
+            Template::parse(TEMPLATE).unwrap(),
+            functions,
+            authorizer,
+            "localhost".into(),
+        )
+        .unwrap()
+    }
+
+    async fn get(gateway: &Gateway, path: &str) -> (u16, Value) {
+        let uri: Uri = path.parse().unwrap();
+        let response = gateway
+            .call(
+                &Method::GET,
+                &uri,
+                &HeaderMap::new(),
+                Bytes::new(),
+                "127.0.0.1",
+            )
+            .await;
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    /// Lambda stops a function at its own timeout (500); API Gateway stops waiting after 30 s
+    /// (503), however long the function may run.
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_end_as_api_gateway_ends_them() {
+        let gateway = gateway();
+        assert_eq!(
+            get(&gateway, "/slow").await,
+            (500, json!({"message": "Internal Server Error"}))
+        );
+        assert_eq!(
+            get(&gateway, "/patient").await,
+            (503, json!({"message": "Service Unavailable"}))
+        );
+    }
+
+    /// A response whose Lambda JSON is over 6 MB never reaches the client.
+    #[tokio::test]
+    async fn responses_over_six_megabytes_fail_like_lambda() {
+        let gateway = gateway();
+        let fits = MAX_LAMBDA_RESPONSE_BYTES - 100;
+        assert_eq!(get(&gateway, &format!("/big/{fits}")).await.0, 200);
+        let over = MAX_LAMBDA_RESPONSE_BYTES;
+        assert_eq!(
+            get(&gateway, &format!("/big/{over}")).await,
+            (500, json!({"message": "Internal Server Error"}))
+        );
+        assert_eq!(
+            get(&gateway, "/nowhere").await,
+            (404, json!({"message": "Not Found"}))
+        );
+    }
 }

@@ -128,6 +128,8 @@ pub struct KafkaTrigger {
 #[derive(Debug, Clone, Default)]
 pub struct Template {
     pub functions: Vec<String>,
+    /// Each function's `Timeout` (its own, else `Globals.Function.Timeout`, else Lambda's 3 s).
+    pub timeouts: std::collections::HashMap<String, std::time::Duration>,
     pub routes: Vec<Route>,
     pub kafka_triggers: Vec<KafkaTrigger>,
     pub tables: Vec<Table>,
@@ -214,6 +216,12 @@ impl Template {
             .and_then(Value::as_mapping)
             .ok_or_else(|| TemplateError::Shape("no Resources".into()))?;
         let mut template = Template::default();
+        let global_timeout = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Timeout"))
+            .and_then(Value::as_u64)
+            .unwrap_or(3);
         for (id, resource) in resources {
             let id = id.as_str().unwrap_or("?");
             match resource.get("Type").and_then(Value::as_str) {
@@ -282,6 +290,14 @@ impl Template {
                     public,
                 });
             }
+            let timeout = resource
+                .get("Properties")
+                .and_then(|p| p.get("Timeout"))
+                .and_then(Value::as_u64)
+                .unwrap_or(global_timeout);
+            template
+                .timeouts
+                .insert(function.clone(), std::time::Duration::from_secs(timeout));
             template.functions.push(function);
         }
         Ok(template)

@@ -310,6 +310,121 @@ async fn reports_from_four_pdf_producers_yield_the_right_values() {
     }
 }
 
+/// A one-page PDF (Helvetica, one text row per line), built here so that its size is a
+/// parameter: the rows run past the page's bottom, which text extraction does not mind.
+fn text_pdf(lines: &[String]) -> Vec<u8> {
+    let mut content = String::from("BT /F1 6 Tf 20 780 Td 7 TL\n");
+    for line in lines {
+        let escaped = line
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        content.push_str(&format!("({escaped}) Tj T*\n"));
+    }
+    content.push_str("ET\n");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+         /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
+            .to_owned(),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}endstream",
+            content.len()
+        ),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// Reports too big for one record end `needs_review` with the reason, never `pending`: one
+/// with 5,000 recognisable values (about 0.5 MB stored: past DynamoDB's 400 KB item limit,
+/// which the emulator enforces, so without the cap the write fails on every retry) and one with
+/// 4 MB of text. Nothing of either is stored as values.
+#[tokio::test]
+async fn reports_too_large_for_a_record_end_needs_review_with_a_reason() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(60)).await;
+    let patient = Uuid::new_v4();
+    // Distinct names of letters only (digits in a name read as its value).
+    let name = |mut i: usize| {
+        let mut letters = String::new();
+        for _ in 0..3 {
+            letters.push((b'a' + (i % 26) as u8) as char);
+            i /= 26;
+        }
+        format!("Serum analyte {letters} of the extended panel")
+    };
+    let many_values: Vec<String> = (0..5000)
+        .map(|i| format!("{} {}.{} mmol/L 3.9 - 5.6", name(i), 4 + i % 3, i % 10))
+        .collect();
+    let filler = "Narrative text of a very long document that is not a lab report at all. ";
+    let megabytes_of_text: Vec<String> = (0..4 * 1024 * 1024 / filler.len())
+        .map(|_| filler.to_owned())
+        .collect();
+    let cases = [
+        ("5000 values", text_pdf(&many_values), "5000 lab values"),
+        (
+            "4 MB of text",
+            text_pdf(&megabytes_of_text),
+            "the PDF holds",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (what, bytes, reason) in &cases {
+        assert!(
+            bytes.len() < LAB_MAX_BYTES as usize,
+            "{what} fits the upload limit"
+        );
+        let id = Uuid::now_v7();
+        lab.put(&object_key(patient, id), bytes.clone()).await;
+        ids.push((what, id, reason));
+    }
+    let batches = lab.deliver(cases.len()).await;
+    assert!(
+        batches
+            .iter()
+            .all(|b| b.needs_review + b.duplicates <= cases.len()),
+        "{batches:?}"
+    );
+    for (what, id, reason) in ids {
+        let report = env
+            .admin_records()
+            .await
+            .get_lab_report(patient, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let got = report.reason.clone().unwrap_or_default();
+        assert_eq!(
+            (report.status, report.results.len()),
+            (Status::NeedsReview, 0),
+            "{what}: {got}"
+        );
+        assert!(got.starts_with(reason), "{what}: reason {got:?}");
+    }
+}
+
 /// Image-only, encrypted (two producers), truncated, empty, not-a-PDF and oversized files
 /// each end `unreadable` with the right reason; the originals stay as uploaded.
 #[tokio::test]

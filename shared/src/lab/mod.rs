@@ -84,6 +84,18 @@ pub struct LabResult {
     pub flag: Option<Flag>,
 }
 
+impl LabResult {
+    /// About what the value takes in a stored item (attribute names and its strings).
+    pub fn stored_bytes(&self) -> usize {
+        let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        48 + self.name.len()
+            + self.value.len()
+            + optional(&self.unit)
+            + optional(&self.reference_range)
+            + 8
+    }
+}
+
 /// A lab report as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabReport {

@@ -12,7 +12,9 @@ use uuid::Uuid;
 use super::parse::parse_report;
 use super::presign::{PostPolicy, PresignedPost, SigningCredentials, presign_post};
 use super::store::Written;
-use super::{DEFAULT_MAX_BYTES, LabReport, ObjectRef, PDF_CONTENT_TYPE, Status, UploadRequest};
+use super::{
+    DEFAULT_MAX_BYTES, LabReport, LabResult, ObjectRef, PDF_CONTENT_TYPE, Status, UploadRequest,
+};
 use crate::auth::Caller;
 use crate::config::{self, ConfigError};
 use crate::patient::access::Action;
@@ -251,6 +253,16 @@ pub enum Verdict {
 
 /// The final report for an object: the pending one (or a new one, for an object that arrived
 /// without a pending record) with status, reason, values and the object it was read from.
+/// The most extracted text a report is parsed from. A lab report is a few KiB; a PDF with
+/// megabytes of text is something else, and a person should look at it.
+pub const MAX_REPORT_TEXT_BYTES: usize = 1024 * 1024;
+/// The most values one report keeps: all of them or none, never a silent cut of a medical
+/// record. With [`MAX_REPORT_VALUES_BYTES`] it keeps the stored item far below DynamoDB's
+/// 400 KB item limit, so a final report can always be written.
+pub const MAX_REPORT_VALUES: usize = 1000;
+/// The most bytes the values of one report may take when stored.
+pub const MAX_REPORT_VALUES_BYTES: usize = 256 * 1024;
+
 pub fn final_report(
     pending: Option<LabReport>,
     patient_id: Uuid,
@@ -276,9 +288,34 @@ pub fn final_report(
     });
     let (status, reason, results, collected_at) = match verdict {
         Verdict::Unreadable { reason } => (Status::Unreadable, reason, Vec::new(), None),
+        Verdict::Text { text } if text.len() > MAX_REPORT_TEXT_BYTES => (
+            Status::NeedsReview,
+            format!(
+                "the PDF holds {} KiB of text, more than the {} KiB a lab report is read from \
+                 automatically: a person has to look",
+                text.len() / 1024,
+                MAX_REPORT_TEXT_BYTES / 1024
+            ),
+            Vec::new(),
+            None,
+        ),
         Verdict::Text { text } => {
             let parsed = parse_report(&text);
-            if parsed.results.is_empty() {
+            let values_bytes: usize = parsed.results.iter().map(LabResult::stored_bytes).sum();
+            if parsed.results.len() > MAX_REPORT_VALUES || values_bytes > MAX_REPORT_VALUES_BYTES {
+                (
+                    Status::NeedsReview,
+                    format!(
+                        "{} lab values ({} KiB) recognised, more than one report may hold \
+                         ({MAX_REPORT_VALUES} values, {} KiB): a person has to look",
+                        parsed.results.len(),
+                        values_bytes / 1024,
+                        MAX_REPORT_VALUES_BYTES / 1024
+                    ),
+                    Vec::new(),
+                    parsed.collected_at,
+                )
+            } else if parsed.results.is_empty() {
                 (
                     Status::NeedsReview,
                     "the PDF has text but no lab values were recognised".to_owned(),
@@ -355,5 +392,68 @@ mod tests {
             (bad.status, bad.reason.as_deref()),
             (Status::Unreadable, Some("encrypted PDF"))
         );
+    }
+
+    #[test]
+    fn reports_past_the_caps_need_review_and_keep_no_values() {
+        let (p, r) = (Uuid::new_v4(), Uuid::new_v4());
+        let object = ObjectRef {
+            etag: None,
+            version_id: None,
+            sequencer: None,
+        };
+        let row = |i: usize| format!("Analyte {} {}.{} mmol/L 3.9 - 5.6\n", letters(i), 4, i % 10);
+        let at_cap: String = (0..MAX_REPORT_VALUES).map(row).collect();
+        let kept = final_report(
+            None,
+            p,
+            r,
+            object.clone(),
+            1,
+            Verdict::Text { text: at_cap },
+            Utc::now(),
+        );
+        assert_eq!(
+            (kept.status, kept.results.len()),
+            (Status::Processed, MAX_REPORT_VALUES)
+        );
+        let over: String = (0..=MAX_REPORT_VALUES).map(row).collect();
+        let many = final_report(
+            None,
+            p,
+            r,
+            object.clone(),
+            1,
+            Verdict::Text { text: over },
+            Utc::now(),
+        );
+        assert_eq!(many.status, Status::NeedsReview);
+        assert!(many.results.is_empty());
+        assert!(many.reason.unwrap().starts_with("1001 lab values"));
+        let long = "x".repeat(MAX_REPORT_TEXT_BYTES + 1);
+        let text = final_report(
+            None,
+            p,
+            r,
+            object,
+            1,
+            Verdict::Text { text: long },
+            Utc::now(),
+        );
+        assert_eq!(text.status, Status::NeedsReview);
+        assert!(
+            text.reason
+                .unwrap()
+                .starts_with("the PDF holds 1024 KiB of text")
+        );
+    }
+
+    fn letters(mut i: usize) -> String {
+        let mut out = String::new();
+        for _ in 0..3 {
+            out.push((b'a' + (i % 26) as u8) as char);
+            i /= 26;
+        }
+        out
     }
 }
