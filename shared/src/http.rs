@@ -151,6 +151,41 @@ pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|q| q.first(name))
 }
 
+/// A query parameter parsed with `FromStr`; a value that does not parse is a 400 naming the
+/// parameter and saying what it must be (`what`: "a UUID").
+pub fn query_parsed<T: std::str::FromStr>(
+    req: &Request,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>> {
+    query_param(req, name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Error::invalid(name, format!("must be {what}")))
+        })
+        .transpose()
+}
+
+/// A time from the query string: RFC 3339 with an offset, in the years 0001 to 9999 (what
+/// RFC 3339 and the stores can hold); anything else is a 400 naming the parameter.
+pub fn query_time(req: &Request, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    query_param(req, name)
+        .map(|v| parse_time(name, v))
+        .transpose()
+}
+
+/// [`query_time`] for one value.
+pub fn parse_time(name: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::Datelike;
+    let time = chrono::DateTime::parse_from_rfc3339(value)
+        .map_err(|_| Error::invalid(name, "must be an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"))?
+        .with_timezone(&chrono::Utc);
+    if !(1..=9999).contains(&time.year()) {
+        return Err(Error::invalid(name, "must be in the years 0001 to 9999"));
+    }
+    Ok(time)
+}
+
 /// A request header as text, if present.
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

@@ -6,9 +6,9 @@ use careflow::auth::Role;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::db::DbConfig;
-use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::http::{HttpHandler, authenticate, json_no_store, query_time};
 use careflow::{Error, Result};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
@@ -28,23 +28,18 @@ impl AnalyticsPerMinute {
     }
 }
 
-fn time(req: &Request, name: &str) -> Result<Option<DateTime<Utc>>> {
-    query_param(req, name)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| Error::invalid(name, "must be an RFC 3339 time"))
-        })
-        .transpose()
-}
-
 impl HttpHandler for AnalyticsPerMinute {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = authenticate(&req, &self.verifier)?;
         caller.require(&[Role::Admin])?;
-        let to = time(&req, "to")?.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
-        let from = time(&req, "from")?.unwrap_or(to - Duration::hours(1));
+        let given_to = query_time(&req, "to")?;
+        let to = given_to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
+        let from = query_time(&req, "from")?.unwrap_or(to - Duration::hours(1));
         if from >= to {
-            return Err(Error::invalid("to", "must be after from"));
+            return Err(match given_to {
+                Some(_) => Error::invalid("to", "must be after from"),
+                None => Error::invalid("from", "must be before to (a minute from now by default)"),
+            });
         }
         if to - from > Duration::days(1) {
             return Err(Error::invalid("from", "the range is at most one day"));

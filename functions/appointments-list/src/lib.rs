@@ -5,10 +5,11 @@ use careflow::appointment::service::{Appointments, ListFilter};
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::db::DbConfig;
-use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::http::{
+    HttpHandler, authenticate, json_no_store, query_param, query_parsed, query_time,
+};
 use careflow::patient::page_limit;
 use careflow::{Error, Result};
-use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
@@ -31,23 +32,14 @@ impl AppointmentsList {
     }
 }
 
-fn parsed<T: std::str::FromStr>(req: &Request, name: &str, what: &str) -> Result<Option<T>> {
-    query_param(req, name)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| Error::invalid(name, format!("must be {what}")))
-        })
-        .transpose()
-}
-
 impl HttpHandler for AppointmentsList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = authenticate(&req, &self.verifier)?;
         let filter = ListFilter {
-            from: parsed::<DateTime<Utc>>(&req, "from", "an RFC 3339 time")?,
-            to: parsed::<DateTime<Utc>>(&req, "to", "an RFC 3339 time")?,
-            doctor_id: parsed::<Uuid>(&req, "doctor_id", "a UUID")?,
-            patient_id: parsed::<Uuid>(&req, "patient_id", "a UUID")?,
+            from: query_time(&req, "from")?,
+            to: query_time(&req, "to")?,
+            doctor_id: query_parsed::<Uuid>(&req, "doctor_id", "a UUID")?,
+            patient_id: query_parsed::<Uuid>(&req, "patient_id", "a UUID")?,
         };
         if filter
             .from

@@ -1,15 +1,14 @@
 //! `GET /invoices?status=&from=&to=&limit=&cursor=`: a patient's own invoices, those of a
 //! doctor's appointments, or all (admins); in issue order.
 
+use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::billing::service::{Billing, InvoiceFilter};
 use careflow::billing::{BillingSettings, InvoiceStatus};
 use careflow::config::ConfigError;
 use careflow::db::DbConfig;
-use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::http::{HttpHandler, authenticate, json_no_store, query_param, query_time};
 use careflow::patient::page_limit;
-use careflow::{Error, Result};
-use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 
 pub struct InvoicesList {
@@ -31,15 +30,6 @@ impl InvoicesList {
     }
 }
 
-fn time(req: &Request, name: &str) -> Result<Option<DateTime<Utc>>> {
-    query_param(req, name)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| Error::invalid(name, "must be an RFC 3339 time"))
-        })
-        .transpose()
-}
-
 impl HttpHandler for InvoicesList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = authenticate(&req, &self.verifier)?;
@@ -47,8 +37,8 @@ impl HttpHandler for InvoicesList {
             status: query_param(&req, "status")
                 .map(str::parse::<InvoiceStatus>)
                 .transpose()?,
-            from: time(&req, "from")?,
-            to: time(&req, "to")?,
+            from: query_time(&req, "from")?,
+            to: query_time(&req, "to")?,
         };
         let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
         let page = self

@@ -9,6 +9,7 @@ mod billing;
 mod contract;
 mod lab;
 mod patients;
+mod queries;
 mod runner;
 mod support;
 mod tokens;

@@ -102,16 +102,9 @@ impl RecordsTable {
         cursor: Option<&str>,
     ) -> Result<Page<LabReport>> {
         let pk = patient_pk(patient_id);
-        let start = decode_cursor(cursor, &["pk", "sk"])?;
-        if start.as_ref().is_some_and(|k| {
-            k.get("pk").and_then(|v| v.as_s().ok()) != Some(&pk)
-                || !k
-                    .get("sk")
-                    .and_then(|v| v.as_s().ok())
-                    .is_some_and(|sk| sk.starts_with(LAB_PREFIX))
-        }) {
-            return Err(Error::invalid("cursor", "belongs to another list"));
-        }
+        let start = decode_cursor(cursor, &["pk", "sk"], |k| {
+            k["pk"] == pk && k["sk"].starts_with(LAB_PREFIX)
+        })?;
         let out = self
             .client()
             .query()

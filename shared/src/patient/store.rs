@@ -124,15 +124,34 @@ pub(crate) fn encode_cursor(key: Option<&Item>) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).ok()?))
 }
 
-/// Decodes a cursor, accepting only the key attributes `expected` (and nothing else).
-pub(crate) fn decode_cursor(cursor: Option<&str>, expected: &[&str]) -> Result<Option<Item>> {
+/// The longest key value DynamoDB accepts (a sort key's 1,024 bytes; partition keys allow 2,048).
+const KEY_VALUE_MAX_BYTES: usize = 1024;
+
+/// Decodes a cursor, accepting only the key attributes `expected` (and nothing else), each a
+/// non-empty string DynamoDB can hold, for which `in_list` holds: a start key outside the
+/// query's partition is one DynamoDB refuses, so a forged cursor is a 400, never a store error.
+pub(crate) fn decode_cursor(
+    cursor: Option<&str>,
+    expected: &[&str],
+    in_list: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Option<Item>> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
     let bad = || Error::invalid("cursor", "is not a cursor this list returned");
+    if cursor.len() > 8 * KEY_VALUE_MAX_BYTES {
+        return Err(bad());
+    }
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
+        return Err(bad());
+    }
+    if plain
+        .values()
+        .any(|v| v.is_empty() || v.len() > KEY_VALUE_MAX_BYTES)
+        || !in_list(&plain)
+    {
         return Err(bad());
     }
     Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
@@ -320,7 +339,13 @@ impl RecordsTable {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PatientProfile>> {
-        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"])?;
+        let prefix = name_prefix.map(str::to_lowercase);
+        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"], |k| {
+            k["gsi1pk"] == PATIENTS
+                && k["sk"] == PROFILE_SK
+                && k["pk"].starts_with("PATIENT#")
+                && prefix.as_deref().is_none_or(|p| k["gsi1sk"].starts_with(p))
+        })?;
         let mut query = self
             .client
             .query()
@@ -388,13 +413,9 @@ impl RecordsTable {
         cursor: Option<&str>,
     ) -> Result<Page<HistoryEntry>> {
         let pk = patient_pk(patient_id);
-        let start = decode_cursor(cursor, &["pk", "sk"])?;
-        if start
-            .as_ref()
-            .is_some_and(|k| k.get("pk").and_then(|v| v.as_s().ok()) != Some(&pk))
-        {
-            return Err(Error::invalid("cursor", "belongs to another list"));
-        }
+        let start = decode_cursor(cursor, &["pk", "sk"], |k| {
+            k["pk"] == pk && k["sk"].starts_with("HISTORY#")
+        })?;
         let out = self
             .client
             .query()
@@ -465,7 +486,9 @@ impl RecordsTable {
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(audit_pk(patient_id)))
             .limit(limit as i32)
-            .set_exclusive_start_key(decode_cursor(cursor, &["pk", "sk"])?)
+            .set_exclusive_start_key(decode_cursor(cursor, &["pk", "sk"], |k| {
+                k["pk"] == audit_pk(patient_id)
+            })?)
             .send()
             .await
             .map_err(sdk_error)?;
@@ -489,12 +512,17 @@ mod tests {
         .map(|(k, v)| (k.to_owned(), s(v)))
         .collect();
         let cursor = encode_cursor(Some(&key)).unwrap();
-        let back = decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"])
+        let any = |_: &HashMap<String, String>| true;
+        let back = decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"], any)
             .unwrap()
             .unwrap();
         assert_eq!(back, key);
-        assert!(decode_cursor(Some(&cursor), &["pk", "sk"]).is_err());
-        assert!(decode_cursor(Some("!!"), &["pk", "sk"]).is_err());
-        assert!(decode_cursor(None, &["pk"]).unwrap().is_none());
+        assert!(decode_cursor(Some(&cursor), &["pk", "sk"], any).is_err());
+        assert!(decode_cursor(Some("!!"), &["pk", "sk"], any).is_err());
+        assert!(decode_cursor(None, &["pk"], any).unwrap().is_none());
+        let elsewhere = |k: &HashMap<String, String>| k["pk"] == "PATIENT#2";
+        assert!(
+            decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"], elsewhere).is_err()
+        );
     }
 }
