@@ -183,6 +183,8 @@ def main() -> int:
                         help="create the secret NAME unless it exists, print its ARN, and stop")
     parser.add_argument("--name", action="append", default=[], help="LogicalId=physical-name")
     parser.add_argument("--parameter", action="append", default=[], help="Name=value")
+    parser.add_argument("--parameters-from", type=Path, metavar="CREDENTIALS.json",
+                        help="the parameters of an earlier run (its output file); --parameter wins")
     parser.add_argument("--role-prefix", default="careflow-local")
     parser.add_argument("--function", action="append", default=[], help="only these functions")
     args = parser.parse_args()
@@ -203,7 +205,11 @@ def main() -> int:
     sts = boto3.client("sts", region_name=region)
     identity = sts.get_caller_identity()
     account, caller_arn = identity["Account"], identity["Arn"]
-    resolver = Resolver(template, pairs(args.name, "--name"), pairs(args.parameter, "--parameter"), region, account)
+    parameters = {}
+    if args.parameters_from:
+        parameters.update(json.loads(args.parameters_from.read_text()).get("parameters", {}))
+    parameters.update(pairs(args.parameter, "--parameter"))
+    resolver = Resolver(template, pairs(args.name, "--name"), parameters, region, account)
 
     roles = functions_and_roles(template)
     function_ids = {
@@ -264,7 +270,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        json.dump({"functions": credentials}, out, indent=1)
+        json.dump({"parameters": parameters, "functions": credentials}, out, indent=1)
     return 0
 
 

@@ -20,6 +20,7 @@ Three things on top of the stock server:
    - DynamoDB calls are checked against the table's ARN (and `table/T/index/I` for a query of an
      index), not `*`; a batch is checked per table; a transaction item by item as the action it
      stands for (`Put` needs `dynamodb:PutItem`, `ConditionCheck` `dynamodb:ConditionCheckItem`).
+   - Secrets Manager calls are checked against the secret's ARN, not `*`.
    - IAM resource wildcards are IAM's: `*` any run of characters, `?` exactly one, everything
      else literal (moto turns the pattern into a regular expression unescaped).
    - A signature is checked over the request's raw body (moto signed its parsed parameters,
@@ -170,6 +171,47 @@ def _install_dynamodb_authorisation() -> None:
     DynamoHandler._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------ Secrets Manager
+
+
+def _install_secretsmanager_authorisation() -> None:
+    """Secrets Manager calls are checked against the secret's ARN (moto checks `*`, which no
+    grant of one secret matches), and refused with Secrets Manager's JSON error."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.secretsmanager.responses import SecretsManagerResponse
+    from werkzeug.exceptions import HTTPException
+
+    def determine_resource(self: Any) -> str:
+        try:
+            body = json.loads(self.body or "{}") if not isinstance(self.body, dict) else self.body
+        except ValueError:
+            return "*"
+        secret_id = body.get("SecretId")
+        if not secret_id:
+            return "*"
+        secrets = secretsmanager_backends[self.current_account][self.region].secrets
+        if secret_id in secrets:
+            return secrets[secret_id].arn
+        return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
+
+    original = SecretsManagerResponse._authenticate_and_authorize_normal_action
+
+    def authorise(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except HTTPException:
+            action = f"secretsmanager:{self._get_action()}"
+            raise JsonRESTError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: {action} on resource: {resource} "
+                f"because no identity-based policy allows the {action} action",
+            ) from None
+
+    SecretsManagerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
+    SecretsManagerResponse._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+
+
 # ------------------------------------------------------------------------------ S3 presigned POST
 
 
@@ -317,6 +359,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     _install_dynamodb_authorisation()
+    _install_secretsmanager_authorisation()
     _install_s3_post_authorisation()
     if args.admin_credentials:
         _create_admin(args.admin_credentials)

@@ -96,6 +96,15 @@ impl FunctionIdentities {
         })
     }
 
+    /// The same identities, but `function` runs with `config`.
+    pub fn with(&self, function: &str, config: SdkConfig) -> Self {
+        let mut configs = (*self.configs).clone();
+        configs.insert(function.to_owned(), config);
+        Self {
+            configs: Arc::new(configs),
+        }
+    }
+
     /// The SDK configuration `function` runs with.
     pub fn sdk(&self, function: &str) -> anyhow::Result<&SdkConfig> {
         self.configs.get(function).with_context(|| {

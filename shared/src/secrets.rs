@@ -2,10 +2,18 @@
 
 use crate::config::ConfigError;
 
-/// Fetches a secret's string value.
+/// Fetches a secret's string value with the function's own credentials (its role in Lambda).
 pub async fn get_string(secret_id: &str) -> Result<String, ConfigError> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&config);
+    get_string_with(&config, secret_id).await
+}
+
+/// Fetches a secret's string value with the credentials of `config`.
+pub async fn get_string_with(
+    config: &aws_config::SdkConfig,
+    secret_id: &str,
+) -> Result<String, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(config);
     let out = client
         .get_secret_value()
         .secret_id(secret_id)

@@ -7,6 +7,7 @@ mod analytics;
 mod appointments;
 mod billing;
 mod contract;
+mod iam;
 mod lab;
 mod patients;
 mod queries;

@@ -1,0 +1,203 @@
+//! IAM as AWS enforces it: every function runs with its template role (support.rs), and a
+//! permission missing from the template fails the handler here as it would in AWS.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use careflow::auth::{Caller, Role};
+use careflow_local::aws::{CREDENTIALS_ENV, FunctionIdentities};
+use careflow_local::functions::http_functions;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::*;
+
+fn venv_python(venv: &str) -> PathBuf {
+    repo_root().join(".local").join(venv).join("bin/python")
+}
+
+fn run(program: &Path, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `template.yaml` with one action taken out of one function's role.
+fn template_without(function_logical_id: &str, action: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let start = text
+        .find(&format!("\n  {function_logical_id}:\n"))
+        .expect("the function in template.yaml");
+    let end = start
+        + 1
+        + text[start + 1..]
+            .find("\n  # ----")
+            .unwrap_or(text.len() - start - 1);
+    let section = &text[start..end];
+    let line = format!("                - {action}\n");
+    assert!(
+        section.contains(&line),
+        "{function_logical_id} allows {action}"
+    );
+    format!(
+        "{}{}{}",
+        &text[..start],
+        section.replacen(&line, "", 1),
+        &text[end..]
+    )
+}
+
+/// The credentials of `function`'s role as `template` defines it, created in the emulator the
+/// way scripts/test.sh creates every role (translate, create the role, assume it).
+fn role_from(template: &str, function: &str, dir: &Path) -> PathBuf {
+    let template_path = dir.join("template.yaml");
+    std::fs::write(&template_path, template).unwrap();
+    let translated = dir.join("translated.json");
+    run(
+        &venv_python("sam-venv"),
+        &[
+            "scripts/sam_translate.py",
+            template_path.to_str().unwrap(),
+            "--out",
+            translated.to_str().unwrap(),
+        ],
+    );
+    let credentials = dir.join("credentials.json");
+    let all = std::env::var(CREDENTIALS_ENV).expect("scripts/test.sh exports the credentials");
+    let prefix = format!("careflow-cut-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    run(
+        &venv_python("venv"),
+        &[
+            "scripts/function_roles.py",
+            "--translated",
+            translated.to_str().unwrap(),
+            "--out",
+            credentials.to_str().unwrap(),
+            "--role-prefix",
+            &prefix,
+            "--parameters-from",
+            &all,
+            "--function",
+            function,
+        ],
+    );
+    credentials
+}
+
+/// patients-get audits every read with BatchWriteItem. With that action removed from a copy of
+/// the template its role cannot, and the read fails as it would in AWS; with the template as it
+/// is, the same read succeeds. (The emulator refuses the call itself, shown directly too.)
+#[tokio::test]
+async fn a_permission_removed_from_the_template_fails_the_handler() {
+    let env = TestEnv::new().await;
+    let patient = Uuid::new_v4();
+    env.admin_patients()
+        .await
+        .create(
+            &Caller {
+                user_id: patient,
+                role: Role::Patient,
+            },
+            patient,
+            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        )
+        .await
+        .unwrap();
+    let token = env.token(patient, Role::Patient);
+    let mut read = with_token(event("patients-get/get.json"), &token);
+    read["pathParameters"]["patientId"] = json!(patient.to_string());
+    read["rawPath"] = json!(format!("/patients/{patient}"));
+    assert_eq!(env.call("patients-get", read.clone()).await.status, 200);
+
+    let dir = std::env::temp_dir().join(format!("careflow-iam-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = template_without("PatientsGetFunction", "dynamodb:BatchWriteItem");
+    let credentials = role_from(&cut, "patients-get", &dir);
+    let cut_sdk = FunctionIdentities::load(&credentials)
+        .await
+        .unwrap()
+        .sdk("patients-get")
+        .unwrap()
+        .clone();
+    // Every function as before, but patients-get with the role of the cut template.
+    let mut deps = env.deps.clone();
+    deps.aws.identities = env
+        .deps
+        .aws
+        .identities
+        .with("patients-get", cut_sdk.clone());
+    let functions = http_functions(&deps).unwrap();
+    let response = functions["patients-get"](read).await.unwrap();
+    assert_eq!(response["statusCode"], 500, "{response}");
+
+    let denied = aws_sdk_dynamodb::Client::new(&cut_sdk)
+        .batch_write_item()
+        .request_items(
+            &env.deps.aws.records_table,
+            vec![
+                aws_sdk_dynamodb::types::WriteRequest::builder()
+                    .put_request(
+                        aws_sdk_dynamodb::types::PutRequest::builder()
+                            .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+                            .item("sk", aws_sdk_dynamodb::types::AttributeValue::S("y".into()))
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            ],
+        )
+        .send()
+        .await
+        .unwrap_err();
+    let code = denied.as_service_error().and_then(|e| {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        e.code().map(str::to_owned)
+    });
+    assert_eq!(code.as_deref(), Some("AccessDeniedException"), "{denied:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every secret a function is configured with (`*_SECRET_ARN` in the environment the template
+/// gives it) is readable with that function's role; a role without the grant is refused.
+#[tokio::test]
+async fn every_function_reads_its_secrets_with_its_own_role() {
+    let path = std::env::var(CREDENTIALS_ENV).expect("scripts/test.sh exports the credentials");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let identities = FunctionIdentities::from_env().await.unwrap();
+    let mut read = 0;
+    for (function, entry) in file["functions"].as_object().unwrap() {
+        for (name, arn) in entry["environment"].as_object().unwrap() {
+            if !name.ends_with("_SECRET_ARN") {
+                continue;
+            }
+            let sdk = identities.sdk(function).unwrap();
+            careflow::secrets::get_string_with(sdk, arn.as_str().unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("{function} cannot read {name}: {e}"));
+            read += 1;
+        }
+    }
+    // 20 functions reach PostgreSQL, two sign tokens, three publish to Kafka.
+    assert!(read >= 25, "only {read} secrets were configured");
+
+    let database_secret = file["parameters"]["DatabaseSecretArn"].as_str().unwrap();
+    let refused = careflow::secrets::get_string_with(
+        identities.sdk("patients-get").unwrap(),
+        database_secret,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("AccessDenied"), "{refused}");
+}
