@@ -61,10 +61,11 @@ try:
 except ImportError:  # pragma: no cover
     sys.exit("check_iam_grants.py: the hcl2 module is missing (pip install -r scripts/requirements-dev.txt)")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cfn_template import ACCOUNT, REGION, Template, as_list as _as_list  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 SECRETS_KEY_PARAMETER = "SecretsKmsKeyArn"
 SECRET_ENV = re.compile(r"_SECRET_ARN$")
 # Event source access configurations whose URI is a Secrets Manager secret read with the role.
@@ -75,7 +76,6 @@ SECRET_ACCESS_TYPES = {
     "CLIENT_CERTIFICATE_TLS_AUTH",
     "SERVER_ROOT_CA_CERTIFICATE",
 }
-NO_VALUE = object()
 
 
 def log(msg: str) -> None:
@@ -89,12 +89,6 @@ def _wild(pattern: str, value: str, ignore_case: bool = False) -> bool:
     """IAM's wildcard match: `*` any run of characters, `?` one, everything else literal."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL) is not None
-
-
-def _as_list(v: Any) -> list:
-    if v is None:
-        return []
-    return v if isinstance(v, list) else [v]
 
 
 def _condition_holds(condition: dict, context: dict[str, str]) -> bool | None:
@@ -178,158 +172,6 @@ def writes_or_reads(statements: list[dict], actions: list[str], arn_prefix: str)
 
 
 # ------------------------------------------------------------------------------ CloudFormation
-
-
-class Template:
-    """The translated template with intrinsics resolved for one set of parameter values."""
-
-    def __init__(self, doc: dict[str, Any], parameters: dict[str, Any]):
-        self.doc = doc
-        self.resources: dict[str, dict] = doc.get("Resources", {})
-        self.conditions_src: dict[str, Any] = doc.get("Conditions", {})
-        self.mappings: dict[str, Any] = doc.get("Mappings", {})
-        self.params = parameters
-        self.pseudo = {
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": "careflow-stack",
-            "AWS::NoValue": NO_VALUE,
-        }
-        self._conditions: dict[str, bool] = {}
-
-    # names and ARNs ---------------------------------------------------------------------
-    def physical_name(self, lid: str) -> str:
-        props = self.resources[lid].get("Properties", {})
-        for key in ("BucketName", "QueueName", "TableName", "FunctionName", "RoleName", "ManagedPolicyName", "PolicyName"):
-            if key in props:
-                v = self.ev(props[key])
-                if isinstance(v, str):
-                    return v
-        return lid
-
-    def ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.params:
-            return self.params[name]
-        if name in self.resources:
-            kind = self.resources[name]["Type"]
-            if kind == "AWS::IAM::ManagedPolicy":
-                return f"arn:aws:iam::{ACCOUNT}:policy/{self.physical_name(name)}"
-            if kind == "AWS::SQS::Queue":
-                return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
-            if kind == "AWS::KMS::Key":
-                return f"key-id-{name}"
-            return self.physical_name(name)
-        return f"unresolved-ref:{name}"
-
-    def get_att(self, lid: str, attr: str) -> str:
-        if lid not in self.resources:
-            return f"unresolved-getatt:{lid}.{attr}"
-        kind = self.resources[lid]["Type"]
-        name = self.physical_name(lid)
-        if attr == "Arn":
-            forms = {
-                "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
-                "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
-                "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
-                "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
-                "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
-                "AWS::KMS::Key": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id-{lid}",
-                "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
-            }
-            if kind in forms:
-                return forms[kind]
-        return f"getatt:{lid}.{attr}"
-
-    def condition(self, name: str) -> bool:
-        if name not in self._conditions:
-            self._conditions[name] = bool(self.ev(self.conditions_src[name]))
-        return self._conditions[name]
-
-    def exists(self, lid: str) -> bool:
-        cond = self.resources.get(lid, {}).get("Condition")
-        return lid in self.resources and (cond is None or self.condition(cond))
-
-    def sub(self, text: str, variables: dict[str, Any]) -> str:
-        def one(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(self.ev(variables[name]))
-            if "." in name and not name.startswith("AWS::"):
-                lid, attr = name.split(".", 1)
-                return self.get_att(lid, attr)
-            v = self.ref(name)
-            return ",".join(v) if isinstance(v, list) else str(v)
-
-        return re.sub(r"\$\{([^}]+)\}", one, text)
-
-    def ev(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [v for v in (self.ev(x) for x in node) if v is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            (key, arg), = node.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                lid, attr = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(lid, attr)
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                return self.sub(text, variables)
-            if key == "Fn::If":
-                return self.ev(arg[1] if self.condition(arg[0]) else arg[2])
-            if key == "Fn::Join":
-                parts = self.ev(arg[1])
-                return str(arg[0]).join(str(p) for p in _as_list(parts))
-            if key == "Fn::Split":
-                return str(self.ev(arg[1])).split(arg[0])
-            if key == "Fn::Select":
-                items = self.ev(arg[1])
-                return items[int(self.ev(arg[0]))] if isinstance(items, list) else items
-            if key == "Fn::FindInMap":
-                m, k1, k2 = (self.ev(a) for a in arg[:3])
-                return self.mappings.get(m, {}).get(k1, {}).get(k2)
-            if key == "Fn::Equals":
-                return self.ev(arg[0]) == self.ev(arg[1])
-            if key == "Fn::Not":
-                return not self.ev(arg[0])
-            if key == "Fn::And":
-                return all(self.ev(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self.ev(a) for a in arg)
-            if key == "Condition":
-                return self.condition(arg)
-            if key.startswith("Fn::"):
-                return f"unresolved:{key}"
-        return {k: v for k, v in ((k, self.ev(v)) for k, v in node.items()) if v is not NO_VALUE}
-
-    # roles ------------------------------------------------------------------------------
-    def role_statements(self, role_id: str) -> list[dict]:
-        props = self.resources[role_id].get("Properties", {})
-        docs = [p.get("PolicyDocument", {}) for p in self.ev(props.get("Policies", [])) if isinstance(p, dict)]
-        attached = set(str(a) for a in self.ev(props.get("ManagedPolicyArns", [])))
-        role_name = self.physical_name(role_id)
-        for lid, res in self.resources.items():
-            if res.get("Type") not in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy") or not self.exists(lid):
-                continue
-            rp = res.get("Properties", {})
-            by_arn = res["Type"] == "AWS::IAM::ManagedPolicy" and self.ref(lid) in attached
-            by_roles = role_name in [str(r) for r in self.ev(rp.get("Roles", []))]
-            if by_arn or by_roles:
-                docs.append(self.ev(rp.get("PolicyDocument", {})))
-        out = []
-        for d in docs:
-            for st in _as_list(d.get("Statement") if isinstance(d, dict) else None):
-                if isinstance(st, dict):
-                    out.append(st)
-        return out
 
 
 # ------------------------------------------------------------------------------ Terraform

@@ -15,7 +15,8 @@ credentials are written to CREDENTIALS.json by function (crate) name:
     {"functions": {"patients-get": {"role_arn": …, "access_key_id": …, "secret_access_key": …,
                                     "session_token": …, "environment": {…}}}}
 
-with each function's environment variables as the template resolves them for this stage.
+with each function's environment variables as the template resolves them for this stage, and
+the parameters used ("parameters").
 
 The emulator enforces IAM (scripts/moto_server_serial.py --admin-credentials), so a function
 that runs with these credentials can do exactly what its role allows. Uses the administrator's
@@ -27,129 +28,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-NO_VALUE = object()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cfn_template import Template  # noqa: E402
+
 # The longest session a role may allow; the test run and the runner outlive the 1-hour default.
 SESSION_SECONDS = 12 * 3600
-
-
-class Resolver:
-    """Resolves CloudFormation intrinsics against the emulator's names."""
-
-    def __init__(self, template: dict[str, Any], names: dict[str, str], parameters: dict[str, str],
-                 region: str, account: str) -> None:
-        self.resources = template.get("Resources", {})
-        self.conditions = template.get("Conditions", {})
-        self.region, self.account = region, account
-        self.parameters = {
-            name: parameters.get(name, spec.get("Default"))
-            for name, spec in template.get("Parameters", {}).items()
-        }
-        self.parameters.update(parameters)
-        self.names = names
-        self.pseudo = {
-            "AWS::Region": region,
-            "AWS::AccountId": account,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackName": f"careflow-{self.parameters.get('Stage') or 'local'}",
-            "AWS::NoValue": NO_VALUE,
-        }
-
-    def ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        if name in self.parameters:
-            value = self.parameters[name]
-            if value is None:
-                raise SystemExit(f"parameter {name} has no default: pass --parameter {name}=…")
-            return value
-        if name in self.resources:
-            return self.physical_name(name)
-        raise SystemExit(f"!Ref {name}: no such parameter or resource")
-
-    def physical_name(self, logical_id: str) -> str:
-        if logical_id in self.names:
-            return self.names[logical_id]
-        props = self.resources[logical_id].get("Properties", {})
-        for key in ("TableName", "BucketName", "QueueName", "FunctionName", "RoleName", "Name"):
-            if key in props:
-                return str(self.resolve(props[key]))
-        return logical_id
-
-    def get_att(self, logical_id: str, attribute: str) -> str:
-        if attribute != "Arn":
-            raise SystemExit(f"!GetAtt {logical_id}.{attribute}: only Arn is resolved")
-        kind = self.resources[logical_id]["Type"]
-        name = self.physical_name(logical_id)
-        arns = {
-            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}",
-            "AWS::S3::Bucket": f"arn:aws:s3:::{name}",
-            "AWS::SQS::Queue": f"arn:aws:sqs:{self.region}:{self.account}:{name}",
-            "AWS::Lambda::Function": f"arn:aws:lambda:{self.region}:{self.account}:function:{name}",
-            "AWS::IAM::Role": f"arn:aws:iam::{self.account}:role/{name}",
-            "AWS::SNS::Topic": f"arn:aws:sns:{self.region}:{self.account}:{name}",
-            "AWS::KMS::Key": f"arn:aws:kms:{self.region}:{self.account}:key/{name}",
-        }
-        if kind not in arns:
-            raise SystemExit(f"!GetAtt {logical_id}.Arn: no ARN form for {kind}")
-        return arns[kind]
-
-    def condition(self, name: str) -> bool:
-        return bool(self.resolve(self.conditions[name]))
-
-    def sub(self, text: str, variables: dict[str, Any]) -> str:
-        def one(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name.startswith("!"):
-                return "${" + name[1:] + "}"
-            if name in variables:
-                return str(self.resolve(variables[name]))
-            if "." in name and not name.startswith("AWS::"):
-                logical_id, attribute = name.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            return str(self.ref(name))
-
-        return re.sub(r"\$\{([^}]+)\}", one, text)
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [v for v in (self.resolve(v) for v in value) if v is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, arg), = value.items()
-            if key == "Ref":
-                return self.ref(arg)
-            if key == "Fn::GetAtt":
-                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
-                return self.get_att(logical_id, attribute)
-            if key == "Fn::Sub":
-                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                return self.sub(text, variables)
-            if key == "Fn::Join":
-                return str(arg[0]).join(str(v) for v in self.resolve(arg[1]))
-            if key == "Fn::If":
-                return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
-            if key == "Fn::Equals":
-                return self.resolve(arg[0]) == self.resolve(arg[1])
-            if key == "Fn::Not":
-                return not self.resolve(arg[0])
-            if key == "Fn::And":
-                return all(self.resolve(a) for a in arg)
-            if key == "Fn::Or":
-                return any(self.resolve(a) for a in arg)
-            if key == "Condition":
-                return self.condition(arg)
-            if key.startswith("Fn::"):
-                raise SystemExit(f"{key} is not resolved by scripts/function_roles.py")
-        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not NO_VALUE}
 
 
 def functions_and_roles(template: dict[str, Any]) -> dict[str, str]:
@@ -209,7 +98,10 @@ def main() -> int:
     if args.parameters_from:
         parameters.update(json.loads(args.parameters_from.read_text()).get("parameters", {}))
     parameters.update(pairs(args.parameter, "--parameter"))
-    resolver = Resolver(template, pairs(args.name, "--name"), parameters, region, account)
+    resolver = Template(
+        template, parameters, region=region, account=account,
+        names=pairs(args.name, "--name"), strict=True,
+    )
 
     roles = functions_and_roles(template)
     function_ids = {
@@ -224,7 +116,6 @@ def main() -> int:
         raise SystemExit(f"no function {', '.join(unknown)} in {args.translated}")
     credentials = {}
     for function in wanted:
-        role_props = template["Resources"][roles[function]]["Properties"]
         role_name = f"{args.role_prefix}-{function}"[:64]
         # The template lets the Lambda service assume the role; here the emulator's
         # administrator assumes it in Lambda's place (moto cannot evaluate a trust policy with a
@@ -243,23 +134,24 @@ def main() -> int:
             iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
             for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
                 iam.delete_role_policy(RoleName=role_name, PolicyName=name)
-        for policy in resolver.resolve(role_props.get("Policies", [])):
-            document = dict(policy["PolicyDocument"])
-            # SAM's policy templates leave Version out (IAM then reads 2008-10-17, which differs
-            # only in policy variables, used by none); moto insists on one.
-            document.setdefault("Version", "2012-10-17")
+        # Every statement the role gets: its inline policies and the managed policies the
+        # template defines and attaches to it, put inline here (IAM evaluates them alike).
+        # SAM's policy templates leave Version out (IAM then reads 2008-10-17, which differs only
+        # in policy variables, used by none); moto insists on one. The AWS managed policies SAM
+        # attaches (logs, X-Ray, VPC networking) cover no call a function makes to the APIs the
+        # emulator serves, so they are not attached here.
+        statements = resolver.role_statements(roles[function])
+        if statements:
             iam.put_role_policy(
                 RoleName=role_name,
-                PolicyName=policy["PolicyName"],
-                PolicyDocument=json.dumps(document),
+                PolicyName="template",
+                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
             )
-        # The AWS managed policies SAM attaches (logs, X-Ray, VPC networking) cover no call a
-        # function makes to the APIs the emulator serves, so they are not attached here.
         role_arn = f"arn:aws:iam::{account}:role/{role_name}"
         assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=function[:64],
                                   DurationSeconds=SESSION_SECONDS)["Credentials"]
         function_props = template["Resources"][function_ids[function]]["Properties"]
-        environment = resolver.resolve(function_props.get("Environment", {}).get("Variables", {}))
+        environment = resolver.ev(function_props.get("Environment", {}).get("Variables", {}))
         credentials[function] = {
             "environment": {k: str(v) for k, v in environment.items()},
             "role_arn": role_arn,
