@@ -35,6 +35,9 @@ impl JwtAuthorizer {
     pub fn token_of(header: Option<&str>) -> Result<&str, Refused> {
         let value = header.map(str::trim).filter(|v| !v.is_empty());
         let value = value.ok_or(Refused("no authorization header"))?;
+        if value.eq_ignore_ascii_case("bearer") {
+            return Err(Refused("no token"));
+        }
         let token = match value.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
             Some(_) => return Err(Refused("unsupported authorization scheme")),
@@ -137,5 +140,78 @@ impl JwtAuthorizer {
                 (k, v)
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use careflow::auth::token::SigningKey;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    fn token(key: &SigningKey, claims: Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(key.kid().to_owned());
+        let pem = key.to_document().private_key_pem;
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn authorizer() -> JwtAuthorizer {
+        JwtAuthorizer {
+            issuer: "https://issuer.test".into(),
+            audiences: vec!["careflow-api".into()],
+        }
+    }
+
+    #[test]
+    fn accepts_what_api_gateway_accepts_and_checks_route_scopes() {
+        let key = SigningKey::generate().unwrap();
+        let jwks = json!({ "keys": [key.public_jwk()] });
+        let now = chrono::Utc::now().timestamp();
+        let base = json!({
+            "iss": "https://issuer.test", "aud": "careflow-api", "sub": "u1",
+            "exp": now + 60, "iat": now - 1, "groups": ["a", "b"],
+        });
+        // No nbf is fine for API Gateway (the handlers require it); claims arrive as strings.
+        let claims = authorizer()
+            .verify(&token(&key, base.clone()), &jwks, &[])
+            .unwrap();
+        assert_eq!(claims["sub"], "u1");
+        assert_eq!(claims["exp"], (now + 60).to_string());
+        assert_eq!(claims["groups"], "[a b]");
+        let scopes = vec!["records.read".to_owned()];
+        assert_eq!(
+            authorizer().verify(&token(&key, base.clone()), &jwks, &scopes),
+            Err(Refused("the token has none of the route's scopes"))
+        );
+        let mut scoped = base.clone();
+        scoped["scope"] = json!("profile records.read");
+        assert!(
+            authorizer()
+                .verify(&token(&key, scoped), &jwks, &scopes)
+                .is_ok()
+        );
+        let mut future = base;
+        future["iat"] = json!(now + 600);
+        assert!(
+            authorizer()
+                .verify(&token(&key, future), &jwks, &[])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_header_is_read_as_api_gateway_reads_it() {
+        assert_eq!(JwtAuthorizer::token_of(Some("Bearer abc")), Ok("abc"));
+        assert_eq!(JwtAuthorizer::token_of(Some("abc")), Ok("abc"));
+        assert!(JwtAuthorizer::token_of(Some("Basic abc")).is_err());
+        assert!(JwtAuthorizer::token_of(Some("Bearer ")).is_err());
+        assert!(JwtAuthorizer::token_of(None).is_err());
     }
 }

@@ -90,7 +90,7 @@ impl Gateway {
             let header = headers
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok());
-            match self.authorize(header).await {
+            match self.authorize(header, &route.scopes).await {
                 Ok(claims) => Some(claims),
                 Err(refused) => {
                     tracing::info!(reason = %refused, "JWT authorizer refused the request");
@@ -182,7 +182,11 @@ impl Gateway {
     /// The JWT authorizer: the token verified against the keys the issuer publishes, found
     /// as API Gateway finds them (discovery document, then its `jwks_uri`), fetched from the
     /// functions that serve them. Returns the claims API Gateway forwards.
-    async fn authorize(&self, header: Option<&str>) -> Result<BTreeMap<String, String>, Refused> {
+    async fn authorize(
+        &self,
+        header: Option<&str>,
+        scopes: &[String],
+    ) -> Result<BTreeMap<String, String>, Refused> {
         let token = JwtAuthorizer::token_of(header)?;
         let issuer_path = url_path(&self.authorizer.issuer);
         let discovery = self
@@ -195,7 +199,7 @@ impl Gateway {
             .as_str()
             .ok_or(Refused("the discovery document has no jwks_uri"))?;
         let jwks = self.fetch_public_json(url_path(jwks_uri)).await?;
-        self.authorizer.verify(token, &jwks, &[])
+        self.authorizer.verify(token, &jwks, scopes)
     }
 
     /// A JSON document served by a public route of the template.

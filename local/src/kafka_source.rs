@@ -28,6 +28,28 @@ pub struct KafkaSource {
     pub batching_window: Duration,
 }
 
+/// Largest event Lambda accepts for a synchronous invocation: an event source mapping closes a
+/// batch before the records' JSON would pass it.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// An upper bound on what one record adds to [`kafka_event`]'s JSON: base64 key and value,
+/// headers as arrays of signed bytes (up to five characters a byte), the fixed fields.
+pub fn record_event_bytes(m: &OwnedMessage) -> usize {
+    let base64 = |n: usize| n.div_ceil(3) * 4;
+    let headers: usize = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|header| header.key.len() + 8 + 5 * header.value.map_or(0, <[u8]>::len))
+                .sum()
+        })
+        .unwrap_or_default();
+    256 + m.topic().len()
+        + base64(m.key().map_or(0, <[u8]>::len))
+        + base64(m.payload().map_or(0, <[u8]>::len))
+        + headers
+}
+
 /// The Lambda event for a batch.
 pub fn kafka_event(bootstrap_servers: &str, batch: &[OwnedMessage]) -> Value {
     let mut records: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -96,21 +118,35 @@ pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result
         .set("partition.assignment.strategy", "cooperative-sticky")
         .create()?;
     consumer.subscribe(&[&source.topic])?;
+    // A record that would have taken its batch past Lambda's payload limit opens the next one.
+    let mut carried: Option<OwnedMessage> = None;
     loop {
-        let first = match consumer.recv().await {
-            Ok(m) => m.detach(),
-            Err(e) => {
-                tracing::warn!(error = %e, "kafka source: receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+        let first = match carried.take() {
+            Some(m) => m,
+            None => match consumer.recv().await {
+                Ok(m) => m.detach(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "kafka source: receive failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
         };
         let deadline = Instant::now() + source.batching_window;
+        let mut size = 512 + record_event_bytes(&first);
         let mut batch = vec![first];
         while batch.len() < source.batch_size {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, consumer.recv()).await {
-                Ok(Ok(m)) => batch.push(m.detach()),
+                Ok(Ok(m)) => {
+                    let m = m.detach();
+                    size += record_event_bytes(&m);
+                    if size > MAX_EVENT_BYTES {
+                        carried = Some(m);
+                        break;
+                    }
+                    batch.push(m);
+                }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "kafka source: receive failed");
                     break;
@@ -175,6 +211,52 @@ pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result
         }
         if failed || !retry_from.is_empty() {
             tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{Header, OwnedHeaders, Timestamp};
+
+    /// The bound used to close batches is never below what a record really adds to the event.
+    #[test]
+    fn record_size_bounds_its_json_in_the_event() {
+        let empty = kafka_event("b:9092", &[]).to_string().len();
+        for (key, value, header) in [
+            (None, Some(vec![b'x'; 0]), None),
+            (
+                Some(b"doctor-1".to_vec()),
+                Some(vec![200u8; 100_000]),
+                Some(vec![255u8; 300]),
+            ),
+            (Some(vec![0u8; 1]), None, Some(Vec::new())),
+        ] {
+            let headers = header.map(|h| {
+                OwnedHeaders::new().insert(Header {
+                    key: "trace",
+                    value: Some(&h),
+                })
+            });
+            let m = OwnedMessage::new(
+                value,
+                key,
+                "appointments".into(),
+                Timestamp::CreateTime(1_700_000_000_000),
+                7,
+                123_456_789,
+                headers,
+            );
+            let grown = kafka_event("b:9092", std::slice::from_ref(&m))
+                .to_string()
+                .len()
+                - empty;
+            assert!(
+                record_event_bytes(&m) >= grown,
+                "{grown} > {}",
+                record_event_bytes(&m)
+            );
         }
     }
 }

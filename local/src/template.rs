@@ -15,6 +15,8 @@ pub struct Route {
     pub function: String,
     /// `Auth: {Authorizer: NONE}`: no token required.
     pub public: bool,
+    /// `Auth.AuthorizationScopes`: the token needs one of them (none: any valid token).
+    pub scopes: Vec<String>,
 }
 
 impl Route {
@@ -283,11 +285,21 @@ impl Template {
                     .and_then(|a| a.get("Authorizer"))
                     .and_then(Value::as_str)
                     == Some("NONE");
+                let scopes = props
+                    .get("Auth")
+                    .and_then(|a| a.get("AuthorizationScopes"))
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
                 template.routes.push(Route {
                     method: field("Method")?.to_ascii_uppercase(),
                     path: field("Path")?,
                     function: function.clone(),
                     public,
+                    scopes,
                 });
             }
             let timeout = resource
@@ -323,6 +335,7 @@ mod tests {
             path: path.into(),
             function: "f".into(),
             public: false,
+            scopes: Vec::new(),
         }
     }
 
