@@ -11,6 +11,8 @@ pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod error;
+#[cfg(feature = "event-function")]
+pub mod event_function;
 pub mod events;
 pub mod json;
 pub mod telemetry;
@@ -30,6 +32,7 @@ pub mod lambda_kafka;
 pub mod outbox;
 pub mod pagination;
 pub mod patient;
+pub mod policy;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 

@@ -2,11 +2,11 @@
 //! partitions summed, oldest first (admins). Defaults to the last hour; at most one day.
 
 use careflow::analytics::AnalyticsStore;
-use careflow::auth::Role;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::db::DbConfig;
 use careflow::http::{HttpHandler, authenticate, json_no_store, query_time};
+use careflow::policy;
 use careflow::{Error, Result};
 use chrono::{Duration, Utc};
 use lambda_http::{Body, Request, Response};
@@ -31,7 +31,7 @@ impl AnalyticsPerMinute {
 impl HttpHandler for AnalyticsPerMinute {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = authenticate(&req, &self.verifier)?;
-        caller.require(&[Role::Admin])?;
+        policy::read_analytics(&caller)?;
         let given_to = query_time(&req, "to")?;
         let to = given_to.unwrap_or_else(|| Utc::now() + Duration::minutes(1));
         let from = query_time(&req, "from")?.unwrap_or(to - Duration::hours(1));

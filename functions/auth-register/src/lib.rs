@@ -1,10 +1,10 @@
 //! `POST /auth/register`: a patient creates their own account.
 
 use careflow::Result;
-use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::config::ConfigError;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use careflow::policy;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -39,7 +39,7 @@ impl HttpHandler for AuthRegister {
                 email: body.email,
                 password: body.password,
                 full_name: body.full_name,
-                role: Role::Patient,
+                role: policy::REGISTERED_ROLE,
                 specialty: None,
             })
             .await?;

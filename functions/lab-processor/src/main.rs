@@ -4,7 +4,6 @@ use careflow::lab::process::Processor;
 use careflow::lab::service::LabReports;
 use careflow::patient::store::RecordsTable;
 use lab_processor::LabProcessor;
-use lambda_runtime::{LambdaEvent, service_fn};
 
 fn main() -> Result<(), lambda_runtime::Error> {
     // The extraction child: this same binary, re-executed per PDF (see careflow::lab::extract).
@@ -25,17 +24,9 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         Isolated::current_exe(Limits::from_env()?)?,
         max_bytes,
     ));
-    let processor = &processor;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::s3::S3Event>| async move {
-            processor
-                .handle(event.payload)
-                .await
-                .map_err(|e| lambda_runtime::Diagnostic {
-                    error_type: "LabProcessingError".into(),
-                    error_message: e.safe_description(),
-                })
-        },
-    ))
+    careflow::event_function::run(
+        "LabProcessingError",
+        |event: aws_lambda_events::s3::S3Event| processor.handle(event),
+    )
     .await
 }

@@ -1,7 +1,6 @@
 //! Runs as a Lambda function, or — outside Lambda (no `AWS_LAMBDA_RUNTIME_API`) — as a command:
 //! `migrate` or `migrate bootstrap-admin EMAIL`, for operators with a path to the database.
 
-use lambda_runtime::{LambdaEvent, service_fn};
 use migrate::{Migrate, MigrateRequest};
 
 #[tokio::main(flavor = "current_thread")]
@@ -24,16 +23,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         println!("{}", serde_json::to_string_pretty(&response)?);
         return Ok(());
     }
-    let app = &app;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<MigrateRequest>| async move {
-            app.handle(event.payload)
-                .await
-                .map_err(|e| lambda_runtime::Diagnostic {
-                    error_type: "MigrateError".into(),
-                    error_message: e.safe_description(),
-                })
-        },
-    ))
+    careflow::event_function::run("MigrateError", |request: MigrateRequest| {
+        app.handle(request)
+    })
     .await
 }

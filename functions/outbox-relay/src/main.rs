@@ -3,7 +3,6 @@ use std::time::Duration;
 use careflow::config;
 use careflow::db::DbConfig;
 use careflow::outbox::Publisher;
-use lambda_runtime::{LambdaEvent, service_fn};
 use outbox_relay::{OutboxRelay, Retention};
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,14 +13,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let budget = config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
     let retention = Retention::from_env()?;
     let relay = OutboxRelay::new(pool, publisher, Duration::from_secs(budget), retention);
-    let relay = &relay;
-    lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            relay.run().await.map_err(|e| lambda_runtime::Diagnostic {
-                error_type: "RelayError".into(),
-                error_message: e.safe_description(),
-            })
-        },
-    ))
-    .await
+    careflow::event_function::run("RelayError", |_: serde_json::Value| relay.run()).await
 }

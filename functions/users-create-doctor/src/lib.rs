@@ -6,6 +6,7 @@ use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store};
+use careflow::policy;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -39,7 +40,7 @@ impl UsersCreateDoctor {
 impl HttpHandler for UsersCreateDoctor {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = authenticate(&req, &self.verifier)?;
-        caller.require(&[Role::Admin])?;
+        policy::create_doctor(&caller)?;
         let body: CreateDoctorRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
         let doctor = self
             .accounts

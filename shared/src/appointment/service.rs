@@ -6,34 +6,33 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{Appointment, Booking, BookingRequest, Status};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{self, PgPool, SqlState};
 use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, EventPayload};
 use crate::outbox;
 #[cfg(feature = "kafka")]
 use crate::outbox::Publisher;
 use crate::patient::Page;
+use crate::policy;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
                        reason, created_at, cancelled_at, cancel_reason";
 
 fn from_row(row: &Row) -> Result<Appointment> {
+    use crate::db::{column, enum_column};
     Ok(Appointment {
-        appointment_id: row.get(0),
-        patient_id: row.get(1),
-        doctor_id: row.get(2),
-        start_time: row.get(3),
-        end_time: row.get(4),
-        appointment_type: row.get::<_, &str>(5).parse()?,
-        status: match row.get::<_, &str>(6) {
-            "cancelled" => Status::Cancelled,
-            _ => Status::Scheduled,
-        },
-        reason: row.get(7),
-        created_at: row.get(8),
-        cancelled_at: row.get(9),
-        cancel_reason: row.get(10),
+        appointment_id: column(row, "id")?,
+        patient_id: column(row, "patient_id")?,
+        doctor_id: column(row, "doctor_id")?,
+        start_time: column(row, "start_time")?,
+        end_time: column(row, "end_time")?,
+        appointment_type: enum_column(row, "appointment_type")?,
+        status: enum_column(row, "status")?,
+        reason: column(row, "reason")?,
+        created_at: column(row, "created_at")?,
+        cancelled_at: column(row, "cancelled_at")?,
+        cancel_reason: column(row, "cancel_reason")?,
     })
 }
 
@@ -111,18 +110,7 @@ impl Appointments {
         request: &BookingRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Booked> {
-        let patient_id = match (caller.role, request.patient_id) {
-            (Role::Patient, None) => caller.user_id,
-            (Role::Patient, Some(id)) if id == caller.user_id => id,
-            (Role::Admin, Some(id)) => id,
-            (Role::Admin, None) => {
-                return Err(Error::invalid(
-                    "patient_id",
-                    "is required when an admin books",
-                ));
-            }
-            _ => return Err(Error::Forbidden),
-        };
+        let patient_id = policy::booking_patient(caller, request.patient_id)?;
         let request_hash = digest(
             &SHA256,
             &serde_json::to_vec(request).map_err(Error::internal)?,
@@ -392,23 +380,8 @@ impl Appointments {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Appointment>> {
-        let (mut doctor, mut patient) = (filter.doctor_id, filter.patient_id);
-        match caller.role {
-            Role::Admin => {}
-            Role::Doctor
-                if filter.patient_id.is_none()
-                    && filter.doctor_id.is_none_or(|d| d == caller.user_id) =>
-            {
-                doctor = Some(caller.user_id);
-            }
-            Role::Patient
-                if filter.doctor_id.is_none()
-                    && filter.patient_id.is_none_or(|p| p == caller.user_id) =>
-            {
-                patient = Some(caller.user_id);
-            }
-            _ => return Err(Error::Forbidden),
-        }
+        let (doctor, patient) =
+            policy::appointment_list(caller, filter.doctor_id, filter.patient_id)?;
         let after = crate::pagination::decode(cursor)?;
         let (after_start, after_id) = after.unzip();
         let client = db::client(&self.pool).await?;
@@ -443,11 +416,13 @@ impl Appointments {
 }
 
 fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
-    match caller.role {
-        Role::Admin => true,
-        Role::Doctor => appointment.doctor_id == caller.user_id,
-        Role::Patient => appointment.patient_id == caller.user_id,
-    }
+    policy::see_appointment(
+        caller,
+        &policy::Parties {
+            patient: appointment.patient_id,
+            doctor: appointment.doctor_id,
+        },
+    )
 }
 
 /// Deletes up to `limit` Idempotency-Key records created before `cutoff`, oldest first, and

@@ -179,6 +179,15 @@ impl Accounts {
         })
     }
 
+    /// Succeeds when `id` is an account that may hold a patient profile; 404 otherwise.
+    pub async fn require_patient_account(&self, id: Uuid) -> Result<()> {
+        match self.get_user(id).await {
+            Ok(user) if crate::policy::holds_a_profile(user.role) => Ok(()),
+            Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("patient account")),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn get_user(&self, id: Uuid) -> Result<User> {
         let client = db::client(&self.pool).await?;
         let row = client

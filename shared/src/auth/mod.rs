@@ -75,14 +75,3 @@ pub struct Caller {
     pub user_id: Uuid,
     pub role: Role,
 }
-
-impl Caller {
-    /// Fails with 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> crate::Result<()> {
-        if roles.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(crate::Error::Forbidden)
-        }
-    }
-}

@@ -5,34 +5,36 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{BillingSettings, Fee, Invoice, InvoiceStatus, LineItem, price};
-use crate::auth::{Caller, Role};
+use crate::auth::Caller;
 use crate::db::{self, PgPool};
 pub use crate::events::ApplyError;
 use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent, RawEnvelope};
 use crate::patient::Page;
+use crate::policy;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "id, number, appointment_id, patient_id, doctor_id, status, currency, subtotal_minor, \
                        tax_minor, amount_due, line_items, issued_at, due_date, paid_at, voided_at";
 
 fn from_row(row: &Row) -> Result<Invoice> {
-    let line_items: serde_json::Value = row.get(10);
+    use crate::db::{column, enum_column};
+    let line_items: serde_json::Value = column(row, "line_items")?;
     Ok(Invoice {
-        invoice_id: row.get(0),
-        number: row.get(1),
-        appointment_id: row.get(2),
-        patient_id: row.get(3),
-        doctor_id: row.get(4),
-        status: row.get::<_, &str>(5).parse()?,
-        currency: row.get(6),
-        subtotal: row.get(7),
-        tax: row.get(8),
-        amount_due: row.get(9),
+        invoice_id: column(row, "id")?,
+        number: column(row, "number")?,
+        appointment_id: column(row, "appointment_id")?,
+        patient_id: column(row, "patient_id")?,
+        doctor_id: column(row, "doctor_id")?,
+        status: enum_column(row, "status")?,
+        currency: column(row, "currency")?,
+        subtotal: column(row, "subtotal_minor")?,
+        tax: column(row, "tax_minor")?,
+        amount_due: column(row, "amount_due")?,
         line_items: serde_json::from_value::<Vec<LineItem>>(line_items).map_err(Error::internal)?,
-        issued_at: row.get(11),
-        due_date: row.get(12),
-        paid_at: row.get(13),
-        voided_at: row.get(14),
+        issued_at: column(row, "issued_at")?,
+        due_date: column(row, "due_date")?,
+        paid_at: column(row, "paid_at")?,
+        voided_at: column(row, "voided_at")?,
     })
 }
 
@@ -207,11 +209,13 @@ impl Billing {
             .await?
             .ok_or(Error::NotFound("invoice"))?;
         let invoice = from_row(&row)?;
-        let visible = match caller.role {
-            Role::Admin => true,
-            Role::Doctor => invoice.doctor_id == caller.user_id,
-            Role::Patient => invoice.patient_id == caller.user_id,
-        };
+        let visible = policy::see_invoice(
+            caller,
+            &policy::Parties {
+                patient: invoice.patient_id,
+                doctor: invoice.doctor_id,
+            },
+        );
         if visible {
             Ok(invoice)
         } else {
@@ -227,11 +231,7 @@ impl Billing {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Invoice>> {
-        let (patient, doctor) = match caller.role {
-            Role::Admin => (None, None),
-            Role::Doctor => (None, Some(caller.user_id)),
-            Role::Patient => (Some(caller.user_id), None),
-        };
+        let (patient, doctor) = policy::invoice_list(caller);
         let after = crate::pagination::decode(cursor)?;
         let (after_time, after_id) = after.unzip();
         let status = filter.status.map(InvoiceStatus::as_str);
@@ -269,7 +269,7 @@ impl Billing {
 
     /// Marks an open invoice paid (admins). Paying a paid invoice is a no-op; a void one is 409.
     pub async fn pay(&self, caller: &Caller, id: Uuid, note: Option<&str>) -> Result<Invoice> {
-        caller.require(&[Role::Admin])?;
+        policy::pay_invoice(caller)?;
         let note = crate::validate::optional_text("reason", note, 500)?;
         let client = db::client(&self.pool).await?;
         let row = client

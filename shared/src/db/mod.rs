@@ -127,6 +127,27 @@ impl DbConfig {
     }
 }
 
+/// A column of `row` by name. A column that is missing or of another type is a server error,
+/// never a panic (`Row::get` panics) and never a silently wrong value.
+pub fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a tokio_postgres::Row,
+    name: &str,
+) -> crate::Result<T> {
+    row.try_get(name)
+        .map_err(|e| Error::internal(format!("column {name}: {e}")))
+}
+
+/// A text column holding one of an enum's snake_case names. Any other value is a server error
+/// (stored data the code does not know), not a default.
+pub fn enum_column<T: serde::de::DeserializeOwned>(
+    row: &tokio_postgres::Row,
+    name: &str,
+) -> crate::Result<T> {
+    let text: &str = column(row, name)?;
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| Error::internal(format!("column {name}: unknown value {text:?}")))
+}
+
 /// Takes a connection from the pool; failure to reach the database is a 503, not a 500.
 pub async fn client(pool: &Pool) -> crate::Result<Client> {
     pool.get()

@@ -17,9 +17,9 @@ use super::{
 };
 use crate::auth::Caller;
 use crate::config::{self, ConfigError};
-use crate::patient::access::Action;
 use crate::patient::store::RecordsTable;
 use crate::patient::{AuditEvent, Outcome, Page};
+use crate::policy::Action;
 use crate::{Error, Result};
 
 /// Where and how uploads go.

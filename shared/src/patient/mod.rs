@@ -11,13 +11,12 @@ use crate::auth::{Caller, Role};
 use crate::validate::{self, bounded_text, optional_text, text_list};
 use crate::{Error, Result};
 
-pub mod access;
 #[cfg(feature = "dynamodb")]
 pub mod service;
 #[cfg(feature = "dynamodb")]
 pub mod store;
 
-pub use access::Action;
+pub use crate::policy::Action;
 
 pub const NAME_MAX: usize = 200;
 pub const LIST_MAX: usize = 50;

@@ -7,12 +7,12 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::access::{Action, authorize};
 use super::store::RecordsTable;
 use super::{
     AuditEvent, HistoryEntry, NewHistoryEntry, Outcome, Page, PatientProfile, ProfileFields,
 };
 use crate::auth::Caller;
+use crate::policy::{self, Action};
 use crate::{Error, Result};
 
 /// Checks access to a patient's records; a denial is audited (best effort) before it is
@@ -23,7 +23,7 @@ pub(crate) async fn allow(
     action: Action,
     patient: Uuid,
 ) -> Result<()> {
-    if let Err(denied) = authorize(caller, action, Some(patient)) {
+    if let Err(denied) = policy::patient_record(caller, action, Some(patient)) {
         let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
         if let Err(e) = store.record(&[event]).await {
             tracing::warn!(error = %e.safe_description(), "could not audit a denial");
@@ -137,7 +137,7 @@ impl Patients {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PatientProfile>> {
-        authorize(caller, Action::ListProfiles, None)?;
+        policy::patient_record(caller, Action::ListProfiles, None)?;
         let page = self.store.list_profiles(name_prefix, limit, cursor).await?;
         let audit: Vec<AuditEvent> = page
             .items
