@@ -20,6 +20,8 @@ pub mod validate;
 
 #[cfg(feature = "postgres")]
 pub mod db;
+#[cfg(feature = "dynamodb")]
+pub mod dynamo;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kafka")]

@@ -1,11 +1,36 @@
-//! Keyset cursors over (time, id) for PostgreSQL lists: opaque to clients, stable under inserts.
+//! Pages of every list: the `?limit=` every list endpoint takes, the page it answers with, and
+//! keyset cursors over (time, id) for PostgreSQL lists (opaque to clients, stable under
+//! inserts). DynamoDB lists page by the table's own keys (`patient::store`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use serde::Serialize;
+
 use crate::{Error, Result};
+
+/// A page of results and the opaque cursor of the next one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=` bounds shared by every list endpoint.
+pub fn page_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                Error::invalid("limit", format!("must be a whole number from 1 to {max}"))
+            }),
+    }
+}
 
 pub fn encode(at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.to_rfc3339()))
@@ -34,7 +59,7 @@ pub fn page<T>(
     mut items: Vec<T>,
     limit: usize,
     key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
-) -> crate::patient::Page<T> {
+) -> Page<T> {
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|item| {
@@ -44,7 +69,7 @@ pub fn page<T>(
     } else {
         None
     };
-    crate::patient::Page { items, next_cursor }
+    Page { items, next_cursor }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use careflow::db::DbConfig;
 use careflow::http::{
     HttpHandler, authenticate, json_no_store, query_param, query_parsed, query_time,
 };
-use careflow::patient::page_limit;
+use careflow::pagination::page_limit;
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;

@@ -5,7 +5,7 @@ use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::http::{HttpHandler, authenticate, json_no_store, path_param, query_param};
 use careflow::lab::service::LabReports;
-use careflow::patient::page_limit;
+use careflow::pagination::page_limit;
 use careflow::patient::store::RecordsTable;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;

@@ -5,9 +5,10 @@ use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
 use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
+use careflow::pagination::page_limit;
+use careflow::patient::NAME_MAX;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
-use careflow::patient::{NAME_MAX, page_limit};
 use careflow::validate::bounded_text;
 use lambda_http::{Body, Request, Response};
 

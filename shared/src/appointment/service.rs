@@ -12,7 +12,7 @@ use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated
 use crate::outbox;
 #[cfg(feature = "kafka")]
 use crate::outbox::Publisher;
-use crate::patient::Page;
+use crate::pagination::Page;
 use crate::policy;
 use crate::{Error, Result};
 

@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::db::{self, PgPool};
 pub use crate::events::ApplyError;
 use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent, RawEnvelope};
-use crate::patient::Page;
+use crate::pagination::Page;
 use crate::policy;
 use crate::{Error, Result};
 

@@ -17,8 +17,9 @@ use super::{
 };
 use crate::auth::Caller;
 use crate::config::{self, ConfigError};
+use crate::pagination::Page;
 use crate::patient::store::RecordsTable;
-use crate::patient::{AuditEvent, Outcome, Page};
+use crate::patient::{AuditEvent, Outcome};
 use crate::policy::Action;
 use crate::{Error, Result};
 

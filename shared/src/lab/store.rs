@@ -12,11 +12,12 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use uuid::Uuid;
 
 use super::{LabReport, ObjectRef, Status};
-use crate::patient::store::{
-    Item, PROFILE_SK, RecordsTable, decode_cursor, encode_cursor, from_item, patient_pk, s,
-    sdk_error, to_item, transaction_conflict,
+use crate::dynamo::{
+    Item, decode_cursor, encode_cursor, from_item, s, sdk_error, to_item, transact,
 };
-use crate::patient::{AuditEvent, Page};
+use crate::pagination::Page;
+use crate::patient::AuditEvent;
+use crate::patient::store::{PROFILE_SK, RecordsTable, patient_pk};
 use crate::{Error, Result};
 
 const LAB_PREFIX: &str = "LAB#";
@@ -58,21 +59,14 @@ impl RecordsTable {
             self.put(report_item(report)?, Some("attribute_not_exists(pk)"))?,
             self.put(Self::audit_item(audit)?, None)?,
         ];
-        match self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::NotFound("patient")),
-            Err(e) if transaction_conflict(&e) == Some(1) => Err(Error::Conflict {
+        transact(self.client(), items, |failed| match failed {
+            0 => Error::NotFound("patient"),
+            _ => Error::Conflict {
                 code: "report-exists",
                 message: "a report with this id exists".into(),
-            }),
-            Err(e) => Err(sdk_error(e)),
-        }
+            },
+        })
+        .await
     }
 
     /// A report (strongly consistent).

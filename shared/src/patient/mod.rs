@@ -292,27 +292,6 @@ impl NewHistoryEntry {
     }
 }
 
-/// A page of results and the opaque cursor of the next one.
-#[derive(Debug, Clone, Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// `?limit=` bounds shared by every list endpoint.
-pub fn page_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize> {
-    match raw {
-        None => Ok(default),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                Error::invalid("limit", format!("must be a whole number from 1 to {max}"))
-            }),
-    }
-}
-
 /// One access to a patient's data, kept for auditors (who, what, which patient, when, outcome).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {

@@ -8,10 +8,9 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::store::RecordsTable;
-use super::{
-    AuditEvent, HistoryEntry, NewHistoryEntry, Outcome, Page, PatientProfile, ProfileFields,
-};
+use super::{AuditEvent, HistoryEntry, NewHistoryEntry, Outcome, PatientProfile, ProfileFields};
 use crate::auth::Caller;
+use crate::pagination::Page;
 use crate::policy::{self, Action};
 use crate::{Error, Result};
 

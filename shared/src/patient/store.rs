@@ -14,26 +14,18 @@
 //! Every change is written in one transaction with its audit item, so there is no change
 //! without its audit record. Times in sort keys are fixed-width RFC 3339 so they sort as text.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::{AuditEvent, HistoryEntry, Page, PatientProfile};
+use super::{AuditEvent, HistoryEntry, PatientProfile};
 use crate::config::{self, ConfigError};
+use crate::dynamo::{Item, decode_cursor, from_item, page, s, sdk_error, to_item, transact};
+use crate::pagination::Page;
 use crate::{Error, Result};
-
-pub(crate) type Item = HashMap<String, AttributeValue>;
 
 pub(crate) const PROFILE_SK: &str = "PROFILE";
 const PATIENTS: &str = "PATIENTS";
@@ -49,138 +41,6 @@ fn audit_pk(id: Uuid) -> String {
 
 pub(crate) fn sortable_time(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-/// Maps SDK failures: throttling, server errors and transport problems are retryable (503),
-/// the rest 500.
-pub(crate) fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> Error
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-{
-    let throttled = err
-        .as_service_error()
-        .and_then(|e| e.code())
-        .is_some_and(|code| {
-            matches!(
-                code,
-                "ProvisionedThroughputExceededException"
-                    | "ThrottlingException"
-                    | "RequestLimitExceeded"
-                    | "InternalServerError"
-            )
-        });
-    let server_side = err
-        .raw_response()
-        .is_some_and(|r| r.status().is_server_error());
-    let retryable = throttled
-        || server_side
-        || matches!(
-            err,
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-        );
-    let message = aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string();
-    if retryable {
-        Error::Unavailable(message.into())
-    } else {
-        Error::Internal(message.into())
-    }
-}
-
-pub(crate) fn to_item<T: Serialize>(value: &T, keys: &[(&str, String)]) -> Result<Item> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(Error::internal)?;
-    for (name, value) in keys {
-        item.insert((*name).to_owned(), s(value.clone()));
-    }
-    Ok(item)
-}
-
-pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T> {
-    serde_dynamo::from_item(item).map_err(Error::internal)
-}
-
-/// A query's items and continuation as a page of `T`.
-fn page<T: DeserializeOwned>(last_key: Option<Item>, items: Option<Vec<Item>>) -> Result<Page<T>> {
-    Ok(Page {
-        next_cursor: encode_cursor(last_key.as_ref()),
-        items: items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_>>()?,
-    })
-}
-
-/// Encodes a LastEvaluatedKey (all our keys are strings) as an opaque cursor.
-pub(crate) fn encode_cursor(key: Option<&Item>) -> Option<String> {
-    let key = key?;
-    let plain: HashMap<&str, &str> = key
-        .iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.as_str(), v.as_str())))
-        .collect();
-    Some(URL_SAFE_NO_PAD.encode(serde_json::to_vec(&plain).ok()?))
-}
-
-/// The longest key value DynamoDB accepts (a sort key's 1,024 bytes; partition keys allow 2,048).
-const KEY_VALUE_MAX_BYTES: usize = 1024;
-
-/// Decodes a cursor, accepting only the key attributes `expected` (and nothing else), each a
-/// non-empty string DynamoDB can hold, for which `in_list` holds: a start key outside the
-/// query's partition is one DynamoDB refuses, so a forged cursor is a 400, never a store error.
-pub(crate) fn decode_cursor(
-    cursor: Option<&str>,
-    expected: &[&str],
-    in_list: impl Fn(&HashMap<String, String>) -> bool,
-) -> Result<Option<Item>> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let bad = || Error::invalid("cursor", "is not a cursor this list returned");
-    if cursor.len() > 8 * KEY_VALUE_MAX_BYTES {
-        return Err(bad());
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let plain: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
-        return Err(bad());
-    }
-    if plain
-        .values()
-        .any(|v| v.is_empty() || v.len() > KEY_VALUE_MAX_BYTES)
-        || !in_list(&plain)
-    {
-        return Err(bad());
-    }
-    Ok(Some(plain.into_iter().map(|(k, v)| (k, s(v))).collect()))
-}
-
-pub(crate) fn transaction_conflict<E, R>(err: &SdkError<E, R>) -> Option<usize>
-where
-    E: ProvideCancellation,
-{
-    err.as_service_error()?.failed_condition()
-}
-
-/// The index of the first transaction item whose condition failed, if that is why it failed.
-pub(crate) trait ProvideCancellation {
-    fn failed_condition(&self) -> Option<usize>;
-}
-
-impl ProvideCancellation
-    for aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError
-{
-    fn failed_condition(&self) -> Option<usize> {
-        match self {
-            Self::TransactionCanceledException(e) => e
-                .cancellation_reasons()
-                .iter()
-                .position(|r| r.code() == Some("ConditionalCheckFailed")),
-            _ => None,
-        }
-    }
 }
 
 /// The records table.
@@ -264,20 +124,11 @@ impl RecordsTable {
             )?,
             self.put(Self::audit_item(audit)?, None)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::Conflict {
-                code: "profile-exists",
-                message: "this patient already has a profile".into(),
-            }),
-            Err(e) => Err(sdk_error(e)),
-        }
+        transact(&self.client, items, |_| Error::Conflict {
+            code: "profile-exists",
+            message: "this patient already has a profile".into(),
+        })
+        .await
     }
 
     /// Replaces a profile if it is still at `expected_version`; 412 otherwise.
@@ -302,19 +153,12 @@ impl RecordsTable {
             TransactWriteItem::builder().put(put).build(),
             self.put(Self::audit_item(audit)?, None)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::PreconditionFailed(
+        transact(&self.client, items, |_| {
+            Error::PreconditionFailed(
                 "the profile changed since you read it; read it again and retry".into(),
-            )),
-            Err(e) => Err(sdk_error(e)),
-        }
+            )
+        })
+        .await
     }
 
     /// A profile by patient id (strongly consistent).
@@ -392,17 +236,12 @@ impl RecordsTable {
             self.put(item, Some("attribute_not_exists(pk)"))?,
             self.put(Self::audit_item(audit)?, None)?,
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if transaction_conflict(&e) == Some(0) => Err(Error::NotFound("patient")),
-            Err(e) => Err(sdk_error(e)),
-        }
+        transact(&self.client, items, |failed| match failed {
+            0 => Error::NotFound("patient"),
+            // A second entry with the same time and UUIDv4: not the caller's fault; retryable.
+            _ => Error::Unavailable("history entry id collision".into()),
+        })
+        .await
     }
 
     /// A patient's history, newest first.
@@ -493,36 +332,5 @@ impl RecordsTable {
             .await
             .map_err(sdk_error)?;
         page(out.last_evaluated_key, out.items)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_foreign_shapes() {
-        let key: Item = [
-            ("pk", "PATIENT#1"),
-            ("sk", "PROFILE"),
-            ("gsi1pk", "PATIENTS"),
-            ("gsi1sk", "jo#1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), s(v)))
-        .collect();
-        let cursor = encode_cursor(Some(&key)).unwrap();
-        let any = |_: &HashMap<String, String>| true;
-        let back = decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"], any)
-            .unwrap()
-            .unwrap();
-        assert_eq!(back, key);
-        assert!(decode_cursor(Some(&cursor), &["pk", "sk"], any).is_err());
-        assert!(decode_cursor(Some("!!"), &["pk", "sk"], any).is_err());
-        assert!(decode_cursor(None, &["pk"], any).unwrap().is_none());
-        let elsewhere = |k: &HashMap<String, String>| k["pk"] == "PATIENT#2";
-        assert!(
-            decode_cursor(Some(&cursor), &["pk", "sk", "gsi1pk", "gsi1sk"], elsewhere).is_err()
-        );
     }
 }
