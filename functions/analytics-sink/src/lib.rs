@@ -7,6 +7,8 @@
 use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
 use careflow::analytics::AnalyticsStore;
+use careflow::config::{self, ConfigError};
+use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 
 pub struct AnalyticsSink {
@@ -20,6 +22,16 @@ impl AnalyticsSink {
             store,
             partial_batch_response,
         }
+    }
+
+    /// The database and `PARTIAL_BATCH_RESPONSE`, which must match the event source mapping's
+    /// `FunctionResponseTypes` (template.yaml).
+    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
+        let pool = DbConfig::from_env().await?.pool()?;
+        Ok(Self::new(
+            AnalyticsStore::new(pool),
+            config::parsed_or("PARTIAL_BATCH_RESPONSE", true)?,
+        ))
     }
 
     pub async fn handle(&self, event: KafkaEvent) -> Result<BatchResponse> {

@@ -8,7 +8,10 @@
 
 use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
+use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
+use careflow::config::{self, ConfigError};
+use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 
 pub struct BillingConsumer {
@@ -22,6 +25,16 @@ impl BillingConsumer {
             billing,
             partial_batch_response,
         }
+    }
+
+    /// The database, tax and due-date settings and `BILLING_PARTIAL_BATCH_RESPONSE`, which must
+    /// match the event source mapping's `FunctionResponseTypes` (template.yaml).
+    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
+        let pool = DbConfig::from_env().await?.pool()?;
+        Ok(Self::new(
+            Billing::new(pool, BillingSettings::from_env()?),
+            config::parsed_or("BILLING_PARTIAL_BATCH_RESPONSE", true)?,
+        ))
     }
 
     pub async fn handle(&self, event: KafkaEvent) -> Result<BatchResponse> {

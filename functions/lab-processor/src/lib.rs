@@ -46,6 +46,27 @@ impl LabProcessor {
         Self { processor }
     }
 
+    /// `CAREFLOW_TABLE`, `LAB_BUCKET`, `LAB_UPLOAD_MAX_BYTES` and the extraction child's limits;
+    /// the child is this very binary (`main` calls `run_child_if_requested` first).
+    pub async fn from_env() -> std::result::Result<Self, careflow::config::ConfigError> {
+        use careflow::lab::extract::{Isolated, Limits};
+        use careflow::lab::objects::LabObjects;
+        use careflow::lab::service::LabReports;
+        use careflow::patient::store::RecordsTable;
+        let max_bytes =
+            careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
+        let program = std::env::current_exe().map_err(|e| careflow::config::ConfigError::Load {
+            what: "the extraction program",
+            message: e.to_string(),
+        })?;
+        Ok(Self::new(Processor::new(
+            LabReports::new(RecordsTable::from_env().await?),
+            LabObjects::from_env().await?,
+            Isolated::with_program(program, Limits::from_env()?),
+            max_bytes,
+        )))
+    }
+
     /// Processes every record; fails (for a retry) only if some record failed transiently.
     pub async fn handle(&self, event: S3Event) -> Result<BatchReport> {
         let mut report = BatchReport::default();

@@ -76,6 +76,20 @@ pub struct OutboxRelay {
 }
 
 impl OutboxRelay {
+    /// The database, the Kafka publisher (waiting `KAFKA_PUBLISH_TIMEOUT_MS`, 10 s by default),
+    /// `RELAY_BUDGET_SECONDS` (45) of each run, and the retention of [`Retention::from_env`].
+    pub async fn from_env() -> std::result::Result<Self, careflow::config::ConfigError> {
+        let pool = careflow::db::DbConfig::from_env().await?.pool()?;
+        let publisher = careflow::outbox::Publisher::from_env(10_000).await?;
+        let budget = careflow::config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
+        Ok(Self::new(
+            pool,
+            publisher,
+            std::time::Duration::from_secs(budget),
+            Retention::from_env()?,
+        ))
+    }
+
     /// `budget`: stop starting new batches after this long (below the Lambda timeout).
     pub fn new(pool: PgPool, publisher: Publisher, budget: Duration, retention: Retention) -> Self {
         Self {

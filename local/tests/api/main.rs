@@ -12,5 +12,6 @@ mod lab;
 mod patients;
 mod queries;
 mod runner;
+mod startup;
 mod support;
 mod tokens;
