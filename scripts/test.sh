@@ -29,6 +29,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked </dev/null
 fi
 
+if ! cargo machete --version >/dev/null 2>&1; then
+  careflow_log "cargo-machete missing; installing it"
+  cargo install cargo-machete --locked </dev/null
+fi
+
 locked=()
 if [[ -f Cargo.lock ]]; then locked=(--locked); fi
 
@@ -46,6 +51,8 @@ if [[ -n "$stale" ]]; then
 fi
 
 step cargo fmt --all -- --check
+# No crate lists a dependency it does not use (each function links only what it needs).
+step cargo machete
 step cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings
 step cargo nextest run --workspace --no-fail-fast "$@"
 # template.yaml after the SAM transform, created as a stack in the emulator's CloudFormation:

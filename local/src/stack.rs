@@ -184,7 +184,9 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
     };
     let verifier = Verifier::new(&jwks, &token_settings)?;
     let issuer = TokenIssuer::new(key, token_settings.clone(), Duration::from_secs(900));
-    let accounts = Accounts::new(pool, Duration::from_secs(30 * 24 * 3600));
+    // The functions' own settings, read from the runner's environment as each function reads
+    // its own (the same variables and defaults).
+    let accounts = Accounts::new(pool, careflow::auth::accounts::refresh_ttl_from_env()?);
 
     let admin = accounts
         .bootstrap_admin(&settings.admin_email, settings.admin_password.clone())
@@ -235,7 +237,7 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         Duration::from_secs(20),
         Retention::from_env()?,
     );
-    let billing = Billing::new(accounts.pool().clone(), BillingSettings::default());
+    let billing = Billing::new(accounts.pool().clone(), BillingSettings::from_env()?);
     let deps = Deps {
         billing,
         appointments,

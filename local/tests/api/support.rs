@@ -255,7 +255,10 @@ impl TestEnv {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
             appointments: Appointments::with_publisher(db.pool.clone(), publisher),
             aws,
-            accounts: Accounts::new(db.pool.clone(), Duration::from_secs(3600)),
+            accounts: Accounts::new(
+                db.pool.clone(),
+                careflow::auth::accounts::DEFAULT_REFRESH_TTL,
+            ),
             issuer: TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900)),
             verifier: Verifier::new(&jwks, &settings).unwrap(),
             jwks,

@@ -113,17 +113,27 @@ pub struct Accounts {
     refresh_ttl: Duration,
 }
 
+/// How long a refresh token lives unless `CAREFLOW_REFRESH_TOKEN_TTL_SECONDS` says otherwise.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `CAREFLOW_REFRESH_TOKEN_TTL_SECONDS`, [`DEFAULT_REFRESH_TTL`] when unset.
+pub fn refresh_ttl_from_env() -> Result<Duration, ConfigError> {
+    let seconds = config::parsed_or(
+        "CAREFLOW_REFRESH_TOKEN_TTL_SECONDS",
+        DEFAULT_REFRESH_TTL.as_secs(),
+    )?;
+    Ok(Duration::from_secs(seconds))
+}
+
 impl Accounts {
     pub fn new(pool: PgPool, refresh_ttl: Duration) -> Self {
         Self { pool, refresh_ttl }
     }
 
-    /// Connects (lazily) with `DbConfig::from_env` and reads
-    /// `CAREFLOW_REFRESH_TOKEN_TTL_SECONDS` (default 30 days).
+    /// Connects (lazily) with `DbConfig::from_env` and reads [`refresh_ttl_from_env`].
     pub async fn from_env() -> Result<Self, ConfigError> {
         let pool = db::DbConfig::from_env().await?.pool()?;
-        let ttl = config::parsed_or("CAREFLOW_REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600u64)?;
-        Ok(Self::new(pool, Duration::from_secs(ttl)))
+        Ok(Self::new(pool, refresh_ttl_from_env()?))
     }
 
     pub fn pool(&self) -> &PgPool {
