@@ -268,3 +268,58 @@ pub const NON_HTTP_FUNCTIONS: &[&str] = &[
     "lab-processor",
     "analytics-sink",
 ];
+
+/// Runs one `from_env`, reporting its error by name.
+async fn started<T, E: std::fmt::Display>(
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<(), String> {
+    f.await.map(drop).map_err(|e| e.to_string())
+}
+
+/// Builds `function` exactly as its `main` does at cold start (its `from_env`, the one
+/// composition root), from the process environment, and drops it: a missing or misspelt
+/// variable or a secret its role cannot read is the error, by name. The startup test runs every
+/// function of template.yaml through it with the environment the template gives each.
+pub async fn start_from_env(function: &str) -> Result<(), String> {
+    match function {
+        "analytics-per-minute" => {
+            started(analytics_per_minute::AnalyticsPerMinute::from_env()).await
+        }
+        "analytics-sink" => started(analytics_sink::AnalyticsSink::from_env()).await,
+        "appointments-cancel" => started(appointments_cancel::AppointmentsCancel::from_env()).await,
+        "appointments-create" => started(appointments_create::AppointmentsCreate::from_env()).await,
+        "appointments-get" => started(appointments_get::AppointmentsGet::from_env()).await,
+        "appointments-list" => started(appointments_list::AppointmentsList::from_env()).await,
+        "auth-jwks" => started(auth_jwks::AuthJwks::from_env()).await,
+        "auth-login" => started(auth_login::AuthLogin::from_env()).await,
+        "auth-logout" => started(auth_logout::AuthLogout::from_env()).await,
+        "auth-me" => started(auth_me::AuthMe::from_env()).await,
+        "auth-refresh" => started(auth_refresh::AuthRefresh::from_env()).await,
+        "auth-register" => started(auth_register::AuthRegister::from_env()).await,
+        "billing-consumer" => started(billing_consumer::BillingConsumer::from_env()).await,
+        "doctors-list" => started(doctors_list::DoctorsList::from_env()).await,
+        "invoices-get" => started(invoices_get::InvoicesGet::from_env()).await,
+        "invoices-list" => started(invoices_list::InvoicesList::from_env()).await,
+        "invoices-pay" => started(invoices_pay::InvoicesPay::from_env()).await,
+        "lab-processor" => started(lab_processor::LabProcessor::from_env()).await,
+        "lab-results-get" => started(lab_results_get::LabResultsGet::from_env()).await,
+        "lab-results-list" => started(lab_results_list::LabResultsList::from_env()).await,
+        "lab-upload-url" => started(lab_upload_url::LabUploadUrl::from_env()).await,
+        "migrate" => started(migrate::Migrate::from_env()).await,
+        "outbox-relay" => started(outbox_relay::OutboxRelay::from_env()).await,
+        "patients-create" => started(patients_create::PatientsCreate::from_env()).await,
+        "patients-get" => started(patients_get::PatientsGet::from_env()).await,
+        "patients-history-add" => {
+            started(patients_history_add::PatientsHistoryAdd::from_env()).await
+        }
+        "patients-history-list" => {
+            started(patients_history_list::PatientsHistoryList::from_env()).await
+        }
+        "patients-list" => started(patients_list::PatientsList::from_env()).await,
+        "patients-update" => started(patients_update::PatientsUpdate::from_env()).await,
+        "users-create-doctor" => started(users_create_doctor::UsersCreateDoctor::from_env()).await,
+        other => Err(format!(
+            "the test does not know how to start {other}: add it here"
+        )),
+    }
+}
