@@ -4,10 +4,10 @@
 
 Three things on top of the stock server:
 
-1. One request at a time. moto's DynamoDB TransactWriteItems deep-copies shared table state
-   without a lock, so concurrent transactions crash the stock threaded server ("dictionary
-   changed size during iteration"). Real DynamoDB has no such limit. Serialising requests keeps
-   the emulator's answers correct while CareFlow's handlers still run concurrently against it.
+1. One DynamoDB request at a time. moto's DynamoDB TransactWriteItems deep-copies shared table
+   state without a lock, so concurrent transactions crash the stock threaded server ("dictionary
+   changed size during iteration"). Real DynamoDB has no such limit. Serialising its requests
+   keeps the emulator's answers correct while CareFlow's handlers still run concurrently.
 
 2. IAM on every request, with `--admin-credentials`. The server creates an administrator
    (`careflow-local-admin`, allowed everything) before it serves, writes its access key to FILE
@@ -368,6 +368,10 @@ def main() -> None:
     lock = threading.Lock()
 
     def serial(environ, start_response):  # type: ignore[no-untyped-def]
+        # Only DynamoDB needs the lock. Other services keep moto's threads: an SQS long poll
+        # (the runner's S3 relay waits a second) must not hold every other request back.
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return list(app(environ, start_response))
         with lock:
             # Materialise the body inside the lock: the app's state is read while iterating.
             return list(app(environ, start_response))
