@@ -89,8 +89,9 @@ impl AnalyticsStore {
         let client = db::client(&self.pool).await?;
         let rows = client
             .query(
-                "SELECT window_start, window_end, sum(appointments)::bigint, sum(cancellations)::bigint,
-                        sum(late_events)::bigint
+                "SELECT window_start, window_end, sum(appointments)::bigint AS total,
+                        sum(cancellations)::bigint AS cancellations,
+                        sum(late_events)::bigint AS late_events
                  FROM analytics_results
                  WHERE dimension = $3 AND window_start >= $1 AND window_start < $2
                  GROUP BY window_start, window_end
@@ -99,15 +100,17 @@ impl AnalyticsStore {
             )
             .await
             .map_err(Error::from)?;
-        Ok(rows
-            .iter()
-            .map(|r| WindowTotals {
-                window_start: r.get(0),
-                window_end: r.get(1),
-                total: r.get(2),
-                cancellations: r.get(3),
-                late_events: r.get(4),
+        use crate::db::column;
+        rows.iter()
+            .map(|r| {
+                Ok(WindowTotals {
+                    window_start: column(r, "window_start")?,
+                    window_end: column(r, "window_end")?,
+                    total: column(r, "total")?,
+                    cancellations: column(r, "cancellations")?,
+                    late_events: column(r, "late_events")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

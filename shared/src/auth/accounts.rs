@@ -13,6 +13,7 @@ use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
 use super::{Role, password, refresh};
 use crate::config::{self, ConfigError};
 use crate::db::{self, PgPool, SqlState};
+use crate::db::{column, enum_column};
 use crate::validate::{bounded_text, normalize_email};
 use crate::{Error, Result};
 
@@ -208,12 +209,12 @@ impl Accounts {
             .await?
             .ok_or(Error::NotFound("user"))?;
         Ok(User {
-            user_id: row.get(0),
-            email: row.get(1),
-            role: row.get::<_, &str>(2).parse()?,
-            full_name: row.get(3),
-            specialty: row.get(4),
-            created_at: row.get(5),
+            user_id: column(&row, "id")?,
+            email: column(&row, "email")?,
+            role: enum_column(&row, "role")?,
+            full_name: column(&row, "full_name")?,
+            specialty: column(&row, "specialty")?,
+            created_at: column(&row, "created_at")?,
         })
     }
 
@@ -226,14 +227,15 @@ impl Accounts {
                 &[],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Doctor {
-                doctor_id: r.get(0),
-                full_name: r.get(1),
-                specialty: r.get::<_, Option<String>>(2).unwrap_or_default(),
+        rows.iter()
+            .map(|r| {
+                Ok(Doctor {
+                    doctor_id: column(r, "id")?,
+                    full_name: column(r, "full_name")?,
+                    specialty: column::<Option<String>>(r, "specialty")?.unwrap_or_default(),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Checks credentials and starts a new refresh-token family. Unknown e-mail and wrong
@@ -254,15 +256,18 @@ impl Accounts {
             }
             None => None,
         };
-        let stored: Option<String> = row.as_ref().map(|r| r.get(2));
+        let stored: Option<String> = row
+            .as_ref()
+            .map(|r| column(r, "password_hash"))
+            .transpose()?;
         let presented = pw.to_owned();
         let ok = blocking(move || password::verify(&presented, stored.as_deref())).await?;
         let row = match row {
             Some(row) if ok => row,
             _ => return Err(rejected()),
         };
-        let user_id: Uuid = row.get(0);
-        let role: Role = row.get::<_, &str>(1).parse()?;
+        let user_id: Uuid = column(&row, "id")?;
+        let role: Role = enum_column(&row, "role")?;
         let (refresh_token, hash) = refresh::generate()?;
         client
             .execute(
@@ -301,7 +306,8 @@ impl Accounts {
         let row = tx
             .query_opt(
                 "SELECT t.id, t.family_id, t.user_id, u.role,
-                        t.rotated_at IS NOT NULL, t.revoked_at IS NOT NULL, t.expires_at <= now()
+                        t.rotated_at IS NOT NULL AS rotated, t.revoked_at IS NOT NULL AS revoked,
+                        t.expires_at <= now() AS expired
                  FROM refresh_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = $1
                  FOR UPDATE OF t",
@@ -309,9 +315,17 @@ impl Accounts {
             )
             .await?
             .ok_or_else(|| rejected("invalid refresh token"))?;
-        let (id, family, user_id): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
-        let role: Role = row.get::<_, &str>(3).parse()?;
-        let (rotated, revoked, expired): (bool, bool, bool) = (row.get(4), row.get(5), row.get(6));
+        let (id, family, user_id): (Uuid, Uuid, Uuid) = (
+            column(&row, "id")?,
+            column(&row, "family_id")?,
+            column(&row, "user_id")?,
+        );
+        let role: Role = enum_column(&row, "role")?;
+        let (rotated, revoked, expired): (bool, bool, bool) = (
+            column(&row, "rotated")?,
+            column(&row, "revoked")?,
+            column(&row, "expired")?,
+        );
         if revoked {
             return Err(rejected("refresh token revoked"));
         }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{BillingSettings, Fee, Invoice, InvoiceStatus, LineItem, price};
 use crate::auth::Caller;
 use crate::db::{self, PgPool};
+use crate::db::{column, enum_column};
 pub use crate::events::ApplyError;
 use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent, RawEnvelope};
 use crate::pagination::Page;
@@ -17,7 +18,6 @@ const COLUMNS: &str = "id, number, appointment_id, patient_id, doctor_id, status
                        tax_minor, amount_due, line_items, issued_at, due_date, paid_at, voided_at";
 
 fn from_row(row: &Row) -> Result<Invoice> {
-    use crate::db::{column, enum_column};
     let line_items: serde_json::Value = column(row, "line_items")?;
     Ok(Invoice {
         invoice_id: column(row, "id")?,
@@ -147,11 +147,14 @@ impl Billing {
                 &[&e.appointment_type, &(e.duration_minutes as i32)],
             )
             .await?
-            .map(|r| Fee {
-                currency: r.get::<_, String>(0),
-                amount_minor: r.get(1),
-                description: r.get(2),
+            .map(|r| -> Result<Fee> {
+                Ok(Fee {
+                    currency: column(&r, "currency")?,
+                    amount_minor: column(&r, "amount_minor")?,
+                    description: column(&r, "description")?,
+                })
             })
+            .transpose()?
             .ok_or_else(|| {
                 ApplyError::Poison(format!(
                     "no fee for {} of {} minutes",
@@ -317,9 +320,9 @@ async fn void(
     let Some(row) = row else {
         return Ok(Applied::CancelRecorded);
     };
-    let id: Uuid = row.get(0);
-    match row.get::<_, &str>(1) {
-        "open" => {
+    let id: Uuid = column(&row, "id")?;
+    match enum_column::<InvoiceStatus>(&row, "status")? {
+        InvoiceStatus::Open => {
             tx.execute(
                 "UPDATE invoices SET status = 'void', voided_at = now() WHERE id = $1",
                 &[&id],
@@ -328,10 +331,10 @@ async fn void(
             tracing::info!(invoice_id = %id, "invoice voided");
             Ok(Applied::Voided(id))
         }
-        "paid" => {
+        InvoiceStatus::Paid => {
             tracing::warn!(invoice_id = %id, "cancelled appointment has a paid invoice; left paid");
             Ok(Applied::PaidNotVoided(id))
         }
-        _ => Ok(Applied::CancelRecorded),
+        InvoiceStatus::Void => Ok(Applied::CancelRecorded),
     }
 }
