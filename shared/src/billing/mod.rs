@@ -74,26 +74,97 @@ pub struct Invoice {
     pub voided_at: Option<DateTime<Utc>>,
 }
 
+/// An ISO 4217 currency code: three upper-case ASCII letters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = crate::Error;
+
+    fn from_str(code: &str) -> crate::Result<Self> {
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(crate::Error::invalid(
+                "currency",
+                "must be an ISO 4217 code such as EUR",
+            ))
+        }
+    }
+}
+
+/// An amount of money: integer minor units (cents) of one currency, never a float.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+
+    /// `basis_points` of this amount (2000 = 20 %), rounded half up in integers.
+    pub fn share(&self, basis_points: u32) -> Money {
+        // (a·r + 5000) / 10000 for non-negative amounts.
+        let minor = (self.minor * i64::from(basis_points) + 5_000) / 10_000;
+        Money::new(minor, self.currency.clone())
+    }
+
+    /// The sum of two amounts of the same currency.
+    pub fn plus(&self, other: &Money) -> crate::Result<Money> {
+        if self.currency != other.currency {
+            return Err(crate::Error::internal(format!(
+                "adding {} to {}",
+                other.currency.as_str(),
+                self.currency.as_str()
+            )));
+        }
+        Ok(Money::new(self.minor + other.minor, self.currency.clone()))
+    }
+}
+
 /// A fee schedule entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fee {
-    pub currency: String,
-    pub amount_minor: i64,
+    pub amount: Money,
     pub description: String,
 }
 
+/// What an invoice for one fee comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Priced {
+    pub lines: Vec<LineItem>,
+    pub subtotal: Money,
+    /// Rounded half up, once, on the subtotal.
+    pub tax: Money,
+    pub total: Money,
+}
+
 /// Subtotal, tax and total for one fee; `tax_basis_points` 2000 = 20 %.
-pub fn price(fee: &Fee, tax_basis_points: u32) -> (Vec<LineItem>, i64, i64, i64) {
+pub fn price(fee: &Fee, tax_basis_points: u32) -> crate::Result<Priced> {
     let line = LineItem {
         description: fee.description.clone(),
         quantity: 1,
-        unit_amount: fee.amount_minor,
-        amount: fee.amount_minor,
+        unit_amount: fee.amount.minor,
+        amount: fee.amount.minor,
     };
-    let subtotal = line.amount;
-    // Half up, in integers: (a·r + 5000) / 10000 for non-negative amounts.
-    let tax = (subtotal * i64::from(tax_basis_points) + 5_000) / 10_000;
-    (vec![line], subtotal, tax, subtotal + tax)
+    let subtotal = fee.amount.clone();
+    let tax = subtotal.share(tax_basis_points);
+    let total = subtotal.plus(&tax)?;
+    Ok(Priced {
+        lines: vec![line],
+        subtotal,
+        tax,
+        total,
+    })
 }
 
 /// Billing settings from the environment: `CAREFLOW_TAX_RATE_BASIS_POINTS` (default 0) and
@@ -126,23 +197,40 @@ impl BillingSettings {
 mod tests {
     use super::*;
 
+    fn usd(minor: i64) -> Money {
+        Money::new(minor, "USD".parse().unwrap())
+    }
+
     #[test]
     fn tax_rounds_half_up_once() {
         let fee = Fee {
-            currency: "USD".into(),
-            amount_minor: 12_345,
+            amount: usd(12_345),
             description: "x".into(),
         };
-        assert_eq!(price(&fee, 0).1..=price(&fee, 0).3, 12_345..=12_345);
-        let (_, subtotal, tax, total) = price(&fee, 2_000);
-        assert_eq!((subtotal, tax, total), (12_345, 2_469, 14_814));
+        let untaxed = price(&fee, 0).unwrap();
+        assert_eq!((untaxed.tax.minor, untaxed.total.minor), (0, 12_345));
+        let p = price(&fee, 2_000).unwrap();
+        assert_eq!(
+            (p.subtotal.minor, p.tax.minor, p.total.minor),
+            (12_345, 2_469, 14_814)
+        );
+        assert_eq!(p.total.currency.as_str(), "USD");
         // 12_345 × 7.5 % = 925.875 → 926.
-        assert_eq!(price(&fee, 750).2, 926);
+        assert_eq!(price(&fee, 750).unwrap().tax.minor, 926);
         // 100 × 0.5 % = 0.5 → 1 (half up).
         let cent = Fee {
-            amount_minor: 100,
+            amount: usd(100),
             ..fee
         };
-        assert_eq!(price(&cent, 50).2, 1);
+        assert_eq!(price(&cent, 50).unwrap().tax.minor, 1);
+    }
+
+    #[test]
+    fn money_is_typed() {
+        assert!("usd".parse::<Currency>().is_err());
+        assert!("EURO".parse::<Currency>().is_err());
+        let eur = Money::new(1, "EUR".parse().unwrap());
+        assert!(usd(1).plus(&eur).is_err());
+        assert_eq!(usd(1).plus(&usd(2)).unwrap(), usd(3));
     }
 }

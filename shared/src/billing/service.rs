@@ -4,7 +4,7 @@ use chrono::{Datelike, Duration, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::{BillingSettings, Fee, Invoice, InvoiceStatus, LineItem, price};
+use super::{BillingSettings, Fee, Invoice, InvoiceStatus, LineItem, Money, price};
 use crate::auth::Caller;
 use crate::db::{self, PgPool};
 use crate::db::{column, enum_column};
@@ -148,9 +148,12 @@ impl Billing {
             )
             .await?
             .map(|r| -> Result<Fee> {
+                let currency: String = column(&r, "currency")?;
+                let currency = currency
+                    .parse()
+                    .map_err(|_| Error::internal(format!("fee_schedule currency {currency:?}")))?;
                 Ok(Fee {
-                    currency: column(&r, "currency")?,
-                    amount_minor: column(&r, "amount_minor")?,
+                    amount: Money::new(column(&r, "amount_minor")?, currency),
                     description: column(&r, "description")?,
                 })
             })
@@ -161,7 +164,7 @@ impl Billing {
                     e.appointment_type, e.duration_minutes
                 ))
             })?;
-        let (lines, subtotal, tax, total) = price(&fee, self.settings.tax_basis_points);
+        let priced = price(&fee, self.settings.tax_basis_points)?;
         let issued_at = Utc::now();
         let year = issued_at.year();
         let number: i64 = tx
@@ -186,11 +189,11 @@ impl Billing {
                 &e.appointment_id,
                 &e.patient_id,
                 &e.doctor_id,
-                &fee.currency,
-                &subtotal,
-                &tax,
-                &total,
-                &serde_json::to_value(&lines).map_err(Error::internal)?,
+                &priced.total.currency.as_str(),
+                &priced.subtotal.minor,
+                &priced.tax.minor,
+                &priced.total.minor,
+                &serde_json::to_value(&priced.lines).map_err(Error::internal)?,
                 &issued_at,
                 &due,
                 &event_id,
