@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use careflow::auth::{Caller, Role};
+use careflow::auth::Role;
 use careflow_local::aws::{CREDENTIALS_ENV, FunctionIdentities};
 use careflow_local::functions::http_functions;
 use serde_json::json;
@@ -99,21 +99,7 @@ fn role_from(template: &str, function: &str, dir: &Path) -> PathBuf {
 async fn a_permission_removed_from_the_template_fails_the_handler() {
     let env = TestEnv::new().await;
     let patient = Uuid::new_v4();
-    env.admin_patients()
-        .await
-        .create(
-            &Caller {
-                user_id: patient,
-                role: Role::Patient,
-            },
-            patient,
-            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
-        .await
-        .unwrap();
+    env.create_profile(patient).await;
     let token = env.token(patient, Role::Patient);
     let mut read = with_token(event("patients-get/get.json"), &token);
     read["pathParameters"]["patientId"] = json!(patient.to_string());

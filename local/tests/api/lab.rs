@@ -136,22 +136,7 @@ impl Lab {
 
 async fn patient_with_profile(env: &TestEnv) -> (Uuid, careflow::auth::token::AccessToken) {
     let id = Uuid::new_v4();
-    let caller = Caller {
-        user_id: id,
-        role: Role::Patient,
-    };
-    env.admin_patients()
-        .await
-        .create(
-            &caller,
-            id,
-            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
-        .await
-        .unwrap();
+    env.create_profile(id).await;
     (id, env.token(id, Role::Patient))
 }
 
@@ -297,13 +282,7 @@ async fn reports_from_four_pdf_producers_yield_the_right_values() {
     }
     lab.deliver(producers.len()).await;
     for (producer, id) in ids {
-        let report = env
-            .admin_records()
-            .await
-            .get_lab_report(patient, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let report = env.lab_report(patient, id).await;
         assert_expected_values(&serde_json::to_value(&report).unwrap(), producer);
         // No pending record: the report is still stored, its uploader unknown.
         assert_eq!(report.uploaded_by, None);
@@ -408,13 +387,7 @@ async fn reports_too_large_for_a_record_end_needs_review_with_a_reason() {
         "{batches:?}"
     );
     for (what, id, reason) in ids {
-        let report = env
-            .admin_records()
-            .await
-            .get_lab_report(patient, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let report = env.lab_report(patient, id).await;
         let got = report.reason.clone().unwrap_or_default();
         assert_eq!(
             (report.status, report.results.len()),
@@ -457,13 +430,7 @@ async fn hostile_files_end_unreadable_with_a_reason_and_are_kept() {
     }
     lab.deliver(cases.len()).await;
     for (file, id, reason, bytes) in ids {
-        let report = env
-            .admin_records()
-            .await
-            .get_lab_report(patient, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let report = env.lab_report(patient, id).await;
         assert_eq!(report.status, Status::Unreadable, "{file}: {report:?}");
         let got = report.reason.clone().unwrap_or_default();
         assert!(
@@ -527,24 +494,12 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         started.elapsed()
     );
     for ((fault, reason), id) in faults.iter().zip(keys) {
-        let r = env
-            .admin_records()
-            .await
-            .get_lab_report(patient, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let r = env.lab_report(patient, id).await;
         assert_eq!(r.status, Status::Unreadable, "{fault}");
         let got = r.reason.unwrap();
         assert!(got.starts_with(reason), "{fault}: {got:?}");
     }
-    let r = env
-        .admin_records()
-        .await
-        .get_lab_report(patient, good)
-        .await
-        .unwrap()
-        .unwrap();
+    let r = env.lab_report(patient, good).await;
     assert_eq!(r.status, Status::Processed);
 }
 
@@ -581,13 +536,7 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .unwrap();
     assert_eq!(first.processed, 1, "{first:?}");
     let (patient, report) = careflow::lab::parse_object_key(&key).unwrap();
-    let stored = env
-        .admin_records()
-        .await
-        .get_lab_report(patient, report)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = env.lab_report(patient, report).await;
     // Redelivery: a no-op.
     let again = lab
         .processor
@@ -595,15 +544,7 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .await
         .unwrap();
     assert_eq!(again.duplicates, 1, "{again:?}");
-    assert_eq!(
-        env.admin_records()
-            .await
-            .get_lab_report(patient, report)
-            .await
-            .unwrap()
-            .unwrap(),
-        stored
-    );
+    assert_eq!(env.lab_report(patient, report).await, stored);
     // A new version of the object, later in S3's order: read again.
     let newer = lab.put(&key, data("scanned-image-only.pdf")).await;
     sample["Records"][0]["s3"]["object"]["versionId"] = json!(newer);
@@ -623,13 +564,7 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
         .await
         .unwrap();
     assert_eq!(late.duplicates, 1, "{late:?}");
-    let last: LabReport = env
-        .admin_records()
-        .await
-        .get_lab_report(patient, report)
-        .await
-        .unwrap()
-        .unwrap();
+    let last: LabReport = env.lab_report(patient, report).await;
     assert_eq!(last.status, Status::Unreadable);
 
     let mut batch = event("lab-processor/batch-encoded-key.json");
@@ -808,13 +743,7 @@ async fn every_corpus_pdf_ends_with_a_final_status() {
             "{}",
             file.display()
         );
-        let r = env
-            .admin_records()
-            .await
-            .get_lab_report(patient, id)
-            .await
-            .unwrap()
-            .unwrap();
+        let r = env.lab_report(patient, id).await;
         assert!(
             r.status.is_final() && r.reason.is_some(),
             "{}",
@@ -904,10 +833,7 @@ async fn the_runner_relays_uploads_to_lab_processor() {
                 role: Role::Patient,
             },
             patient,
-            json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
-                .as_object()
-                .unwrap()
-                .clone(),
+            sample_profile(),
         )
         .await
         .unwrap();

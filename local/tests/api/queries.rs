@@ -81,21 +81,7 @@ async fn hostile_query_parameters_get_400_naming_the_parameter() {
     let token = env.token(admin, Role::Admin);
     // A patient with a profile, whose lists exist: the cursor is what is wrong.
     let patient = Uuid::new_v4();
-    env.admin_patients()
-        .await
-        .create(
-            &careflow::auth::Caller {
-                user_id: admin,
-                role: Role::Admin,
-            },
-            patient,
-            serde_json::json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        )
-        .await
-        .unwrap();
+    env.create_profile(patient).await;
     let mut failures = Vec::new();
     for (function, sample, time_params) in LISTS {
         let mut base = with_token(event(sample), &token);

@@ -283,6 +283,36 @@ impl TestEnv {
         )
     }
 
+    /// A stored lab report, read with the administrator's credentials; it must exist.
+    pub async fn lab_report(
+        &self,
+        patient: uuid::Uuid,
+        report: uuid::Uuid,
+    ) -> careflow::lab::LabReport {
+        self.admin_records()
+            .await
+            .get_lab_report(patient, report)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no lab report {report}"))
+    }
+
+    /// Gives `patient` the sample profile (as the patient themself would create it).
+    pub async fn create_profile(&self, patient: uuid::Uuid) {
+        self.admin_patients()
+            .await
+            .create(
+                &careflow::auth::Caller {
+                    user_id: patient,
+                    role: Role::Patient,
+                },
+                patient,
+                sample_profile(),
+            )
+            .await
+            .unwrap();
+    }
+
     /// The patient service over [`Self::admin_records`].
     pub async fn admin_patients(&self) -> careflow::patient::service::Patients {
         careflow::patient::service::Patients::new(self.admin_records().await)
@@ -441,4 +471,12 @@ pub async fn insert_user(db: &TestDb, id: uuid::Uuid, role: Role) {
         )
         .await
         .unwrap();
+}
+
+/// The profile fields a test patient gets.
+pub fn sample_profile() -> serde_json::Map<String, Value> {
+    json!({"full_name": "Jo Example", "date_of_birth": "1990-04-01", "sex": "female"})
+        .as_object()
+        .unwrap()
+        .clone()
 }
