@@ -146,17 +146,19 @@ def _install_dynamodb_authorisation() -> None:
             except ValueError:
                 body = {}
         region = self.region
+        request = access_control.IAMRequest(
+            account_id=self.current_account,
+            method=self.method,
+            path=self.raw_path,
+            data=self.data,
+            body=self.raw_body,
+            headers=self.headers,
+            action=self._get_action(),
+        )
+        request.check_signature()
         for action, arn in _dynamodb_checks(self._get_action(), body, region, self.current_account):
-            request = access_control.IAMRequest(
-                account_id=self.current_account,
-                method=self.method,
-                path=self.raw_path,
-                data=self.data,
-                body=self.raw_body,
-                headers=self.headers,
-                action=action,
-            )
-            request.check_signature()
+            # One signed request, authorised once per (action, resource) it stands for.
+            request._action = f"dynamodb:{action}"
             try:
                 request.check_action_permitted(arn)
             except HTTPException:
