@@ -126,6 +126,22 @@ pub struct AwsFunctions {
 }
 
 impl AwsFunctions {
+    /// The resources of `stage`, named as `sam deploy` names them (and as the functions' roles
+    /// name them): `careflow-{stage}-records`, `careflow-{stage}-lab-reports-{account}`; upload
+    /// forms valid for five minutes, as the template configures lab-upload-url.
+    pub fn for_stage(identities: FunctionIdentities, stage: &str, lab_max_bytes: u64) -> Self {
+        Self {
+            identities,
+            records_table: format!("careflow-{stage}-records"),
+            lab_bucket: format!(
+                "careflow-{stage}-lab-reports-{}",
+                crate::s3_relay::LOCAL_ACCOUNT_ID
+            ),
+            lab_max_bytes,
+            lab_upload_expires: Duration::from_secs(300),
+        }
+    }
+
     /// The records table as `function` reaches it.
     pub fn records(&self, function: &str) -> anyhow::Result<RecordsTable> {
         let client = aws_sdk_dynamodb::Client::new(self.identities.sdk(function)?);

@@ -203,21 +203,11 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         .iter()
         .find(|t| t.logical_id == "RecordsTable")
         .context("template.yaml declares no RecordsTable")?;
-    // Named as `sam deploy` names them for this stage; the functions' roles name the same.
-    let aws = AwsFunctions {
-        identities: FunctionIdentities::from_env().await?,
-        records_table: format!("careflow-{}-records", settings.stage),
-        lab_bucket: format!(
-            "careflow-{}-lab-reports-{}",
-            settings.stage,
-            crate::s3_relay::LOCAL_ACCOUNT_ID
-        ),
-        lab_max_bytes: careflow::config::parsed_or(
-            "LAB_UPLOAD_MAX_BYTES",
-            careflow::lab::DEFAULT_MAX_BYTES,
-        )?,
-        lab_upload_expires: Duration::from_secs(300),
-    };
+    let aws = AwsFunctions::for_stage(
+        FunctionIdentities::from_env().await?,
+        &settings.stage,
+        careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?,
+    );
     resources::create_table(&dynamodb, records, &aws.records_table).await?;
     // Lab reports: the template's bucket in the emulator, its uploads relayed to lab-processor.
     let lab_relay = crate::s3_relay::start_lab_relay(

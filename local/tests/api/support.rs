@@ -170,16 +170,11 @@ pub async fn create_records_table(name: &str) {
 
 /// The AWS side of a stack of the test's own stage, each function with its role's credentials.
 pub async fn aws_functions(stage: &str) -> AwsFunctions {
-    let aws = AwsFunctions {
-        identities: FunctionIdentities::from_env().await.unwrap(),
-        records_table: format!("careflow-{stage}-records"),
-        lab_bucket: format!(
-            "careflow-{stage}-lab-reports-{}",
-            careflow_local::s3_relay::LOCAL_ACCOUNT_ID
-        ),
-        lab_max_bytes: LAB_MAX_BYTES,
-        lab_upload_expires: Duration::from_secs(300),
-    };
+    let aws = AwsFunctions::for_stage(
+        FunctionIdentities::from_env().await.unwrap(),
+        stage,
+        LAB_MAX_BYTES,
+    );
     create_records_table(&aws.records_table).await;
     aws
 }
