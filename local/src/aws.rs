@@ -1,22 +1,25 @@
-//! Each function's AWS identity, as Lambda gives it: the credentials of the function's own role.
+//! Each function's environment and AWS identity, as Lambda gives them: the variables
+//! `template.yaml` sets for it and the credentials of the function's own role.
 //!
 //! `scripts/function_roles.py` creates every function's role in the emulator from the template
-//! after the SAM transform (the policies `sam deploy` would attach, resolved to the local names)
-//! and assumes it; the file it writes (`CAREFLOW_FUNCTION_CREDENTIALS`) is read here. The
-//! emulator enforces IAM, so a function built from [`AwsFunctions`] can make exactly the calls
-//! its role allows: a permission missing from `template.yaml` fails here as it fails in AWS.
+//! after the SAM transform (the policies `sam deploy` would attach, resolved to the local names),
+//! assumes it and writes the role's credentials beside the function's resolved environment
+//! (`CAREFLOW_FUNCTION_CREDENTIALS`); that file is read here. Every function is built by its own
+//! `from_vars` from [`FunctionIdentities::vars`]; the emulator enforces IAM, so it can make
+//! exactly the calls its role allows: a permission missing from `template.yaml` fails here as it
+//! fails in AWS.
 //! The runner and the tests set the emulator up (tables, buckets, queues) with the
 //! administrator's credentials of the default chain; no function ever runs with those.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use careflow::lab::service::{LabReports, UploadSettings};
+use careflow::config::Vars;
+use careflow::lab::service::LabReports;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
 use serde::Deserialize;
@@ -34,12 +37,17 @@ struct RoleCredentials {
     access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
+    /// The function's variables from the template, resolved to this stage's names.
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
 }
 
-/// The SDK configuration of every function, each with its role's credentials.
+/// The SDK configuration and the environment of every function, each with its role's
+/// credentials.
 #[derive(Clone)]
 pub struct FunctionIdentities {
     configs: Arc<HashMap<String, SdkConfig>>,
+    environments: Arc<HashMap<String, BTreeMap<String, String>>>,
 }
 
 impl std::fmt::Debug for FunctionIdentities {
@@ -73,10 +81,31 @@ impl FunctionIdentities {
         let file: CredentialsFile = serde_json::from_str(&text)
             .with_context(|| format!("parsing function credentials {}", path.display()))?;
         let base = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        // What Lambda adds to the template's variables: the region, and the role's credentials.
+        // (And here the emulator's endpoint, which the SDK would read from the environment.)
+        let mut lambda = BTreeMap::new();
+        if let Some(region) = base.region() {
+            lambda.insert("AWS_REGION".to_owned(), region.to_string());
+        }
+        if let Some(url) = base.endpoint_url() {
+            lambda.insert("AWS_ENDPOINT_URL".to_owned(), url.to_owned());
+        }
+        let mut environments = HashMap::new();
         let configs = file
             .functions
             .into_iter()
             .map(|(function, role)| {
+                let mut environment = role.environment;
+                environment.extend(lambda.clone());
+                environment.insert("AWS_ACCESS_KEY_ID".into(), role.access_key_id.clone());
+                environment.insert(
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    role.secret_access_key.clone(),
+                );
+                if let Some(token) = &role.session_token {
+                    environment.insert("AWS_SESSION_TOKEN".into(), token.clone());
+                }
+                environments.insert(function.clone(), environment);
                 let credentials = Credentials::new(
                     role.access_key_id,
                     role.secret_access_key,
@@ -93,16 +122,28 @@ impl FunctionIdentities {
             .collect();
         Ok(Self {
             configs: Arc::new(configs),
+            environments: Arc::new(environments),
         })
     }
 
-    /// The same identities, but `function` runs with `config`.
-    pub fn with(&self, function: &str, config: SdkConfig) -> Self {
-        let mut configs = (*self.configs).clone();
-        configs.insert(function.to_owned(), config);
-        Self {
-            configs: Arc::new(configs),
-        }
+    /// What `function` is built from (its `from_vars`): the environment the template gives
+    /// it, the region and its role's credentials as Lambda adds them, and `local` on top (the
+    /// runner's or a test's own endpoints and keys; an empty value unsets a variable).
+    pub fn vars(&self, function: &str, local: &BTreeMap<String, String>) -> anyhow::Result<Vars> {
+        let mut environment = self
+            .environments
+            .get(function)
+            .with_context(|| {
+                format!("no environment for {function}: is it a function of template.yaml?")
+            })?
+            .clone();
+        environment.extend(local.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(Vars::from_map(environment))
+    }
+
+    /// The variables of `function` as Lambda sets them (the role's credentials included).
+    pub fn environment(&self, function: &str) -> Option<&BTreeMap<String, String>> {
+        self.environments.get(function)
     }
 
     /// The SDK configuration `function` runs with.
@@ -121,15 +162,12 @@ pub struct AwsFunctions {
     pub records_table: String,
     /// The template's `LabReportsBucket`, as named in this stack.
     pub lab_bucket: String,
-    pub lab_max_bytes: u64,
-    pub lab_upload_expires: Duration,
 }
 
 impl AwsFunctions {
     /// The resources of `stage`, named as `sam deploy` names them (and as the functions' roles
-    /// name them): `careflow-{stage}-records`, `careflow-{stage}-lab-reports-{account}`; upload
-    /// forms valid for five minutes, as the template configures lab-upload-url.
-    pub fn for_stage(identities: FunctionIdentities, stage: &str, lab_max_bytes: u64) -> Self {
+    /// name them): `careflow-{stage}-records`, `careflow-{stage}-lab-reports-{account}`.
+    pub fn for_stage(identities: FunctionIdentities, stage: &str) -> Self {
         Self {
             identities,
             records_table: format!("careflow-{stage}-records"),
@@ -137,9 +175,16 @@ impl AwsFunctions {
                 "careflow-{stage}-lab-reports-{}",
                 crate::s3_relay::LOCAL_ACCOUNT_ID
             ),
-            lab_max_bytes,
-            lab_upload_expires: Duration::from_secs(300),
         }
+    }
+
+    /// The variables that name this stage's table and bucket, for [`FunctionIdentities::vars`]
+    /// (the roles' file may be for a pattern of stages, as the tests' is).
+    pub fn stage_environment(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("CAREFLOW_TABLE".to_owned(), self.records_table.clone()),
+            ("LAB_BUCKET".to_owned(), self.lab_bucket.clone()),
+        ])
     }
 
     /// The records table as `function` reaches it.
@@ -154,15 +199,5 @@ impl AwsFunctions {
 
     pub fn lab(&self, function: &str) -> anyhow::Result<LabReports> {
         Ok(LabReports::new(self.records(function)?))
-    }
-
-    /// Upload forms signed with `function`'s credentials, as lab-upload-url signs them.
-    pub fn uploads(&self, function: &str) -> anyhow::Result<UploadSettings> {
-        Ok(UploadSettings::new(
-            self.identities.sdk(function)?,
-            self.lab_bucket.clone(),
-            self.lab_max_bytes,
-            self.lab_upload_expires,
-        )?)
     }
 }

@@ -68,7 +68,8 @@ Press Ctrl-C to stop.
     // gcp-analytics beside the functions, on the same broker (its HTTP endpoints on
     // CAREFLOW_ANALYTICS_PORT, default 3001: /healthz, /readyz, /metrics).
     let mut analytics = gcp_analytics::Config::new(stack.kafka.bootstrap_servers.clone());
-    analytics.port = careflow::config::parsed_or("CAREFLOW_ANALYTICS_PORT", 3001u16)?;
+    analytics.port =
+        careflow::config::Vars::process().parsed_or("CAREFLOW_ANALYTICS_PORT", 3001u16)?;
     analytics.group_id = format!("careflow-analytics-{}", settings.stage);
     println!("  analytics: http://localhost:{}/metrics", analytics.port);
     tokio::spawn(async move {

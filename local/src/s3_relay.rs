@@ -279,35 +279,27 @@ fn complete_records(event: &mut serde_json::Value) {
 pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
 
 /// Creates the template's lab bucket (named `aws.lab_bucket`), a queue `queue_name` and the
-/// bucket notification with the administrator's credentials, and wires lab-processor to them
-/// with its own role's. The extraction child is this binary (`main` calls
-/// `run_child_if_requested`) unless `CAREFLOW_EXTRACT_PROGRAM` names another.
+/// bucket notification with the administrator's credentials, and wires lab-processor to them,
+/// built by its own `from_vars` from its template environment with `local` on top. The
+/// extraction child is this binary (`main` calls `run_child_if_requested`) unless
+/// `CAREFLOW_EXTRACT_PROGRAM` names another.
 pub async fn start_lab_relay(
     template: &Path,
     aws: &crate::aws::AwsFunctions,
+    local: &std::collections::BTreeMap<String, String>,
     queue_name: &str,
 ) -> anyhow::Result<Arc<S3Relay>> {
-    use careflow::lab::extract::{Isolated, Limits};
-    use careflow::lab::objects::{LabObjects, client_for};
-    use careflow::lab::process::Processor;
     let bucket = LabBucket {
         name: aws.lab_bucket.clone(),
         ..LabBucket::from_template(template, "local", LOCAL_ACCOUNT_ID)?
     };
     let admin = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let program = match careflow::config::optional("CAREFLOW_EXTRACT_PROGRAM") {
+    let program = match std::env::var_os("CAREFLOW_EXTRACT_PROGRAM") {
         Some(p) => p.into(),
         None => std::env::current_exe()?,
     };
-    let processor = LabProcessor::new(Processor::new(
-        aws.lab("lab-processor")?,
-        LabObjects::new(
-            client_for(aws.identities.sdk("lab-processor")?),
-            bucket.name.clone(),
-        ),
-        Isolated::with_program(program, Limits::from_env()?),
-        aws.lab_max_bytes,
-    ));
+    let processor =
+        LabProcessor::with_extractor(aws.identities.vars("lab-processor", local)?, program).await?;
     let relay = S3Relay::setup(&admin, &bucket, queue_name, Arc::new(processor)).await?;
     Ok(Arc::new(relay))
 }

@@ -14,7 +14,7 @@ use careflow::kafka::mock::MockKafka;
 
 use crate::authorizer::JwtAuthorizer;
 use crate::aws::{AwsFunctions, FunctionIdentities};
-use crate::functions::{self, Deps};
+use crate::functions::{self, Deps, LocalEnvironment};
 use crate::gateway::Gateway;
 use crate::kafka_source::{self, KafkaSource};
 use crate::resources;
@@ -24,7 +24,7 @@ use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
 use careflow::kafka::KafkaConfig;
 use careflow::outbox::Publisher;
-use outbox_relay::{OutboxRelay, Retention};
+use outbox_relay::OutboxRelay;
 
 /// Everything the runner needs to know, from the environment or the command line.
 #[derive(Debug, Clone)]
@@ -49,10 +49,11 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
-        use careflow::config::{optional, parsed_or, required};
+        let vars = careflow::config::Vars::process();
+        let optional = |name| vars.optional(name);
         Ok(Self {
-            database_url: required("DATABASE_URL")?,
-            port: parsed_or("CAREFLOW_PORT", 3000u16)?,
+            database_url: vars.required("DATABASE_URL")?,
+            port: vars.parsed_or("CAREFLOW_PORT", 3000u16)?,
             template: optional("CAREFLOW_TEMPLATE")
                 .unwrap_or_else(|| "template.yaml".into())
                 .into(),
@@ -183,10 +184,12 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         keys: vec![key.public_jwk().clone()],
     };
     let verifier = Verifier::new(&jwks, &token_settings)?;
-    let issuer = TokenIssuer::new(key, token_settings.clone(), Duration::from_secs(900));
-    // The functions' own settings, read from the runner's environment as each function reads
-    // its own (the same variables and defaults).
-    let accounts = Accounts::new(pool, careflow::auth::accounts::refresh_ttl_from_env()?);
+    let issuer = TokenIssuer::new(
+        key.clone(),
+        token_settings.clone(),
+        Duration::from_secs(900),
+    );
+    let accounts = Accounts::new(pool, careflow::auth::accounts::DEFAULT_REFRESH_TTL);
 
     let admin = accounts
         .bootstrap_admin(&settings.admin_email, settings.admin_password.clone())
@@ -203,55 +206,43 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         .iter()
         .find(|t| t.logical_id == "RecordsTable")
         .context("template.yaml declares no RecordsTable")?;
-    let aws = AwsFunctions::for_stage(
-        FunctionIdentities::from_env().await?,
-        &settings.stage,
-        careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?,
-    );
+    let aws = AwsFunctions::for_stage(FunctionIdentities::from_env().await?, &settings.stage);
     resources::create_table(&dynamodb, records, &aws.records_table).await?;
+    // Every function is built by its own `from_vars` from the variables the template gives it,
+    // with the local database, broker, key, table and bucket in place of the deployment's.
+    let local = LocalEnvironment {
+        database_url: &settings.database_url,
+        kafka_bootstrap_servers: &kafka.bootstrap_servers,
+        tokens: &token_settings,
+        key: &key,
+        aws: &aws,
+    }
+    .variables()?;
     // Lab reports: the template's bucket in the emulator, its uploads relayed to lab-processor.
     let lab_relay = crate::s3_relay::start_lab_relay(
         &settings.template,
         &aws,
+        &local,
         &format!("careflow-{}-lab-uploads", settings.stage),
     )
     .await?;
+    let relay = OutboxRelay::from_vars(aws.identities.vars("outbox-relay", &local)?).await?;
     let publisher = Publisher::new(
         &KafkaConfig::plaintext(&kafka.bootstrap_servers),
         Duration::from_secs(2),
     )?;
-    let appointments = Appointments::with_publisher(accounts.pool().clone(), publisher.clone());
-    let relay = OutboxRelay::new(
-        accounts.pool().clone(),
-        publisher,
-        Duration::from_secs(20),
-        Retention::from_env()?,
-    );
-    let billing = Billing::new(accounts.pool().clone(), BillingSettings::from_env()?);
-    let deps = Deps {
-        billing,
-        appointments,
-        accounts,
-        issuer,
-        verifier: verifier.clone(),
-        jwks,
-        settings: token_settings,
-        aws,
-    };
-    let http = functions::http_functions(&deps)?;
+    let appointments = Appointments::with_publisher(accounts.pool().clone(), publisher);
+    let billing = Billing::new(accounts.pool().clone(), BillingSettings::default());
+    let http = functions::http_functions(&aws, &local).await?;
     // The template's Kafka triggers, run like event source mappings on the stack's broker.
-    let events = functions::event_functions(&deps);
     let mut tasks = vec![lab_relay.spawn()];
     for trigger in &template.kafka_triggers {
-        let function = events
-            .get(trigger.function.as_str())
-            .with_context(|| {
-                format!(
-                    "template.yaml triggers {} from Kafka, which the runner does not know",
-                    trigger.function
-                )
-            })?
-            .clone();
+        let function = functions::build_kafka(
+            &trigger.function,
+            aws.identities.vars(&trigger.function, &local)?,
+        )
+        .await
+        .with_context(|| format!("template.yaml triggers {} from Kafka", trigger.function))?;
         let source = KafkaSource {
             bootstrap_servers: kafka.bootstrap_servers.clone(),
             topic: trigger.topic.clone(),
@@ -265,6 +256,17 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
             }
         }));
     }
+    let deps = Deps {
+        billing,
+        appointments,
+        accounts,
+        issuer,
+        verifier,
+        jwks,
+        settings: token_settings,
+        aws,
+        local,
+    };
     let authorizer = JwtAuthorizer {
         issuer: deps.settings.issuer.clone(),
         audiences: vec![deps.settings.audience.clone()],

@@ -1,6 +1,11 @@
-//! Configuration from the environment, read once at cold start.
+//! Configuration: every function reads its variables through one [`Vars`] lookup, once, at
+//! cold start. In Lambda that is the process environment; the local runner and the tests hand
+//! each function a map (the environment `template.yaml` gives it, with local endpoints), so the
+//! same constructor runs everywhere and no test has to change the process environment.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -12,30 +17,122 @@ pub enum ConfigError {
     Load { what: &'static str, message: String },
 }
 
-/// A required variable.
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    optional(name).ok_or(ConfigError::Missing(name))
+/// Where a function's variables come from.
+#[derive(Clone, Debug, Default)]
+pub enum Vars {
+    /// The process environment (Lambda).
+    #[default]
+    Process,
+    /// A fixed map (the runner and the tests). Nothing is read from the process environment.
+    Map(Arc<BTreeMap<String, String>>),
 }
 
-/// An optional variable; empty counts as unset.
-pub fn optional(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+impl Vars {
+    pub fn process() -> Self {
+        Self::Process
+    }
+
+    pub fn from_map<K: Into<String>, V: Into<String>>(
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self::Map(Arc::new(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        ))
+    }
+
+    /// A variable's value; empty counts as unset (CloudFormation cannot omit a variable, only
+    /// leave it empty).
+    pub fn optional(&self, name: &str) -> Option<String> {
+        let value = match self {
+            Self::Process => std::env::var(name).ok(),
+            Self::Map(map) => map.get(name).cloned(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// A required variable.
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A variable parsed into `T`, with a default when unset.
+    pub fn parsed_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    name,
+                    message: e.to_string(),
+                }),
+        }
+    }
+
+    /// The AWS SDK configuration, loaded once per cold start and shared by every client the
+    /// function makes. From the process: the SDK's default chain (in Lambda, the role's
+    /// credentials and the region Lambda sets). From a map: `AWS_REGION`, `AWS_ENDPOINT_URL`
+    /// and the `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` it holds, the
+    /// variables Lambda sets; without a key the requests go unsigned (and AWS refuses them).
+    #[cfg(feature = "aws")]
+    pub async fn aws(&self) -> aws_config::SdkConfig {
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let Self::Map(_) = self else {
+            return loader.load().await;
+        };
+        let mut loader = match self
+            .optional("AWS_REGION")
+            .or_else(|| self.optional("AWS_DEFAULT_REGION"))
+        {
+            Some(region) => loader.region(aws_config::Region::new(region)),
+            None => loader,
+        };
+        if let Some(url) = self.optional("AWS_ENDPOINT_URL") {
+            loader = loader.endpoint_url(url);
+        }
+        loader = match (
+            self.optional("AWS_ACCESS_KEY_ID"),
+            self.optional("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Some(key), Some(secret)) => {
+                loader.credentials_provider(aws_credential_types::Credentials::new(
+                    key,
+                    secret,
+                    self.optional("AWS_SESSION_TOKEN"),
+                    None,
+                    "function-environment",
+                ))
+            }
+            _ => loader.no_credentials(),
+        };
+        loader.load().await
+    }
 }
 
-/// A variable parsed into `T`, with a default when unset.
-pub fn parsed_or<T>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T: FromStr,
-    T::Err: std::fmt::Display,
-{
-    match optional(name) {
-        None => Ok(default),
-        Some(raw) => raw
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                message: e.to_string(),
-            }),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_map_is_read_without_the_process_environment() {
+        let vars = Vars::from_map([("PORT", "8080"), ("EMPTY", " "), ("BAD", "x")]);
+        assert_eq!(vars.parsed_or("PORT", 1u16).unwrap(), 8080);
+        assert_eq!(vars.optional("EMPTY"), None, "empty counts as unset");
+        assert_eq!(vars.parsed_or("EMPTY", 7u16).unwrap(), 7);
+        assert!(matches!(
+            vars.required("PATH"),
+            Err(ConfigError::Missing("PATH"))
+        ));
+        let Err(ConfigError::Invalid { name, .. }) = vars.parsed_or("BAD", 1u16) else {
+            panic!("BAD parses")
+        };
+        assert_eq!(name, "BAD");
     }
 }

@@ -53,12 +53,12 @@ pub async fn run<H: HttpHandler>(handler: H) -> Result<(), lambda_http::Error> {
 pub async fn start<H, F, Fut, E>(build: F) -> Result<(), lambda_http::Error>
 where
     H: HttpHandler,
-    F: FnOnce() -> Fut,
+    F: FnOnce(crate::config::Vars) -> Fut,
     Fut: Future<Output = Result<H, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
     crate::telemetry::init();
-    let handler = build()
+    let handler = build(crate::config::Vars::process())
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
     run(handler).await

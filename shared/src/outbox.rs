@@ -74,12 +74,15 @@ impl Publisher {
         })
     }
 
-    /// The publisher a function builds at cold start: `KafkaConfig::from_env` and
+    /// The publisher a function builds at cold start: `KafkaConfig::from_vars` and
     /// `KAFKA_PUBLISH_TIMEOUT_MS` (default `default_timeout_ms`).
-    pub async fn from_env(default_timeout_ms: u64) -> Result<Self, crate::config::ConfigError> {
-        let timeout = crate::config::parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", default_timeout_ms)?;
+    pub async fn from_vars(
+        vars: &crate::config::Vars,
+        default_timeout_ms: u64,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let timeout = vars.parsed_or("KAFKA_PUBLISH_TIMEOUT_MS", default_timeout_ms)?;
         Self::new(
-            &KafkaConfig::from_env().await?,
+            &KafkaConfig::from_vars(vars).await?,
             Duration::from_millis(timeout),
         )
         .map_err(|e| crate::config::ConfigError::Invalid {

@@ -1,11 +1,10 @@
 //! Secrets Manager lookups, done once at cold start.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Vars};
 
 /// Fetches a secret's string value with the function's own credentials (its role in Lambda).
-pub async fn get_string(secret_id: &str) -> Result<String, ConfigError> {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    get_string_with(&config, secret_id).await
+pub async fn get_string(vars: &Vars, secret_id: &str) -> Result<String, ConfigError> {
+    get_string_with(&vars.aws().await, secret_id).await
 }
 
 /// Fetches a secret's string value with the credentials of `config`.
@@ -31,8 +30,11 @@ pub async fn get_string_with(
 }
 
 /// Fetches a JSON secret and deserialises it.
-pub async fn get_json<T: serde::de::DeserializeOwned>(secret_id: &str) -> Result<T, ConfigError> {
-    let raw = get_string(secret_id).await?;
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    vars: &Vars,
+    secret_id: &str,
+) -> Result<T, ConfigError> {
+    let raw = get_string(vars, secret_id).await?;
     serde_json::from_str(&raw).map_err(|e| ConfigError::Load {
         what: "secret",
         message: format!("secret is not the expected JSON: {}", e.classify_name()),

@@ -4,6 +4,7 @@
 use careflow::analytics::AnalyticsStore;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{HttpHandler, authenticate, json_no_store, query_time};
 use careflow::policy;
@@ -22,9 +23,12 @@ impl AnalyticsPerMinute {
         Self { store, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
-        Ok(Self::new(AnalyticsStore::new(pool), Verifier::from_env()?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
+        Ok(Self::new(
+            AnalyticsStore::new(pool),
+            Verifier::from_vars(&vars)?,
+        ))
     }
 }
 

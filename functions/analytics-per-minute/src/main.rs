@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(analytics_per_minute::AnalyticsPerMinute::from_env).await
+    careflow::http::start(analytics_per_minute::AnalyticsPerMinute::from_vars).await
 }

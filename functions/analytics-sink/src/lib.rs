@@ -7,7 +7,8 @@
 use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
 use careflow::analytics::AnalyticsStore;
-use careflow::config::{self, ConfigError};
+use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 
@@ -26,11 +27,11 @@ impl AnalyticsSink {
 
     /// The database and `PARTIAL_BATCH_RESPONSE`, which must match the event source mapping's
     /// `FunctionResponseTypes` (template.yaml).
-    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
+    pub async fn from_vars(vars: Vars) -> std::result::Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
         Ok(Self::new(
             AnalyticsStore::new(pool),
-            config::parsed_or("PARTIAL_BATCH_RESPONSE", true)?,
+            vars.parsed_or("PARTIAL_BATCH_RESPONSE", true)?,
         ))
     }
 

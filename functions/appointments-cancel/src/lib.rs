@@ -6,6 +6,7 @@ use careflow::appointment::CancelRequest;
 use careflow::appointment::service::Appointments;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
@@ -27,12 +28,12 @@ impl AppointmentsCancel {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
-        let publisher = Publisher::from_env(2000).await?;
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
+        let publisher = Publisher::from_vars(&vars, 2000).await?;
         Ok(Self::new(
             Appointments::with_publisher(pool, publisher),
-            Verifier::from_env()?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -7,6 +7,7 @@ use careflow::appointment::service::{Appointments, Booked};
 use careflow::appointment::{BookingRequest, idempotency_key};
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, header, json_body, json_no_store, with_header,
@@ -29,12 +30,12 @@ impl AppointmentsCreate {
 
     /// The producer is created here, once per cold start. `KAFKA_PUBLISH_TIMEOUT_MS` (default
     /// 2000) bounds how long a booking waits for the broker before leaving its event to the relay.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
-        let publisher = Publisher::from_env(2000).await?;
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
+        let publisher = Publisher::from_vars(&vars, 2000).await?;
         Ok(Self::new(
             Appointments::with_publisher(pool, publisher),
-            Verifier::from_env()?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -5,6 +5,7 @@ use careflow::Result;
 use careflow::appointment::service::Appointments;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{HttpHandler, authenticate, json_no_store, path_param};
 use lambda_http::{Body, Request, Response};
@@ -23,9 +24,12 @@ impl AppointmentsGet {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
-        Ok(Self::new(Appointments::new(pool), Verifier::from_env()?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
+        Ok(Self::new(
+            Appointments::new(pool),
+            Verifier::from_vars(&vars)?,
+        ))
     }
 }
 

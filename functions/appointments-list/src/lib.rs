@@ -4,6 +4,7 @@
 use careflow::appointment::service::{Appointments, ListFilter};
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{
     HttpHandler, authenticate, json_no_store, query_param, query_parsed, query_time,
@@ -26,9 +27,12 @@ impl AppointmentsList {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
-        Ok(Self::new(Appointments::new(pool), Verifier::from_env()?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
+        Ok(Self::new(
+            Appointments::new(pool),
+            Verifier::from_vars(&vars)?,
+        ))
     }
 }
 

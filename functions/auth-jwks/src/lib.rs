@@ -4,6 +4,7 @@
 
 use careflow::auth::token::{Jwks, TokenSettings};
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::HttpHandler;
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};
@@ -34,8 +35,11 @@ impl AuthJwks {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self::new(&Jwks::from_env()?, &TokenSettings::from_env()?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        Ok(Self::new(
+            &Jwks::from_vars(&vars)?,
+            &TokenSettings::from_vars(&vars)?,
+        ))
     }
 }
 

@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(auth_login::AuthLogin::from_env).await
+    careflow::http::start(auth_login::AuthLogin::from_vars).await
 }

@@ -4,6 +4,7 @@ use careflow::Result;
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, authenticate, empty, json_body};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -24,10 +25,10 @@ impl AuthLogout {
         Self { accounts, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Accounts::from_env().await?,
-            Verifier::from_env()?,
+            Accounts::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

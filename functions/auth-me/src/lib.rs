@@ -3,6 +3,7 @@
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{HttpHandler, authenticate, json_no_store};
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};
@@ -17,10 +18,10 @@ impl AuthMe {
         Self { accounts, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Accounts::from_env().await?,
-            Verifier::from_env()?,
+            Accounts::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -5,6 +5,7 @@ use careflow::Result;
 use careflow::auth::accounts::{self, Accounts};
 use careflow::auth::token::TokenIssuer;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -25,10 +26,10 @@ impl AuthRefresh {
         Self { accounts, issuer }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Accounts::from_env().await?,
-            accounts::issuer_from_env().await?,
+            Accounts::from_vars(&vars).await?,
+            accounts::issuer_from_vars(&vars).await?,
         ))
     }
 }

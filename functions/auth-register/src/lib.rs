@@ -3,6 +3,7 @@
 use careflow::Result;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
 use careflow::policy;
 use lambda_http::{Body, Request, Response};
@@ -25,8 +26,8 @@ impl AuthRegister {
         Self { accounts }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self::new(Accounts::from_env().await?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        Ok(Self::new(Accounts::from_vars(&vars).await?))
     }
 }
 

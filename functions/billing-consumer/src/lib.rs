@@ -10,7 +10,8 @@ use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
 use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
-use careflow::config::{self, ConfigError};
+use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 
@@ -29,11 +30,11 @@ impl BillingConsumer {
 
     /// The database, tax and due-date settings and `BILLING_PARTIAL_BATCH_RESPONSE`, which must
     /// match the event source mapping's `FunctionResponseTypes` (template.yaml).
-    pub async fn from_env() -> std::result::Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
+    pub async fn from_vars(vars: Vars) -> std::result::Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
         Ok(Self::new(
-            Billing::new(pool, BillingSettings::from_env()?),
-            config::parsed_or("BILLING_PARTIAL_BATCH_RESPONSE", true)?,
+            Billing::new(pool, BillingSettings::from_vars(&vars)?),
+            vars.parsed_or("BILLING_PARTIAL_BATCH_RESPONSE", true)?,
         ))
     }
 

@@ -4,6 +4,7 @@ use careflow::Result;
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{HttpHandler, authenticate, json};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -18,10 +19,10 @@ impl DoctorsList {
         Self { accounts, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Accounts::from_env().await?,
-            Verifier::from_env()?,
+            Accounts::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -6,6 +6,7 @@ use careflow::auth::token::Verifier;
 use careflow::billing::service::{Billing, InvoiceFilter};
 use careflow::billing::{BillingSettings, InvoiceStatus};
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{HttpHandler, authenticate, json_no_store, query_param, query_time};
 use careflow::pagination::page_limit;
@@ -21,11 +22,11 @@ impl InvoicesList {
         Self { billing, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
         Ok(Self::new(
             Billing::new(pool, BillingSettings::default()),
-            Verifier::from_env()?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(invoices_list::InvoicesList::from_env).await
+    careflow::http::start(invoices_list::InvoicesList::from_vars).await
 }

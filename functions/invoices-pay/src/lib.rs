@@ -6,6 +6,7 @@ use careflow::auth::token::Verifier;
 use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::db::DbConfig;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
@@ -32,11 +33,11 @@ impl InvoicesPay {
         Self { billing, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_env().await?.pool()?;
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let pool = DbConfig::from_vars(&vars).await?.pool()?;
         Ok(Self::new(
             Billing::new(pool, BillingSettings::default()),
-            Verifier::from_env()?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -8,6 +8,7 @@
 //! already done are no-ops.
 
 use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use careflow::config::Vars;
 use careflow::lab::process::{ObjectEvent, Processed, Processor};
 use careflow::lab::{Status, decode_event_key};
 use careflow::{Error, Result};
@@ -48,21 +49,29 @@ impl LabProcessor {
 
     /// `CAREFLOW_TABLE`, `LAB_BUCKET`, `LAB_UPLOAD_MAX_BYTES` and the extraction child's limits;
     /// the child is this very binary (`main` calls `run_child_if_requested` first).
-    pub async fn from_env() -> std::result::Result<Self, careflow::config::ConfigError> {
-        use careflow::lab::extract::{Isolated, Limits};
-        use careflow::lab::objects::LabObjects;
-        use careflow::lab::service::LabReports;
-        use careflow::patient::store::RecordsTable;
-        let max_bytes =
-            careflow::config::parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
+    pub async fn from_vars(vars: Vars) -> std::result::Result<Self, careflow::config::ConfigError> {
         let program = std::env::current_exe().map_err(|e| careflow::config::ConfigError::Load {
             what: "the extraction program",
             message: e.to_string(),
         })?;
+        Self::with_extractor(vars, program).await
+    }
+
+    /// As [`Self::from_vars`], with another program as the extraction child (the runner and the
+    /// tests, whose own binary is not the lab processor's).
+    pub async fn with_extractor(
+        vars: Vars,
+        program: std::path::PathBuf,
+    ) -> std::result::Result<Self, careflow::config::ConfigError> {
+        use careflow::lab::extract::{Isolated, Limits};
+        use careflow::lab::objects::LabObjects;
+        use careflow::lab::service::LabReports;
+        use careflow::patient::store::RecordsTable;
+        let max_bytes = vars.parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
         Ok(Self::new(Processor::new(
-            LabReports::new(RecordsTable::from_env().await?),
-            LabObjects::from_env().await?,
-            Isolated::with_program(program, Limits::from_env()?),
+            LabReports::new(RecordsTable::from_vars(&vars).await?),
+            LabObjects::from_vars(&vars).await?,
+            Isolated::with_program(program, Limits::from_vars(&vars)?),
             max_bytes,
         )))
     }

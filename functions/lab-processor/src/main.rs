@@ -12,7 +12,7 @@ fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn run() -> Result<(), lambda_runtime::Error> {
     careflow::telemetry::init();
-    let processor = LabProcessor::from_env().await?;
+    let processor = LabProcessor::from_vars(careflow::config::Vars::process()).await?;
     careflow::event_function::run(
         "LabProcessingError",
         |event: aws_lambda_events::s3::S3Event| processor.handle(event),

@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(lab_results_get::LabResultsGet::from_env).await
+    careflow::http::start(lab_results_get::LabResultsGet::from_vars).await
 }

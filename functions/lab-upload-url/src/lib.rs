@@ -5,6 +5,7 @@
 use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{HttpHandler, authenticate, json_body, json_no_store, path_param};
 use careflow::lab::UploadRequest;
 use careflow::lab::service::{LabReports, UploadSettings};
@@ -27,11 +28,11 @@ impl LabUploadUrl {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            LabReports::new(RecordsTable::from_env().await?),
-            UploadSettings::from_env().await?,
-            Verifier::from_env()?,
+            LabReports::new(RecordsTable::from_vars(&vars).await?),
+            UploadSettings::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

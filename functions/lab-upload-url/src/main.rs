@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(lab_upload_url::LabUploadUrl::from_env).await
+    careflow::http::start(lab_upload_url::LabUploadUrl::from_vars).await
 }

@@ -7,6 +7,7 @@
 
 use careflow::Result;
 use careflow::auth::accounts::Accounts;
+use careflow::config::Vars;
 use careflow::db::{self, migrate};
 use serde::{Deserialize, Serialize};
 
@@ -67,8 +68,8 @@ impl Migrate {
         Self { accounts }
     }
 
-    pub async fn from_env() -> Result<Self, careflow::config::ConfigError> {
-        Ok(Self::new(Accounts::from_env().await?))
+    pub async fn from_vars(vars: Vars) -> Result<Self, careflow::config::ConfigError> {
+        Ok(Self::new(Accounts::from_vars(&vars).await?))
     }
 
     pub async fn handle(&self, request: MigrateRequest) -> Result<MigrateResponse> {

@@ -6,7 +6,7 @@ use migrate::{Migrate, MigrateRequest};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     careflow::telemetry::init();
-    let app = Migrate::from_env().await?;
+    let app = Migrate::from_vars(careflow::config::Vars::process()).await?;
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let request = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {

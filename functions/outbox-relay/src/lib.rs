@@ -6,6 +6,7 @@
 //! events published longer ago than the retention (kept a while for tracing a delivery), and
 //! Idempotency-Key records older than their time to live. Without it both tables only grow.
 
+use careflow::config::Vars;
 use std::time::{Duration, Instant};
 
 use careflow::Result;
@@ -40,9 +41,9 @@ impl Default for Retention {
 }
 
 impl Retention {
-    pub fn from_env() -> std::result::Result<Self, careflow::config::ConfigError> {
+    pub fn from_vars(vars: &Vars) -> std::result::Result<Self, careflow::config::ConfigError> {
         let hours = |name, default: u32| {
-            careflow::config::parsed_or(name, default).and_then(|h| {
+            vars.parsed_or(name, default).and_then(|h| {
                 if h == 0 {
                     Err(careflow::config::ConfigError::Invalid {
                         name,
@@ -77,16 +78,16 @@ pub struct OutboxRelay {
 
 impl OutboxRelay {
     /// The database, the Kafka publisher (waiting `KAFKA_PUBLISH_TIMEOUT_MS`, 10 s by default),
-    /// `RELAY_BUDGET_SECONDS` (45) of each run, and the retention of [`Retention::from_env`].
-    pub async fn from_env() -> std::result::Result<Self, careflow::config::ConfigError> {
-        let pool = careflow::db::DbConfig::from_env().await?.pool()?;
-        let publisher = careflow::outbox::Publisher::from_env(10_000).await?;
-        let budget = careflow::config::parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
+    /// `RELAY_BUDGET_SECONDS` (45) of each run, and the retention of [`Retention::from_vars`].
+    pub async fn from_vars(vars: Vars) -> std::result::Result<Self, careflow::config::ConfigError> {
+        let pool = careflow::db::DbConfig::from_vars(&vars).await?.pool()?;
+        let publisher = careflow::outbox::Publisher::from_vars(&vars, 10_000).await?;
+        let budget = vars.parsed_or("RELAY_BUDGET_SECONDS", 45u64)?;
         Ok(Self::new(
             pool,
             publisher,
             std::time::Duration::from_secs(budget),
-            Retention::from_env()?,
+            Retention::from_vars(&vars)?,
         ))
     }
 

@@ -4,6 +4,7 @@
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store, with_header,
 };
@@ -30,11 +31,11 @@ impl PatientsCreate {
         }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Patients::new(RecordsTable::from_env().await?),
-            Accounts::from_env().await?,
-            Verifier::from_env()?,
+            Patients::new(RecordsTable::from_vars(&vars).await?),
+            Accounts::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -3,6 +3,7 @@
 use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{HttpHandler, authenticate, json_no_store, path_param, with_header};
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
@@ -19,10 +20,10 @@ impl PatientsGet {
         Self { patients, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Patients::new(RecordsTable::from_env().await?),
-            Verifier::from_env()?,
+            Patients::new(RecordsTable::from_vars(&vars).await?),
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

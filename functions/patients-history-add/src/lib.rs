@@ -3,6 +3,7 @@
 use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store, path_param,
 };
@@ -22,10 +23,10 @@ impl PatientsHistoryAdd {
         Self { patients, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Patients::new(RecordsTable::from_env().await?),
-            Verifier::from_env()?,
+            Patients::new(RecordsTable::from_vars(&vars).await?),
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

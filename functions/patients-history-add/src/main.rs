@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    careflow::http::start(patients_history_add::PatientsHistoryAdd::from_env).await
+    careflow::http::start(patients_history_add::PatientsHistoryAdd::from_vars).await
 }

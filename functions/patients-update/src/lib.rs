@@ -4,6 +4,7 @@
 use careflow::Result;
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, header, json_body, json_no_store, path_param,
     with_header,
@@ -25,10 +26,10 @@ impl PatientsUpdate {
         Self { patients, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Patients::new(RecordsTable::from_env().await?),
-            Verifier::from_env()?,
+            Patients::new(RecordsTable::from_vars(&vars).await?),
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

@@ -5,6 +5,7 @@ use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::auth::token::Verifier;
 use careflow::config::ConfigError;
+use careflow::config::Vars;
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store};
 use careflow::policy;
 use lambda_http::{Body, Request, Response};
@@ -29,10 +30,10 @@ impl UsersCreateDoctor {
         Self { accounts, verifier }
     }
 
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Accounts::from_env().await?,
-            Verifier::from_env()?,
+            Accounts::from_vars(&vars).await?,
+            Verifier::from_vars(&vars)?,
         ))
     }
 }

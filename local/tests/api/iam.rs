@@ -6,7 +6,7 @@ use std::process::Command;
 
 use careflow::auth::Role;
 use careflow_local::aws::{CREDENTIALS_ENV, FunctionIdentities};
-use careflow_local::functions::http_functions;
+use careflow_local::functions::build_http;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -110,21 +110,26 @@ async fn a_permission_removed_from_the_template_fails_the_handler() {
     std::fs::create_dir_all(&dir).unwrap();
     let cut = template_without("PatientsGetFunction", "dynamodb:BatchWriteItem");
     let credentials = role_from(&cut, "patients-get", &dir);
-    let cut_sdk = FunctionIdentities::load(&credentials)
-        .await
-        .unwrap()
-        .sdk("patients-get")
-        .unwrap()
-        .clone();
-    // Every function as before, but patients-get with the role of the cut template.
-    let mut deps = env.deps.clone();
-    deps.aws.identities = env
+    let cut = FunctionIdentities::load(&credentials).await.unwrap();
+    let cut_sdk = cut.sdk("patients-get").unwrap().clone();
+    // patients-get as before, but with the credentials of the cut template's role.
+    let mut local = env.deps.local.clone();
+    let cut_environment = cut.environment("patients-get").unwrap();
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        local.insert(name.into(), cut_environment[name].clone());
+    }
+    let vars = env
         .deps
         .aws
         .identities
-        .with("patients-get", cut_sdk.clone());
-    let functions = http_functions(&deps).unwrap();
-    let response = functions["patients-get"](read).await.unwrap();
+        .vars("patients-get", &local)
+        .unwrap();
+    let patients_get = build_http("patients-get", vars).await.unwrap();
+    let response = patients_get(read).await.unwrap();
     assert_eq!(response["statusCode"], 500, "{response}");
 
     let denied = aws_sdk_dynamodb::Client::new(&cut_sdk)

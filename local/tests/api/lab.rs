@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::s3::S3Event;
 use base64::Engine;
 use careflow::auth::{Caller, Role};
-use careflow::lab::extract::{Isolated, Limits};
-use careflow::lab::objects::{LabObjects, client_for};
-use careflow::lab::process::Processor;
+use careflow::lab::objects::client_for;
 use careflow::lab::{LabReport, Status, object_key};
 use careflow::patient::{Action, Outcome};
 use careflow_local::s3_relay::{LabBucket, S3Relay};
@@ -58,19 +56,25 @@ impl Lab {
             name: env.deps.aws.lab_bucket.clone(),
             ..bucket
         };
-        let processor_sdk = env.deps.aws.identities.sdk("lab-processor").unwrap();
-        let processor = Arc::new(LabProcessor::new(Processor::new(
-            env.deps.aws.lab("lab-processor").unwrap(),
-            LabObjects::new(client_for(processor_sdk), bucket.name.clone()),
-            Isolated::with_program(
-                env!("CARGO_BIN_EXE_careflow-local"),
-                Limits {
-                    timeout,
-                    memory_bytes: 768 * 1024 * 1024,
-                },
-            ),
-            LAB_MAX_BYTES,
-        )));
+        // lab-processor as its `main` builds it, with the test's extraction time limit.
+        let mut local = env.deps.local.clone();
+        local.insert(
+            "LAB_EXTRACT_TIMEOUT_SECONDS".into(),
+            timeout.as_secs().to_string(),
+        );
+        local.insert("LAB_EXTRACT_MEMORY_MB".into(), "768".into());
+        let processor = Arc::new(
+            LabProcessor::with_extractor(
+                env.deps
+                    .aws
+                    .identities
+                    .vars("lab-processor", &local)
+                    .unwrap(),
+                env!("CARGO_BIN_EXE_careflow-local").into(),
+            )
+            .await
+            .unwrap(),
+        );
         let relay = S3Relay::setup(
             &admin,
             &bucket,

@@ -12,7 +12,7 @@ use careflow::kafka::KafkaConfig;
 use careflow::kafka::mock::MockKafka;
 use careflow::outbox::Publisher;
 use careflow_local::aws::{AwsFunctions, FunctionIdentities};
-use careflow_local::functions::{Deps, HttpFunction, http_functions};
+use careflow_local::functions::{Deps, HttpFunction, LocalEnvironment, http_functions};
 use careflow_local::resources;
 use careflow_local::template::Template;
 use serde_json::{Value, json};
@@ -170,11 +170,7 @@ pub async fn create_records_table(name: &str) {
 
 /// The AWS side of a stack of the test's own stage, each function with its role's credentials.
 pub async fn aws_functions(stage: &str) -> AwsFunctions {
-    let aws = AwsFunctions::for_stage(
-        FunctionIdentities::from_env().await.unwrap(),
-        stage,
-        LAB_MAX_BYTES,
-    );
+    let aws = AwsFunctions::for_stage(FunctionIdentities::from_env().await.unwrap(), stage);
     create_records_table(&aws.records_table).await;
     aws
 }
@@ -246,6 +242,18 @@ impl TestEnv {
             Duration::from_secs(5),
         )
         .unwrap();
+        // Every function as its `main` builds it, from the variables the template gives it,
+        // with this test's database, broker, key, table and bucket.
+        let local = LocalEnvironment {
+            database_url: &db.url,
+            kafka_bootstrap_servers: &kafka.bootstrap_servers(),
+            tokens: &settings,
+            key: &key,
+            aws: &aws,
+        }
+        .variables()
+        .unwrap();
+        let functions = http_functions(&aws, &local).await.unwrap();
         let deps = Deps {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
             appointments: Appointments::with_publisher(db.pool.clone(), publisher),
@@ -258,8 +266,8 @@ impl TestEnv {
             verifier: Verifier::new(&jwks, &settings).unwrap(),
             jwks,
             settings,
+            local,
         };
-        let functions = http_functions(&deps).unwrap();
         Self {
             db,
             kafka,

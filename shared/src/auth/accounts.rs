@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
 use super::{Role, password, refresh};
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, SqlState};
 use crate::db::{column, enum_column};
 use crate::validate::{bounded_text, normalize_email};
@@ -82,28 +82,28 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| Error::internal(format!("password task failed: {e}")))
 }
 
-/// Builds the token issuer from the environment: `CAREFLOW_JWT_SIGNING_KEY` (the secret's JSON,
+/// Builds the token issuer: `CAREFLOW_JWT_SIGNING_KEY` (the secret's JSON,
 /// for local runs) or `CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN`, plus issuer, audience and
 /// `CAREFLOW_ACCESS_TOKEN_TTL_SECONDS` (default 900).
-pub async fn issuer_from_env() -> Result<TokenIssuer, ConfigError> {
-    let doc: SigningKeyDocument = match config::optional("CAREFLOW_JWT_SIGNING_KEY") {
+pub async fn issuer_from_vars(vars: &Vars) -> Result<TokenIssuer, ConfigError> {
+    let doc: SigningKeyDocument = match vars.optional("CAREFLOW_JWT_SIGNING_KEY") {
         Some(raw) => serde_json::from_str(&raw).map_err(|_| ConfigError::Invalid {
             name: "CAREFLOW_JWT_SIGNING_KEY",
             message: "expected {\"kid\",\"private_key_pem\"}".into(),
         })?,
         None => {
-            crate::secrets::get_json(&config::required("CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN")?)
-                .await?
+            let arn = vars.required("CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN")?;
+            crate::secrets::get_json(vars, &arn).await?
         }
     };
     let key = SigningKey::from_document(&doc).map_err(|_| ConfigError::Invalid {
         name: "CAREFLOW_JWT_SIGNING_KEY",
         message: "not an RSA (2048 bits or more) PKCS#8 private key".into(),
     })?;
-    let ttl = config::parsed_or("CAREFLOW_ACCESS_TOKEN_TTL_SECONDS", 900u64)?;
+    let ttl = vars.parsed_or("CAREFLOW_ACCESS_TOKEN_TTL_SECONDS", 900u64)?;
     Ok(TokenIssuer::new(
         key,
-        TokenSettings::from_env()?,
+        TokenSettings::from_vars(vars)?,
         Duration::from_secs(ttl),
     ))
 }
@@ -118,8 +118,8 @@ pub struct Accounts {
 pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// `CAREFLOW_REFRESH_TOKEN_TTL_SECONDS`, [`DEFAULT_REFRESH_TTL`] when unset.
-pub fn refresh_ttl_from_env() -> Result<Duration, ConfigError> {
-    let seconds = config::parsed_or(
+pub fn refresh_ttl_from_vars(vars: &Vars) -> Result<Duration, ConfigError> {
+    let seconds = vars.parsed_or(
         "CAREFLOW_REFRESH_TOKEN_TTL_SECONDS",
         DEFAULT_REFRESH_TTL.as_secs(),
     )?;
@@ -131,10 +131,10 @@ impl Accounts {
         Self { pool, refresh_ttl }
     }
 
-    /// Connects (lazily) with `DbConfig::from_env` and reads [`refresh_ttl_from_env`].
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let pool = db::DbConfig::from_env().await?.pool()?;
-        Ok(Self::new(pool, refresh_ttl_from_env()?))
+    /// Connects (lazily) with `DbConfig::from_vars` and reads [`refresh_ttl_from_vars`].
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let pool = db::DbConfig::from_vars(vars).await?.pool()?;
+        Ok(Self::new(pool, refresh_ttl_from_vars(vars)?))
     }
 
     pub fn pool(&self) -> &PgPool {

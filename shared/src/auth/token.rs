@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Claims, Role};
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 use crate::{Error, Result};
 
 /// Clock skew tolerated on exp and nbf.
@@ -55,8 +55,8 @@ pub struct Jwks {
 
 impl Jwks {
     /// Reads `CAREFLOW_JWT_PUBLIC_JWKS`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let raw = config::required("CAREFLOW_JWT_PUBLIC_JWKS")?;
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let raw = vars.required("CAREFLOW_JWT_PUBLIC_JWKS")?;
         serde_json::from_str(&raw).map_err(|e| ConfigError::Invalid {
             name: "CAREFLOW_JWT_PUBLIC_JWKS",
             message: e.to_string(),
@@ -192,10 +192,10 @@ pub struct TokenSettings {
 
 impl TokenSettings {
     /// Reads `CAREFLOW_JWT_ISSUER` and `CAREFLOW_JWT_AUDIENCE`.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            issuer: config::required("CAREFLOW_JWT_ISSUER")?,
-            audience: config::required("CAREFLOW_JWT_AUDIENCE")?,
+            issuer: vars.required("CAREFLOW_JWT_ISSUER")?,
+            audience: vars.required("CAREFLOW_JWT_AUDIENCE")?,
         })
     }
 }
@@ -308,9 +308,9 @@ impl Verifier {
         Ok(Self { keys, validation })
     }
 
-    /// Reads the JWKS, issuer and audience from the environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::new(&Jwks::from_env()?, &TokenSettings::from_env()?)
+    /// Reads the JWKS, issuer and audience.
+    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        Self::new(&Jwks::from_vars(vars)?, &TokenSettings::from_vars(vars)?)
     }
 
     /// Verifies a compact JWS and returns its claims, or 401 with a reason safe to show.

@@ -185,10 +185,11 @@ impl Default for BillingSettings {
 }
 
 impl BillingSettings {
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    /// `CAREFLOW_TAX_RATE_BASIS_POINTS` (0) and `CAREFLOW_INVOICE_DUE_DAYS` (30).
+    pub fn from_vars(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
-            tax_basis_points: crate::config::parsed_or("CAREFLOW_TAX_RATE_BASIS_POINTS", 0u32)?,
-            due_days: crate::config::parsed_or("CAREFLOW_INVOICE_DUE_DAYS", 30u32)?,
+            tax_basis_points: vars.parsed_or("CAREFLOW_TAX_RATE_BASIS_POINTS", 0u32)?,
+            due_days: vars.parsed_or("CAREFLOW_INVOICE_DUE_DAYS", 30u32)?,
         })
     }
 }

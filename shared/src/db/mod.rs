@@ -10,7 +10,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::Error;
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 
 pub mod migrate;
 
@@ -63,12 +63,12 @@ impl DbConfig {
     /// Reads `DATABASE_URL` (no password in production), `DATABASE_POOL_SIZE`,
     /// `DATABASE_CA_FILE`, and the credentials secret `DATABASE_SECRET_ARN`
     /// (`{"username","password"}`, the shape RDS-managed secrets have) when set.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let mut cfg = Self::from_url(&config::required("DATABASE_URL")?)?;
-        cfg.pool_size = config::parsed_or("DATABASE_POOL_SIZE", 2usize)?;
-        cfg.ca_file = config::optional("DATABASE_CA_FILE");
-        if let Some(arn) = config::optional("DATABASE_SECRET_ARN") {
-            let creds: DbCredentials = crate::secrets::get_json(&arn).await?;
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let mut cfg = Self::from_url(&vars.required("DATABASE_URL")?)?;
+        cfg.pool_size = vars.parsed_or("DATABASE_POOL_SIZE", 2usize)?;
+        cfg.ca_file = vars.optional("DATABASE_CA_FILE");
+        if let Some(arn) = vars.optional("DATABASE_SECRET_ARN") {
+            let creds: DbCredentials = crate::secrets::get_json(vars, &arn).await?;
             cfg.pg.user(&creds.username).password(creds.password);
         }
         Ok(cfg)

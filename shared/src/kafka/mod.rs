@@ -3,7 +3,7 @@
 
 pub mod mock;
 
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 
 /// How to reach the brokers: plaintext locally, SASL_SSL/PLAIN for Confluent Cloud.
 #[derive(Clone)]
@@ -39,15 +39,17 @@ impl KafkaConfig {
     /// Reads `KAFKA_BOOTSTRAP_SERVERS` and, for SASL_SSL, either `KAFKA_SASL_SECRET_ARN`
     /// (Secrets Manager `{"username","password"}`, needs the `secrets` feature) or
     /// `KAFKA_SASL_USERNAME` / `KAFKA_SASL_PASSWORD`.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let bootstrap_servers = config::required("KAFKA_BOOTSTRAP_SERVERS")?;
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let bootstrap_servers = vars.required("KAFKA_BOOTSTRAP_SERVERS")?;
         let sasl = match (
-            config::optional("KAFKA_SASL_SECRET_ARN"),
-            config::optional("KAFKA_SASL_USERNAME"),
-            config::optional("KAFKA_SASL_PASSWORD"),
+            vars.optional("KAFKA_SASL_SECRET_ARN"),
+            vars.optional("KAFKA_SASL_USERNAME"),
+            vars.optional("KAFKA_SASL_PASSWORD"),
         ) {
             #[cfg(feature = "secrets")]
-            (Some(arn), _, _) => Some(crate::secrets::get_json::<SaslCredentials>(&arn).await?),
+            (Some(arn), _, _) => {
+                Some(crate::secrets::get_json::<SaslCredentials>(vars, &arn).await?)
+            }
             #[cfg(not(feature = "secrets"))]
             (Some(_), _, _) => {
                 return Err(ConfigError::Invalid {

@@ -134,17 +134,15 @@ impl Default for Limits {
 
 impl Limits {
     /// `LAB_EXTRACT_TIMEOUT_SECONDS` and `LAB_EXTRACT_MEMORY_MB`, defaulting to 20 s and 1 GiB.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_vars(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
         let d = Self::default();
         Ok(Self {
-            timeout: Duration::from_secs(crate::config::parsed_or(
-                "LAB_EXTRACT_TIMEOUT_SECONDS",
-                d.timeout.as_secs(),
-            )?),
-            memory_bytes: crate::config::parsed_or(
-                "LAB_EXTRACT_MEMORY_MB",
-                d.memory_bytes / (1024 * 1024),
-            )? * 1024
+            timeout: Duration::from_secs(
+                vars.parsed_or("LAB_EXTRACT_TIMEOUT_SECONDS", d.timeout.as_secs())?,
+            ),
+            memory_bytes: vars
+                .parsed_or("LAB_EXTRACT_MEMORY_MB", d.memory_bytes / (1024 * 1024))?
+                * 1024
                 * 1024,
         })
     }

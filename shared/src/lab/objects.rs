@@ -3,7 +3,7 @@
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::DisplayErrorContext;
 
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 use crate::{Error, Result};
 
 /// An object's metadata.
@@ -36,9 +36,9 @@ impl LabObjects {
     }
 
     /// `LAB_BUCKET`; the SDK honours `AWS_ENDPOINT_URL` (path-style for an emulator).
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let bucket = config::required("LAB_BUCKET")?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let bucket = vars.required("LAB_BUCKET")?;
+        let sdk = vars.aws().await;
         Ok(Self::new(client_for(&sdk), bucket))
     }
 

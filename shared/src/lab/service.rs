@@ -16,7 +16,7 @@ use super::{
     DEFAULT_MAX_BYTES, LabReport, LabResult, ObjectRef, PDF_CONTENT_TYPE, Status, UploadRequest,
 };
 use crate::auth::Caller;
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 use crate::pagination::Page;
 use crate::patient::store::RecordsTable;
 use crate::patient::{AuditEvent, Outcome};
@@ -49,13 +49,15 @@ impl std::fmt::Debug for UploadSettings {
 impl UploadSettings {
     /// `LAB_BUCKET`, `LAB_UPLOAD_MAX_BYTES` (10 MiB), `LAB_UPLOAD_EXPIRES_SECONDS` (300, at most
     /// 3600), the region and credentials of the SDK's default chain, `AWS_ENDPOINT_URL`.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         Self::new(
-            &sdk,
-            config::required("LAB_BUCKET")?,
-            config::parsed_or("LAB_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)?,
-            Duration::from_secs(config::parsed_or("LAB_UPLOAD_EXPIRES_SECONDS", 300u64)?.min(3600)),
+            &vars.aws().await,
+            vars.required("LAB_BUCKET")?,
+            vars.parsed_or("LAB_UPLOAD_MAX_BYTES", DEFAULT_MAX_BYTES)?,
+            Duration::from_secs(
+                vars.parsed_or("LAB_UPLOAD_EXPIRES_SECONDS", 300u64)?
+                    .min(3600),
+            ),
         )
     }
 

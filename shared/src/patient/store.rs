@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{AuditEvent, HistoryEntry, PatientProfile};
-use crate::config::{self, ConfigError};
+use crate::config::{ConfigError, Vars};
 use crate::dynamo::{Item, decode_cursor, from_item, page, s, sdk_error, to_item, transact};
 use crate::pagination::Page;
 use crate::{Error, Result};
@@ -59,9 +59,9 @@ impl RecordsTable {
     }
 
     /// Reads `CAREFLOW_TABLE`; the SDK honours `AWS_ENDPOINT_URL` (the local emulator).
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = config::required("CAREFLOW_TABLE")?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let table = vars.required("CAREFLOW_TABLE")?;
+        let sdk = vars.aws().await;
         Ok(Self::new(Client::new(&sdk), table))
     }
 
