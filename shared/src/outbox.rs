@@ -118,17 +118,17 @@ impl Publisher {
         // Send all, then wait: one round trip for the batch, order kept per key by the producer.
         let mut deliveries = Vec::with_capacity(rows.len());
         for row in &rows {
-            let topic: &str = row.get(2);
-            let key: &str = row.get(3);
-            let payload: serde_json::Value = row.get(4);
+            let topic: &str = db::column(row, "topic")?;
+            let key: &str = db::column(row, "message_key")?;
+            let payload: serde_json::Value = db::column(row, "payload")?;
             let bytes = serde_json::to_vec(&payload).map_err(Error::internal)?;
-            let event_id: Uuid = row.get(1);
+            let event_id: Uuid = db::column(row, "event_id")?;
             let record = FutureRecord::to(topic).key(key).payload(&bytes);
             let delivery = self
                 .producer
                 .send_result(record)
                 .map_err(|(e, _)| Error::Unavailable(Box::new(e)));
-            deliveries.push((row.get::<_, i64>(0), event_id, delivery));
+            deliveries.push((db::column::<i64>(row, "seq")?, event_id, delivery));
         }
         let mut sent: Vec<i64> = Vec::new();
         let mut failed: Vec<i64> = Vec::new();

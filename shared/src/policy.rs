@@ -136,6 +136,18 @@ pub fn booking_patient(caller: &Caller, named: Option<Uuid>) -> Result<Uuid> {
     }
 }
 
+/// Who can be booked: the doctor named must hold a doctor's account and the patient a
+/// patient's (`None`: no such account).
+pub fn booking_accounts(doctor: Option<Role>, patient: Option<Role>) -> Result<()> {
+    if doctor != Some(Role::Doctor) {
+        return Err(Error::invalid("doctor_id", "is not a doctor"));
+    }
+    if patient != Some(Role::Patient) {
+        return Err(Error::invalid("patient_id", "is not a patient"));
+    }
+    Ok(())
+}
+
 /// Whether the caller may see (and so cancel) an appointment: its patient, its doctor, admins.
 pub fn see_appointment(caller: &Caller, parties: &Parties) -> bool {
     parties.involve(caller)
@@ -336,6 +348,33 @@ mod tests {
         assert_eq!(invoice_list(&p), (Some(me), None));
         assert_eq!(invoice_list(&d), (None, Some(me)));
         assert_eq!(invoice_list(&a), (None, None));
+    }
+
+    #[test]
+    fn only_a_doctor_can_be_booked_and_only_for_a_patient() {
+        let roles = [
+            None,
+            Some(Role::Patient),
+            Some(Role::Doctor),
+            Some(Role::Admin),
+        ];
+        for doctor in roles {
+            for patient in roles {
+                let field = match booking_accounts(doctor, patient) {
+                    Ok(()) => None,
+                    Err(Error::InvalidField { field, .. }) => Some(field),
+                    Err(e) => panic!("{e:?}"),
+                };
+                let expected = if doctor != Some(Role::Doctor) {
+                    Some("doctor_id")
+                } else if patient != Some(Role::Patient) {
+                    Some("patient_id")
+                } else {
+                    None
+                };
+                assert_eq!(field.as_deref(), expected, "{doctor:?} {patient:?}");
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Appointment, Booking, BookingRequest, Status};
 use crate::auth::Caller;
-use crate::db::{self, PgPool, SqlState};
+use crate::db::{self, PgPool, SqlState, column, enum_column};
 use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, EventPayload};
 use crate::outbox;
 #[cfg(feature = "kafka")]
@@ -20,7 +20,6 @@ const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointm
                        reason, created_at, cancelled_at, cancel_reason";
 
 fn from_row(row: &Row) -> Result<Appointment> {
-    use crate::db::{column, enum_column};
     Ok(Appointment {
         appointment_id: column(row, "id")?,
         patient_id: column(row, "patient_id")?,
@@ -157,12 +156,12 @@ impl Appointments {
                 else {
                     continue;
                 };
-                if row.get::<_, Vec<u8>>(0) != request_hash {
+                if column::<Vec<u8>>(&row, "request_hash")? != request_hash {
                     return Err(Error::Unprocessable(
                         "this Idempotency-Key was already used for a different request".into(),
                     ));
                 }
-                let body: serde_json::Value = row.get(1);
+                let body: serde_json::Value = column(&row, "response_body")?;
                 return Ok(Booked::Replayed(
                     serde_json::from_value(body).map_err(Error::internal)?,
                 ));
@@ -178,18 +177,15 @@ impl Appointments {
                 &[&vec![booking.doctor_id, patient_id]],
             )
             .await?;
-        let role_of = |id: Uuid| {
-            roles
-                .iter()
-                .find(|r| r.get::<_, Uuid>(0) == id)
-                .map(|r| r.get::<_, String>(1))
-        };
-        if role_of(booking.doctor_id).as_deref() != Some("doctor") {
-            return Err(Error::invalid("doctor_id", "is not a doctor"));
+        let mut role_of = std::collections::HashMap::new();
+        for row in &roles {
+            let role: crate::auth::Role = enum_column(row, "role")?;
+            role_of.insert(column::<Uuid>(row, "id")?, role);
         }
-        if role_of(patient_id).as_deref() != Some("patient") {
-            return Err(Error::invalid("patient_id", "is not a patient"));
-        }
+        policy::booking_accounts(
+            role_of.get(&booking.doctor_id).copied(),
+            role_of.get(&patient_id).copied(),
+        )?;
         let within_hours: bool = tx
             .query_one(
                 "SELECT NOT EXISTS (SELECT 1 FROM doctor_working_hours WHERE doctor_id = $1)

@@ -44,6 +44,7 @@ impl std::str::FromStr for InvoiceStatus {
     }
 }
 
+/// One line of an invoice, in minor units of the invoice's currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItem {
     pub description: String,
@@ -52,10 +53,38 @@ pub struct LineItem {
     pub amount: i64,
 }
 
+/// An invoice. Its amounts are [`Money`] of the invoice's one currency; the API shows them as
+/// `currency` plus integer minor units ([`InvoiceDocument`]), and line items in the same units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "InvoiceDocument", try_from = "InvoiceDocument")]
 pub struct Invoice {
     pub invoice_id: Uuid,
     /// `INV-{year}-{nnnnnn}`, gap-free per year.
+    pub number: String,
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub status: InvoiceStatus,
+    pub subtotal: Money,
+    pub tax: Money,
+    pub amount_due: Money,
+    pub line_items: Vec<LineItem>,
+    pub issued_at: DateTime<Utc>,
+    pub due_date: NaiveDate,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+}
+
+impl Invoice {
+    pub fn currency(&self) -> &Currency {
+        &self.amount_due.currency
+    }
+}
+
+/// The JSON form of an [`Invoice`] (`openapi.yaml`'s `Invoice`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoiceDocument {
+    pub invoice_id: Uuid,
     pub number: String,
     pub appointment_id: Uuid,
     pub patient_id: Uuid,
@@ -72,6 +101,53 @@ pub struct Invoice {
     pub paid_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voided_at: Option<DateTime<Utc>>,
+}
+
+impl From<Invoice> for InvoiceDocument {
+    fn from(i: Invoice) -> Self {
+        Self {
+            currency: i.currency().as_str().to_owned(),
+            invoice_id: i.invoice_id,
+            number: i.number,
+            appointment_id: i.appointment_id,
+            patient_id: i.patient_id,
+            doctor_id: i.doctor_id,
+            status: i.status,
+            subtotal: i.subtotal.minor,
+            tax: i.tax.minor,
+            amount_due: i.amount_due.minor,
+            line_items: i.line_items,
+            issued_at: i.issued_at,
+            due_date: i.due_date,
+            paid_at: i.paid_at,
+            voided_at: i.voided_at,
+        }
+    }
+}
+
+impl TryFrom<InvoiceDocument> for Invoice {
+    type Error = crate::Error;
+
+    fn try_from(d: InvoiceDocument) -> crate::Result<Self> {
+        let currency: Currency = d.currency.parse()?;
+        let money = |minor| Money::new(minor, currency.clone());
+        Ok(Self {
+            invoice_id: d.invoice_id,
+            number: d.number,
+            appointment_id: d.appointment_id,
+            patient_id: d.patient_id,
+            doctor_id: d.doctor_id,
+            status: d.status,
+            subtotal: money(d.subtotal),
+            tax: money(d.tax),
+            amount_due: money(d.amount_due),
+            line_items: d.line_items,
+            issued_at: d.issued_at,
+            due_date: d.due_date,
+            paid_at: d.paid_at,
+            voided_at: d.voided_at,
+        })
+    }
 }
 
 /// An ISO 4217 currency code: three upper-case ASCII letters.

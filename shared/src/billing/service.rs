@@ -19,6 +19,11 @@ const COLUMNS: &str = "id, number, appointment_id, patient_id, doctor_id, status
 
 fn from_row(row: &Row) -> Result<Invoice> {
     let line_items: serde_json::Value = column(row, "line_items")?;
+    let currency: String = column(row, "currency")?;
+    let currency: super::Currency = currency
+        .parse()
+        .map_err(|_| Error::internal(format!("invoice currency {currency:?}")))?;
+    let money = |name| -> Result<Money> { Ok(Money::new(column(row, name)?, currency.clone())) };
     Ok(Invoice {
         invoice_id: column(row, "id")?,
         number: column(row, "number")?,
@@ -26,10 +31,9 @@ fn from_row(row: &Row) -> Result<Invoice> {
         patient_id: column(row, "patient_id")?,
         doctor_id: column(row, "doctor_id")?,
         status: enum_column(row, "status")?,
-        currency: column(row, "currency")?,
-        subtotal: column(row, "subtotal_minor")?,
-        tax: column(row, "tax_minor")?,
-        amount_due: column(row, "amount_due")?,
+        subtotal: money("subtotal_minor")?,
+        tax: money("tax_minor")?,
+        amount_due: money("amount_due")?,
         line_items: serde_json::from_value::<Vec<LineItem>>(line_items).map_err(Error::internal)?,
         issued_at: column(row, "issued_at")?,
         due_date: column(row, "due_date")?,

@@ -95,8 +95,10 @@ async fn apply_pending(client: &mut tokio_postgres::Client) -> crate::Result<Vec
     let rows = client
         .query("SELECT version, checksum FROM schema_migrations", &[])
         .await?;
-    let done: std::collections::HashMap<i32, String> =
-        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let done: std::collections::HashMap<i32, String> = rows
+        .iter()
+        .map(|r| Ok((super::column(r, "version")?, super::column(r, "checksum")?)))
+        .collect::<crate::Result<_>>()?;
     let mut applied = Vec::new();
     for m in MIGRATIONS {
         match done.get(&m.version) {
