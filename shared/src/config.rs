@@ -3,9 +3,9 @@
 //! each function a map (the environment `template.yaml` gives it, with local endpoints), so the
 //! same constructor runs everywhere and no test has to change the process environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -24,7 +24,14 @@ pub enum Vars {
     #[default]
     Process,
     /// A fixed map (the runner and the tests). Nothing is read from the process environment.
-    Map(Arc<BTreeMap<String, String>>),
+    Map(Arc<VarMap>),
+}
+
+/// The variables of a [`Vars::Map`] and the names the function asked for.
+#[derive(Debug, Default)]
+pub struct VarMap {
+    values: BTreeMap<String, String>,
+    asked: Mutex<BTreeSet<String>>,
 }
 
 impl Vars {
@@ -35,12 +42,23 @@ impl Vars {
     pub fn from_map<K: Into<String>, V: Into<String>>(
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        Self::Map(Arc::new(
-            entries
+        Self::Map(Arc::new(VarMap {
+            values: entries
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        ))
+            asked: Mutex::default(),
+        }))
+    }
+
+    /// The names a function asked for so far (a map only): with the names the template sets,
+    /// this shows a variable set under a name the code never reads (a misspelt optional one
+    /// silently falls back to its default).
+    pub fn asked(&self) -> BTreeSet<String> {
+        match self {
+            Self::Process => BTreeSet::new(),
+            Self::Map(map) => map.asked.lock().map(|a| a.clone()).unwrap_or_default(),
+        }
     }
 
     /// A variable's value; empty counts as unset (CloudFormation cannot omit a variable, only
@@ -48,7 +66,12 @@ impl Vars {
     pub fn optional(&self, name: &str) -> Option<String> {
         let value = match self {
             Self::Process => std::env::var(name).ok(),
-            Self::Map(map) => map.get(name).cloned(),
+            Self::Map(map) => {
+                if let Ok(mut asked) = map.asked.lock() {
+                    asked.insert(name.to_owned());
+                }
+                map.values.get(name).cloned()
+            }
         };
         value.filter(|v| !v.trim().is_empty())
     }
@@ -134,5 +157,7 @@ mod tests {
             panic!("BAD parses")
         };
         assert_eq!(name, "BAD");
+        let asked: Vec<String> = vars.asked().into_iter().collect();
+        assert_eq!(asked, ["BAD", "EMPTY", "PATH", "PORT"]);
     }
 }

@@ -3,7 +3,7 @@
 //! over as a map. A variable the code reads under another name than the template sets, a value
 //! that does not parse, or a secret the role cannot read fails here, not at the first deploy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use careflow::auth::token::{Jwks, SigningKey};
 use careflow_local::aws::{CREDENTIALS_ENV, FunctionIdentities};
@@ -52,10 +52,40 @@ async fn every_function_starts_from_its_template_environment_and_role() {
     let deployed = BTreeMap::from([("CAREFLOW_JWT_PUBLIC_JWKS".to_owned(), jwks)]);
 
     let mut failures = Vec::new();
+    let mut asked_by_any = BTreeSet::new();
+    let set_for = |function: &str| -> BTreeSet<String> {
+        functions[function]["environment"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    // What `Globals` gives every function; the rest is the function's own.
+    let global: BTreeSet<String> = functions
+        .keys()
+        .map(|f| set_for(f))
+        .reduce(|a, b| &a & &b)
+        .unwrap();
     for function in functions.keys() {
         let vars = identities.vars(function, &deployed).unwrap();
-        if let Err(e) = start(function, vars).await {
+        if let Err(e) = start(function, vars.clone()).await {
             failures.push(format!("{function}: {e}"));
+        }
+        // A variable the template sets under a name the function never asks for is a typo
+        // (an optional one would silently fall back to its default) or dead configuration.
+        let asked = vars.asked();
+        for name in set_for(function).difference(&global) {
+            if !asked.contains(name) {
+                failures.push(format!("{function}: template.yaml sets {name}, never read"));
+            }
+        }
+        asked_by_any.extend(asked);
+    }
+    // RUST_LOG is read by the log subscriber from the process environment, not through Vars.
+    for name in &global {
+        if name != "RUST_LOG" && !asked_by_any.contains(name) {
+            failures.push(format!("Globals sets {name}, which no function reads"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
