@@ -23,9 +23,48 @@ pub struct WindowTotals {
     pub late_events: i64,
 }
 
+/// `GET /analytics/appointments-per-minute`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PerMinute {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub windows: Vec<WindowTotals>,
+}
+
+/// The range a reader asks for: `to` defaults to a minute from `now` (the open window), `from`
+/// to an hour before `to`; `from` must come before `to`, at most a day apart.
+pub fn per_minute_range(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    use chrono::Duration;
+    let given_to = to;
+    let to = to.unwrap_or(now + Duration::minutes(1));
+    let from = from.unwrap_or(to - Duration::hours(1));
+    if from >= to {
+        return Err(match given_to {
+            Some(_) => Error::invalid("to", "must be after from"),
+            None => Error::invalid("from", "must be before to (a minute from now by default)"),
+        });
+    }
+    if to - from > Duration::days(1) {
+        return Err(Error::invalid("from", "the range is at most one day"));
+    }
+    Ok((from, to))
+}
+
 #[derive(Clone)]
 pub struct AnalyticsStore {
     pool: PgPool,
+}
+
+impl crate::config::FromVars for AnalyticsStore {
+    async fn build(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(
+            crate::db::DbConfig::from_vars(vars).await?.pool()?,
+        ))
+    }
 }
 
 impl AnalyticsStore {
@@ -80,6 +119,19 @@ impl AnalyticsStore {
         Ok(())
     }
 
+    /// Per-window totals of a range the caller names ([`per_minute_range`]), for admins.
+    pub async fn per_minute_for(
+        &self,
+        caller: &crate::auth::Caller,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<PerMinute> {
+        crate::policy::read_analytics(caller)?;
+        let (from, to) = per_minute_range(from, to, Utc::now())?;
+        let windows = self.per_minute(from, to).await?;
+        Ok(PerMinute { from, to, windows })
+    }
+
     /// Per-window totals with `from <= window_start < to`, oldest first.
     pub async fn per_minute(
         &self,
@@ -112,5 +164,47 @@ impl AnalyticsStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn the_per_minute_range_defaults_and_limits() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let field = |r: Result<_>| match r {
+            Err(Error::InvalidField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            per_minute_range(None, None, now).unwrap(),
+            (
+                now + Duration::minutes(1) - Duration::hours(1),
+                now + Duration::minutes(1)
+            )
+        );
+        let to = now - Duration::hours(3);
+        assert_eq!(
+            per_minute_range(None, Some(to), now).unwrap(),
+            (to - Duration::hours(1), to)
+        );
+        assert_eq!(field(per_minute_range(Some(to), Some(to), now)), "to");
+        assert_eq!(
+            field(per_minute_range(Some(now + Duration::hours(1)), None, now)),
+            "from"
+        );
+        assert_eq!(
+            field(per_minute_range(
+                Some(to - Duration::days(2)),
+                Some(to),
+                now
+            )),
+            "from"
+        );
+        let day = per_minute_range(Some(to - Duration::days(1)), Some(to), now).unwrap();
+        assert_eq!(day, (to - Duration::days(1), to));
     }
 }

@@ -139,6 +139,12 @@ impl Vars {
     }
 }
 
+/// A part a function is built from (a service, the token verifier), read from the function's
+/// variables: the one way each part is configured, whichever function holds it.
+pub trait FromVars: Sized {
+    fn build(vars: &Vars) -> impl Future<Output = Result<Self, ConfigError>> + Send;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

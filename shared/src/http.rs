@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::token::Verifier;
 use crate::auth::{Caller, Claims};
+use crate::config::{ConfigError, FromVars, Vars};
 use crate::{Error, Result};
 
 /// Bodies larger than this are refused with 413 unless an endpoint sets its own limit.
@@ -255,6 +256,38 @@ pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Result<T> 
         .ok_or_else(|| Error::invalid(name, "is required"))?
         .parse()
         .map_err(|_| Error::invalid(name, "is malformed"))
+}
+
+/// A list request's page: `?limit=` (`default` when absent, 1 to 100) and `?cursor=`.
+pub fn page_query(req: &Request, default: usize) -> Result<(usize, Option<&str>)> {
+    let limit = crate::pagination::page_limit(query_param(req, "limit"), default, 100)?;
+    Ok((limit, query_param(req, "cursor")))
+}
+
+/// What an HTTP function behind the JWT authorizer holds: the service it calls and the verifier
+/// that turns a request's token into the caller. Built from the function's variables like any
+/// part ([`FromVars`]).
+pub struct Protected<S> {
+    pub service: S,
+    verifier: Verifier,
+}
+
+impl<S> Protected<S> {
+    pub fn new(service: S, verifier: Verifier) -> Self {
+        Self { service, verifier }
+    }
+
+    /// The caller the request's token names ([`authenticate`]).
+    pub fn caller(&self, req: &Request) -> Result<Caller> {
+        authenticate(req, &self.verifier)
+    }
+}
+
+/// The service's own variables and the token settings (`CAREFLOW_JWT_*`).
+impl<S: FromVars + Send> FromVars for Protected<S> {
+    async fn build(vars: &Vars) -> std::result::Result<Self, ConfigError> {
+        Ok(Self::new(S::build(vars).await?, Verifier::from_vars(vars)?))
+    }
 }
 
 /// Authenticates the caller from the bearer token.

@@ -196,13 +196,16 @@ pub fn read_analytics(caller: &Caller) -> Result<()> {
     allow(caller.role == Role::Admin)
 }
 
-/// Creating doctor accounts: admins.
-pub fn create_doctor(caller: &Caller) -> Result<()> {
-    allow(caller.role == Role::Admin)
+/// Creating doctor accounts: admins. Answers the role the new account gets.
+pub fn create_doctor(caller: &Caller) -> Result<Role> {
+    allow(caller.role == Role::Admin).map(|()| Role::Doctor)
 }
 
 /// The role self-registration gives: always a patient.
 pub const REGISTERED_ROLE: Role = Role::Patient;
+
+/// The role of the first account, which the deployer bootstraps: an admin.
+pub const BOOTSTRAP_ROLE: Role = Role::Admin;
 
 #[cfg(test)]
 mod tests {

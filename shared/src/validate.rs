@@ -6,6 +6,17 @@ use crate::{Error, Result};
 
 pub const EMAIL_MAX: usize = 254;
 
+/// A list's optional time bounds: when both are given, `to` must come after `from`.
+pub fn time_range(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if to <= from => Err(Error::invalid("to", "must be after from")),
+        _ => Ok(()),
+    }
+}
+
 /// Validates and normalises an e-mail address (trimmed, lower-cased).
 pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
     let email = raw.trim().to_lowercase();
@@ -124,6 +135,22 @@ pub fn birth_date(field: &str, date: NaiveDate, today: NaiveDate) -> Result<Naiv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_range_ends_after_it_starts() {
+        use chrono::{Duration, Utc};
+        let now = Utc::now();
+        assert!(time_range(None, None).is_ok());
+        assert!(time_range(Some(now), None).is_ok());
+        assert!(time_range(None, Some(now)).is_ok());
+        assert!(time_range(Some(now), Some(now + Duration::seconds(1))).is_ok());
+        for to in [now, now - Duration::seconds(1)] {
+            let Err(Error::InvalidField { field, .. }) = time_range(Some(now), Some(to)) else {
+                panic!("{to} accepted")
+            };
+            assert_eq!(field, "to");
+        }
+    }
 
     #[test]
     fn emails_are_normalised_and_checked() {

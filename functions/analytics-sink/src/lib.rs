@@ -7,8 +7,7 @@
 use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
 use careflow::analytics::AnalyticsStore;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 

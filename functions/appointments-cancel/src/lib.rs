@@ -5,47 +5,31 @@ use careflow::Result;
 use careflow::appointment::CancelRequest;
 use careflow::appointment::service::Appointments;
 use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::{
-    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
+    DEFAULT_BODY_LIMIT, HttpHandler, Protected, json_no_store, optional_json_body, path_param,
 };
-use careflow::outbox::Publisher;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-pub struct AppointmentsCancel {
-    appointments: Appointments,
-    verifier: Verifier,
-}
+pub struct AppointmentsCancel(Protected<Appointments>);
 
 impl AppointmentsCancel {
-    pub fn new(appointments: Appointments, verifier: Verifier) -> Self {
-        Self {
-            appointments,
-            verifier,
-        }
-    }
-
+    /// The producer is created here, once per cold start ([`Appointments::publishing`]).
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        let publisher = Publisher::from_vars(&vars, 2000).await?;
-        Ok(Self::new(
-            Appointments::with_publisher(pool, publisher),
+        let appointments = Appointments::publishing(&vars).await?;
+        Ok(Self(Protected::new(
+            appointments,
             Verifier::from_vars(&vars)?,
-        ))
+        )))
     }
 }
 
 impl HttpHandler for AppointmentsCancel {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let id: Uuid = path_param(&req, "appointmentId")?;
         let body: CancelRequest = optional_json_body(&req, DEFAULT_BODY_LIMIT)?;
-        json_no_store(
-            200,
-            &self.appointments.cancel(&caller, id, body.reason).await?,
-        )
+        json_no_store(200, &self.0.service.cancel(&caller, id, body.reason).await?)
     }
 }

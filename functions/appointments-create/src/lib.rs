@@ -6,35 +6,23 @@ use careflow::Result;
 use careflow::appointment::service::{Appointments, Booked};
 use careflow::appointment::{BookingRequest, idempotency_key};
 use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::{
-    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, header, json_body, json_no_store, with_header,
+    DEFAULT_BODY_LIMIT, HttpHandler, Protected, header, json_body, json_no_store, with_header,
 };
-use careflow::outbox::Publisher;
 use lambda_http::{Body, Request, Response};
 
-pub struct AppointmentsCreate {
-    appointments: Appointments,
-    verifier: Verifier,
-}
+pub struct AppointmentsCreate(Protected<Appointments>);
 
 impl AppointmentsCreate {
     pub fn new(appointments: Appointments, verifier: Verifier) -> Self {
-        Self {
-            appointments,
-            verifier,
-        }
+        Self(Protected::new(appointments, verifier))
     }
 
-    /// The producer is created here, once per cold start. `KAFKA_PUBLISH_TIMEOUT_MS` (default
-    /// 2000) bounds how long a booking waits for the broker before leaving its event to the relay.
+    /// The producer is created here, once per cold start ([`Appointments::publishing`]).
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        let publisher = Publisher::from_vars(&vars, 2000).await?;
         Ok(Self::new(
-            Appointments::with_publisher(pool, publisher),
+            Appointments::publishing(&vars).await?,
             Verifier::from_vars(&vars)?,
         ))
     }
@@ -42,11 +30,12 @@ impl AppointmentsCreate {
 
 impl HttpHandler for AppointmentsCreate {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let request: BookingRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
         let key = idempotency_key(header(&req, "idempotency-key"))?;
         let (appointment, replayed) = match self
-            .appointments
+            .0
+            .service
             .create(&caller, &request, key.as_deref())
             .await?
         {

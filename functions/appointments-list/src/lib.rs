@@ -1,62 +1,32 @@
 //! `GET /appointments?from=&to=&doctor_id=&patient_id=&limit=&cursor=`: a patient's own
 //! appointments, a doctor's schedule for a date range, or everything for admins; start order.
 
+use careflow::Result;
 use careflow::appointment::service::{Appointments, ListFilter};
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
-use careflow::http::{
-    HttpHandler, authenticate, json_no_store, query_param, query_parsed, query_time,
-};
-use careflow::pagination::page_limit;
-use careflow::{Error, Result};
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store, page_query, query_parsed, query_time};
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-pub struct AppointmentsList {
-    appointments: Appointments,
-    verifier: Verifier,
-}
+pub struct AppointmentsList(Protected<Appointments>);
 
 impl AppointmentsList {
-    pub fn new(appointments: Appointments, verifier: Verifier) -> Self {
-        Self {
-            appointments,
-            verifier,
-        }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        Ok(Self::new(
-            Appointments::new(pool),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for AppointmentsList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let filter = ListFilter {
             from: query_time(&req, "from")?,
             to: query_time(&req, "to")?,
             doctor_id: query_parsed::<Uuid>(&req, "doctor_id", "a UUID")?,
             patient_id: query_parsed::<Uuid>(&req, "patient_id", "a UUID")?,
         };
-        if filter
-            .from
-            .zip(filter.to)
-            .is_some_and(|(from, to)| to <= from)
-        {
-            return Err(Error::invalid("to", "must be after from"));
-        }
-        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
-        let page = self
-            .appointments
-            .list(&caller, &filter, limit, query_param(&req, "cursor"))
-            .await?;
+        let (limit, cursor) = page_query(&req, 50)?;
+        let page = self.0.service.list(&caller, &filter, limit, cursor).await?;
         json_no_store(200, &page)
     }
 }

@@ -3,8 +3,7 @@
 //! Needs no database and no secret: only public configuration.
 
 use careflow::auth::token::{Jwks, TokenSettings};
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::HttpHandler;
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};

@@ -1,10 +1,9 @@
 //! `POST /auth/login`: e-mail and password in, a short-lived access token and a refresh token out.
 
 use careflow::Result;
-use careflow::auth::accounts::{self, Accounts};
+use careflow::auth::accounts::{Accounts, Sessions};
 use careflow::auth::token::TokenIssuer;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -16,31 +15,22 @@ struct LoginRequest {
     password: String,
 }
 
-pub struct AuthLogin {
-    accounts: Accounts,
-    issuer: TokenIssuer,
-}
+pub struct AuthLogin(Sessions);
 
 impl AuthLogin {
     pub fn new(accounts: Accounts, issuer: TokenIssuer) -> Self {
-        Self { accounts, issuer }
+        Self(Sessions { accounts, issuer })
     }
 
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Accounts::from_vars(&vars).await?,
-            accounts::issuer_from_vars(&vars).await?,
-        ))
+        Sessions::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for AuthLogin {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: LoginRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let tokens = self
-            .accounts
-            .login(&self.issuer, &body.email, &body.password)
-            .await?;
+        let tokens = self.0.login(&body.email, &body.password).await?;
         json_no_store(200, &tokens)
     }
 }

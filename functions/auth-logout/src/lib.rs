@@ -2,10 +2,8 @@
 
 use careflow::Result;
 use careflow::auth::accounts::Accounts;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, authenticate, empty, json_body};
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, Protected, empty, json_body};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -15,29 +13,20 @@ struct LogoutRequest {
     refresh_token: String,
 }
 
-pub struct AuthLogout {
-    accounts: Accounts,
-    verifier: Verifier,
-}
+pub struct AuthLogout(Protected<Accounts>);
 
 impl AuthLogout {
-    pub fn new(accounts: Accounts, verifier: Verifier) -> Self {
-        Self { accounts, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Accounts::from_vars(&vars).await?,
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for AuthLogout {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let body: LogoutRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        self.accounts
+        self.0
+            .service
             .logout(caller.user_id, &body.refresh_token)
             .await?;
         empty(204)

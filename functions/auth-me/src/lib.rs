@@ -1,37 +1,26 @@
 //! `GET /me`: who the caller is (id, e-mail, role, name).
 
 use careflow::auth::accounts::Accounts;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::http::{HttpHandler, authenticate, json_no_store};
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store};
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};
 
-pub struct AuthMe {
-    accounts: Accounts,
-    verifier: Verifier,
-}
+pub struct AuthMe(Protected<Accounts>);
 
 impl AuthMe {
-    pub fn new(accounts: Accounts, verifier: Verifier) -> Self {
-        Self { accounts, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Accounts::from_vars(&vars).await?,
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for AuthMe {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         // A valid token for a deleted account is no longer a valid identity.
         let user = self
-            .accounts
+            .0
+            .service
             .get_user(caller.user_id)
             .await
             .map_err(|e| match e {

@@ -2,10 +2,9 @@
 //! The old refresh token stops working; presenting it again revokes the whole family.
 
 use careflow::Result;
-use careflow::auth::accounts::{self, Accounts};
+use careflow::auth::accounts::{Accounts, Sessions};
 use careflow::auth::token::TokenIssuer;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -16,31 +15,22 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-pub struct AuthRefresh {
-    accounts: Accounts,
-    issuer: TokenIssuer,
-}
+pub struct AuthRefresh(Sessions);
 
 impl AuthRefresh {
     pub fn new(accounts: Accounts, issuer: TokenIssuer) -> Self {
-        Self { accounts, issuer }
+        Self(Sessions { accounts, issuer })
     }
 
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Accounts::from_vars(&vars).await?,
-            accounts::issuer_from_vars(&vars).await?,
-        ))
+        Sessions::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for AuthRefresh {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: RefreshRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let tokens = self
-            .accounts
-            .refresh(&self.issuer, &body.refresh_token)
-            .await?;
+        let tokens = self.0.refresh(&body.refresh_token).await?;
         json_no_store(200, &tokens)
     }
 }

@@ -2,8 +2,7 @@
 
 use careflow::Result;
 use careflow::auth::accounts::{Accounts, NewUser};
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
 use careflow::policy;
 use lambda_http::{Body, Request, Response};

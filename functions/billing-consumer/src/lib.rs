@@ -10,8 +10,7 @@ use aws_lambda_events::kafka::KafkaEvent;
 use careflow::Result;
 use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::db::DbConfig;
 use careflow::lambda_kafka::{BatchResponse, handle_batch};
 

@@ -2,34 +2,22 @@
 
 use careflow::Result;
 use careflow::auth::accounts::Accounts;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::http::{HttpHandler, authenticate, json};
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-pub struct DoctorsList {
-    accounts: Accounts,
-    verifier: Verifier,
-}
+pub struct DoctorsList(Protected<Accounts>);
 
 impl DoctorsList {
-    pub fn new(accounts: Accounts, verifier: Verifier) -> Self {
-        Self { accounts, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Accounts::from_vars(&vars).await?,
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for DoctorsList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        authenticate(&req, &self.verifier)?;
-        json(200, &json!({ "items": self.accounts.doctors().await? }))
+        self.0.caller(&req)?;
+        json(200, &json!({ "items": self.0.service.doctors().await? }))
     }
 }

@@ -2,39 +2,24 @@
 //! anyone else).
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
-use careflow::http::{HttpHandler, authenticate, json_no_store, path_param};
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store, path_param};
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-pub struct InvoicesGet {
-    billing: Billing,
-    verifier: Verifier,
-}
+pub struct InvoicesGet(Protected<Billing>);
 
 impl InvoicesGet {
-    pub fn new(billing: Billing, verifier: Verifier) -> Self {
-        Self { billing, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        Ok(Self::new(
-            Billing::new(pool, BillingSettings::default()),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for InvoicesGet {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let id: Uuid = path_param(&req, "invoiceId")?;
-        json_no_store(200, &self.billing.get(&caller, id).await?)
+        json_no_store(200, &self.0.service.get(&caller, id).await?)
     }
 }

@@ -2,38 +2,23 @@
 //! doctor's appointments, or all (admins); in issue order.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
+use careflow::billing::InvoiceStatus;
 use careflow::billing::service::{Billing, InvoiceFilter};
-use careflow::billing::{BillingSettings, InvoiceStatus};
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
-use careflow::http::{HttpHandler, authenticate, json_no_store, query_param, query_time};
-use careflow::pagination::page_limit;
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store, page_query, query_param, query_time};
 use lambda_http::{Body, Request, Response};
 
-pub struct InvoicesList {
-    billing: Billing,
-    verifier: Verifier,
-}
+pub struct InvoicesList(Protected<Billing>);
 
 impl InvoicesList {
-    pub fn new(billing: Billing, verifier: Verifier) -> Self {
-        Self { billing, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        Ok(Self::new(
-            Billing::new(pool, BillingSettings::default()),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for InvoicesList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let filter = InvoiceFilter {
             status: query_param(&req, "status")
                 .map(str::parse::<InvoiceStatus>)
@@ -41,11 +26,8 @@ impl HttpHandler for InvoicesList {
             from: query_time(&req, "from")?,
             to: query_time(&req, "to")?,
         };
-        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
-        let page = self
-            .billing
-            .list(&caller, &filter, limit, query_param(&req, "cursor"))
-            .await?;
+        let (limit, cursor) = page_query(&req, 50)?;
+        let page = self.0.service.list(&caller, &filter, limit, cursor).await?;
         json_no_store(200, &page)
     }
 }

@@ -2,14 +2,10 @@
 //! paid. Idempotent; a void invoice cannot be paid (409), and a paid one is never voided.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::billing::BillingSettings;
 use careflow::billing::service::Billing;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::db::DbConfig;
+use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{
-    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_no_store, optional_json_body, path_param,
+    DEFAULT_BODY_LIMIT, HttpHandler, Protected, json_no_store, optional_json_body, path_param,
 };
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -23,34 +19,24 @@ struct PayRequest {
     reason: Option<String>,
 }
 
-pub struct InvoicesPay {
-    billing: Billing,
-    verifier: Verifier,
-}
+pub struct InvoicesPay(Protected<Billing>);
 
 impl InvoicesPay {
-    pub fn new(billing: Billing, verifier: Verifier) -> Self {
-        Self { billing, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let pool = DbConfig::from_vars(&vars).await?.pool()?;
-        Ok(Self::new(
-            Billing::new(pool, BillingSettings::default()),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for InvoicesPay {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let id: Uuid = path_param(&req, "invoiceId")?;
         let body: PayRequest = optional_json_body(&req, DEFAULT_BODY_LIMIT)?;
         json_no_store(
             200,
             &self
-                .billing
+                .0
+                .service
                 .pay(&caller, id, body.reason.as_deref())
                 .await?,
         )

@@ -4,8 +4,7 @@
 
 use careflow::Result;
 use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::{HttpHandler, authenticate, json_body, json_no_store, path_param};
 use careflow::lab::UploadRequest;
 use careflow::lab::service::{LabReports, UploadSettings};

@@ -3,8 +3,7 @@
 
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, Vars};
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store, with_header,
 };

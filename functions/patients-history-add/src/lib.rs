@@ -1,43 +1,31 @@
 //! `POST /patients/{patientId}/history`: a doctor or admin adds an immutable history entry.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{
-    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store, path_param,
+    DEFAULT_BODY_LIMIT, HttpHandler, Protected, json_body, json_no_store, path_param,
 };
 use careflow::patient::NewHistoryEntry;
 use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-pub struct PatientsHistoryAdd {
-    patients: Patients,
-    verifier: Verifier,
-}
+pub struct PatientsHistoryAdd(Protected<Patients>);
 
 impl PatientsHistoryAdd {
-    pub fn new(patients: Patients, verifier: Verifier) -> Self {
-        Self { patients, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Patients::new(RecordsTable::from_vars(&vars).await?),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for PatientsHistoryAdd {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let patient_id: Uuid = path_param(&req, "patientId")?;
         let entry: NewHistoryEntry = json_body(&req, DEFAULT_BODY_LIMIT)?;
         let entry = self
-            .patients
+            .0
+            .service
             .add_history(&caller, patient_id, entry)
             .await?;
         json_no_store(201, &entry)

@@ -1,42 +1,29 @@
 //! `GET /patients/{patientId}/history?limit=&cursor=`: newest first.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::http::{HttpHandler, authenticate, json_no_store, path_param, query_param};
-use careflow::pagination::page_limit;
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store, page_query, path_param};
 use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-pub struct PatientsHistoryList {
-    patients: Patients,
-    verifier: Verifier,
-}
+pub struct PatientsHistoryList(Protected<Patients>);
 
 impl PatientsHistoryList {
-    pub fn new(patients: Patients, verifier: Verifier) -> Self {
-        Self { patients, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Patients::new(RecordsTable::from_vars(&vars).await?),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for PatientsHistoryList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let patient_id: Uuid = path_param(&req, "patientId")?;
-        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
+        let (limit, cursor) = page_query(&req, 50)?;
         let page = self
-            .patients
-            .history(&caller, patient_id, limit, query_param(&req, "cursor"))
+            .0
+            .service
+            .history(&caller, patient_id, limit, cursor)
             .await?;
         json_no_store(200, &page)
     }

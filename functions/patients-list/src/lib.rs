@@ -2,50 +2,32 @@
 //! name order.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
-use careflow::http::{HttpHandler, authenticate, json_no_store, query_param};
-use careflow::pagination::page_limit;
+use careflow::config::{ConfigError, FromVars as _, Vars};
+use careflow::http::{HttpHandler, Protected, json_no_store, page_query, query_param};
 use careflow::patient::NAME_MAX;
 use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use careflow::validate::bounded_text;
 use lambda_http::{Body, Request, Response};
 
-pub struct PatientsList {
-    patients: Patients,
-    verifier: Verifier,
-}
+pub struct PatientsList(Protected<Patients>);
 
 impl PatientsList {
-    pub fn new(patients: Patients, verifier: Verifier) -> Self {
-        Self { patients, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Patients::new(RecordsTable::from_vars(&vars).await?),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for PatientsList {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
-        let limit = page_limit(query_param(&req, "limit"), 50, 100)?;
+        let caller = self.0.caller(&req)?;
+        let (limit, cursor) = page_query(&req, 50)?;
         let prefix = query_param(&req, "name_prefix")
             .map(|p| bounded_text("name_prefix", p, NAME_MAX))
             .transpose()?;
         let page = self
-            .patients
-            .list(
-                &caller,
-                prefix.as_deref(),
-                limit,
-                query_param(&req, "cursor"),
-            )
+            .0
+            .service
+            .list(&caller, prefix.as_deref(), limit, cursor)
             .await?;
         json_no_store(200, &page)
     }

@@ -2,46 +2,34 @@
 //! names the current version; a stale version gets 412 and nothing is overwritten.
 
 use careflow::Result;
-use careflow::auth::token::Verifier;
-use careflow::config::ConfigError;
-use careflow::config::Vars;
+use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{
-    DEFAULT_BODY_LIMIT, HttpHandler, authenticate, header, json_body, json_no_store, path_param,
+    DEFAULT_BODY_LIMIT, HttpHandler, Protected, header, json_body, json_no_store, path_param,
     with_header,
 };
 use careflow::patient::parse_if_match;
 use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub struct PatientsUpdate {
-    patients: Patients,
-    verifier: Verifier,
-}
+pub struct PatientsUpdate(Protected<Patients>);
 
 impl PatientsUpdate {
-    pub fn new(patients: Patients, verifier: Verifier) -> Self {
-        Self { patients, verifier }
-    }
-
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(
-            Patients::new(RecordsTable::from_vars(&vars).await?),
-            Verifier::from_vars(&vars)?,
-        ))
+        Protected::build(&vars).await.map(Self)
     }
 }
 
 impl HttpHandler for PatientsUpdate {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
-        let caller = authenticate(&req, &self.verifier)?;
+        let caller = self.0.caller(&req)?;
         let patient_id: Uuid = path_param(&req, "patientId")?;
         let patch: Value = json_body(&req, DEFAULT_BODY_LIMIT)?;
         let version = parse_if_match(header(&req, "if-match"))?;
         let profile = self
-            .patients
+            .0
+            .service
             .update(&caller, patient_id, version, &patch)
             .await?;
         with_header(json_no_store(200, &profile)?, "etag", &profile.etag())

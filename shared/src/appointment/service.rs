@@ -60,7 +60,27 @@ pub struct Appointments {
     publisher: Option<Publisher>,
 }
 
+/// The database only: the relay publishes the events (see [`Appointments::publishing`]).
+impl crate::config::FromVars for Appointments {
+    async fn build(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(db::DbConfig::from_vars(vars).await?.pool()?))
+    }
+}
+
 impl Appointments {
+    /// The database and a publisher ([`Publisher::from_vars`], waiting at most
+    /// `KAFKA_PUBLISH_TIMEOUT_MS`, 2 s by default, before leaving an event to the relay).
+    #[cfg(feature = "kafka")]
+    pub async fn publishing(
+        vars: &crate::config::Vars,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let pool = db::DbConfig::from_vars(vars).await?.pool()?;
+        Ok(Self::with_publisher(
+            pool,
+            Publisher::from_vars(vars, 2000).await?,
+        ))
+    }
+
     /// Reads and writes without publishing: events written are left to `outbox-relay`
     /// (and functions that only read link no Kafka client).
     pub fn new(pool: PgPool) -> Self {
@@ -376,6 +396,7 @@ impl Appointments {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Appointment>> {
+        crate::validate::time_range(filter.from, filter.to)?;
         let (doctor, patient) =
             policy::appointment_list(caller, filter.doctor_id, filter.patient_id)?;
         let after = crate::pagination::decode(cursor)?;

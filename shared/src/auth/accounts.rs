@@ -10,7 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
-use super::{Role, password, refresh};
+use super::{Caller, Role, password, refresh};
 use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, SqlState};
 use crate::db::{column, enum_column};
@@ -36,6 +36,16 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Doctor {
     pub doctor_id: Uuid,
+    pub full_name: String,
+    pub specialty: String,
+}
+
+/// A doctor's account as an admin asks for it (`POST /users/doctors`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDoctor {
+    pub email: String,
+    pub password: String,
     pub full_name: String,
     pub specialty: String,
 }
@@ -126,6 +136,39 @@ pub fn refresh_ttl_from_vars(vars: &Vars) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(seconds))
 }
 
+/// What hands out token pairs (login, refresh): the accounts and the signing key.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    pub accounts: Accounts,
+    pub issuer: TokenIssuer,
+}
+
+impl Sessions {
+    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
+        self.accounts.login(&self.issuer, email, password).await
+    }
+
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair> {
+        self.accounts.refresh(&self.issuer, presented).await
+    }
+}
+
+/// [`Accounts::from_vars`] and [`issuer_from_vars`].
+impl crate::config::FromVars for Sessions {
+    async fn build(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self {
+            accounts: Accounts::from_vars(vars).await?,
+            issuer: issuer_from_vars(vars).await?,
+        })
+    }
+}
+
+impl crate::config::FromVars for Accounts {
+    async fn build(vars: &Vars) -> Result<Self, ConfigError> {
+        Self::from_vars(vars).await
+    }
+}
+
 impl Accounts {
     pub fn new(pool: PgPool, refresh_ttl: Duration) -> Self {
         Self { pool, refresh_ttl }
@@ -141,15 +184,37 @@ impl Accounts {
         &self.pool
     }
 
+    /// An admin creates a doctor's account ([`crate::policy::create_doctor`]). The request is
+    /// read only once the caller may: a stranger learns nothing from a malformed body.
+    pub async fn create_doctor(
+        &self,
+        caller: &Caller,
+        request: impl FnOnce() -> Result<NewDoctor>,
+    ) -> Result<User> {
+        let role = crate::policy::create_doctor(caller)?;
+        let new = request()?;
+        let doctor = self
+            .create_user(NewUser {
+                email: new.email,
+                password: new.password,
+                full_name: new.full_name,
+                role,
+                specialty: Some(new.specialty),
+            })
+            .await?;
+        tracing::info!(admin = %caller.user_id, doctor = %doctor.user_id, "doctor created");
+        Ok(doctor)
+    }
+
     /// Creates a user after validating every field. Duplicate e-mail → 409.
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
         let email = normalize_email("email", &new.email)?;
         let full_name = bounded_text("full_name", &new.full_name, NAME_MAX)?;
-        let specialty = match (new.role, new.specialty.as_deref()) {
-            (Role::Doctor, Some(s)) => Some(bounded_text("specialty", s, SPECIALTY_MAX)?),
-            (Role::Doctor, None) => return Err(Error::invalid("specialty", "is required")),
-            (_, Some(_)) => return Err(Error::invalid("specialty", "only doctors have one")),
-            (_, None) => None,
+        let specialty = match (new.role.has_specialty(), new.specialty.as_deref()) {
+            (true, Some(s)) => Some(bounded_text("specialty", s, SPECIALTY_MAX)?),
+            (true, None) => return Err(Error::invalid("specialty", "is required")),
+            (false, Some(_)) => return Err(Error::invalid("specialty", "only doctors have one")),
+            (false, None) => None,
         };
         password::check_policy("password", &new.password, &email)?;
         let secret = new.password;
@@ -429,7 +494,7 @@ impl Accounts {
                 email: email.to_owned(),
                 password: password.clone(),
                 full_name: "Administrator".into(),
-                role: Role::Admin,
+                role: crate::policy::BOOTSTRAP_ROLE,
                 specialty: None,
             })
             .await?;

@@ -26,6 +26,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Doctors' accounts name their specialty; no other account has one.
+    pub fn has_specialty(self) -> bool {
+        self == Role::Doctor
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Patient => "patient",

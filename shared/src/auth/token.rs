@@ -200,6 +200,12 @@ impl TokenSettings {
     }
 }
 
+impl crate::config::FromVars for Verifier {
+    async fn build(vars: &Vars) -> Result<Self, ConfigError> {
+        Verifier::from_vars(vars)
+    }
+}
+
 /// Signs access tokens.
 #[derive(Clone, Debug)]
 pub struct TokenIssuer {

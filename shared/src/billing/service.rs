@@ -73,6 +73,14 @@ pub struct Billing {
     settings: BillingSettings,
 }
 
+/// The database and [`BillingSettings::from_vars`].
+impl crate::config::FromVars for Billing {
+    async fn build(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
+        let pool = db::DbConfig::from_vars(vars).await?.pool()?;
+        Ok(Self::new(pool, BillingSettings::from_vars(vars)?))
+    }
+}
+
 impl Billing {
     pub fn new(pool: PgPool, settings: BillingSettings) -> Self {
         Self { pool, settings }
@@ -241,6 +249,7 @@ impl Billing {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<Invoice>> {
+        crate::validate::time_range(filter.from, filter.to)?;
         let (patient, doctor) = policy::invoice_list(caller);
         let after = crate::pagination::decode(cursor)?;
         let (after_time, after_id) = after.unzip();

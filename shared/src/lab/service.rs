@@ -116,6 +116,13 @@ pub struct LabReports {
     store: RecordsTable,
 }
 
+/// The records table named by `CAREFLOW_TABLE`.
+impl crate::config::FromVars for LabReports {
+    async fn build(vars: &Vars) -> Result<Self, ConfigError> {
+        Ok(Self::new(RecordsTable::from_vars(vars).await?))
+    }
+}
+
 impl LabReports {
     pub fn new(store: RecordsTable) -> Self {
         Self { store }

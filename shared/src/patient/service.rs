@@ -37,6 +37,13 @@ pub struct Patients {
     store: RecordsTable,
 }
 
+/// The records table named by `CAREFLOW_TABLE`.
+impl crate::config::FromVars for Patients {
+    async fn build(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(RecordsTable::from_vars(vars).await?))
+    }
+}
+
 impl Patients {
     pub fn new(store: RecordsTable) -> Self {
         Self { store }
