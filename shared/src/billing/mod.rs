@@ -53,10 +53,8 @@ pub struct LineItem {
     pub amount: i64,
 }
 
-/// An invoice. Its amounts are [`Money`] of the invoice's one currency; the API shows them as
-/// `currency` plus integer minor units ([`InvoiceDocument`]), and line items in the same units.
+/// An invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "InvoiceDocument", try_from = "InvoiceDocument")]
 pub struct Invoice {
     pub invoice_id: Uuid,
     /// `INV-{year}-{nnnnnn}`, gap-free per year.
@@ -65,88 +63,73 @@ pub struct Invoice {
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
     pub status: InvoiceStatus,
-    pub subtotal: Money,
-    pub tax: Money,
-    pub amount_due: Money,
+    #[serde(flatten)]
+    pub amounts: Amounts,
     pub line_items: Vec<LineItem>,
     pub issued_at: DateTime<Utc>,
     pub due_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voided_at: Option<DateTime<Utc>>,
 }
 
-impl Invoice {
+/// What an invoice comes to: [`Money`] of the invoice's one currency. The JSON shows it as
+/// `currency` plus integer minor units (`subtotal`, `tax`, `amount_due`) among the invoice's
+/// fields, and its line items in the same units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "AmountsJson", try_from = "AmountsJson")]
+pub struct Amounts {
+    pub subtotal: Money,
+    pub tax: Money,
+    pub amount_due: Money,
+}
+
+impl Amounts {
+    /// Three amounts of `currency`, in its minor units.
+    pub fn new(currency: Currency, subtotal: i64, tax: i64, amount_due: i64) -> Self {
+        let money = |minor| Money::new(minor, currency.clone());
+        Self {
+            subtotal: money(subtotal),
+            tax: money(tax),
+            amount_due: money(amount_due),
+        }
+    }
+
     pub fn currency(&self) -> &Currency {
         &self.amount_due.currency
     }
 }
 
-/// The JSON form of an [`Invoice`] (`openapi.yaml`'s `Invoice`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct InvoiceDocument {
-    pub invoice_id: Uuid,
-    pub number: String,
-    pub appointment_id: Uuid,
-    pub patient_id: Uuid,
-    pub doctor_id: Uuid,
-    pub status: InvoiceStatus,
-    pub currency: String,
-    pub subtotal: i64,
-    pub tax: i64,
-    pub amount_due: i64,
-    pub line_items: Vec<LineItem>,
-    pub issued_at: DateTime<Utc>,
-    pub due_date: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paid_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub voided_at: Option<DateTime<Utc>>,
+#[derive(Serialize, Deserialize)]
+struct AmountsJson {
+    currency: String,
+    subtotal: i64,
+    tax: i64,
+    amount_due: i64,
 }
 
-impl From<Invoice> for InvoiceDocument {
-    fn from(i: Invoice) -> Self {
+impl From<Amounts> for AmountsJson {
+    fn from(a: Amounts) -> Self {
         Self {
-            currency: i.currency().as_str().to_owned(),
-            invoice_id: i.invoice_id,
-            number: i.number,
-            appointment_id: i.appointment_id,
-            patient_id: i.patient_id,
-            doctor_id: i.doctor_id,
-            status: i.status,
-            subtotal: i.subtotal.minor,
-            tax: i.tax.minor,
-            amount_due: i.amount_due.minor,
-            line_items: i.line_items,
-            issued_at: i.issued_at,
-            due_date: i.due_date,
-            paid_at: i.paid_at,
-            voided_at: i.voided_at,
+            currency: a.currency().as_str().to_owned(),
+            subtotal: a.subtotal.minor,
+            tax: a.tax.minor,
+            amount_due: a.amount_due.minor,
         }
     }
 }
 
-impl TryFrom<InvoiceDocument> for Invoice {
+impl TryFrom<AmountsJson> for Amounts {
     type Error = crate::Error;
 
-    fn try_from(d: InvoiceDocument) -> crate::Result<Self> {
-        let currency: Currency = d.currency.parse()?;
-        let money = |minor| Money::new(minor, currency.clone());
-        Ok(Self {
-            invoice_id: d.invoice_id,
-            number: d.number,
-            appointment_id: d.appointment_id,
-            patient_id: d.patient_id,
-            doctor_id: d.doctor_id,
-            status: d.status,
-            subtotal: money(d.subtotal),
-            tax: money(d.tax),
-            amount_due: money(d.amount_due),
-            line_items: d.line_items,
-            issued_at: d.issued_at,
-            due_date: d.due_date,
-            paid_at: d.paid_at,
-            voided_at: d.voided_at,
-        })
+    fn try_from(j: AmountsJson) -> crate::Result<Self> {
+        Ok(Self::new(
+            j.currency.parse()?,
+            j.subtotal,
+            j.tax,
+            j.amount_due,
+        ))
     }
 }
 
@@ -276,6 +259,37 @@ mod tests {
 
     fn usd(minor: i64) -> Money {
         Money::new(minor, "USD".parse().unwrap())
+    }
+
+    #[test]
+    fn an_invoice_shows_its_amounts_as_currency_and_minor_units() {
+        let invoice = Invoice {
+            invoice_id: Uuid::nil(),
+            number: "INV-2026-000001".into(),
+            appointment_id: Uuid::nil(),
+            patient_id: Uuid::nil(),
+            doctor_id: Uuid::nil(),
+            status: InvoiceStatus::Open,
+            amounts: Amounts::new("EUR".parse().unwrap(), 10_000, 2_000, 12_000),
+            line_items: vec![],
+            issued_at: DateTime::UNIX_EPOCH,
+            due_date: NaiveDate::from_ymd_opt(2026, 1, 31).unwrap(),
+            paid_at: None,
+            voided_at: None,
+        };
+        let json = serde_json::to_value(&invoice).unwrap();
+        assert_eq!(json["currency"], "EUR");
+        let minor = |k: &str| json[k].as_i64();
+        assert_eq!(
+            (minor("subtotal"), minor("tax"), minor("amount_due")),
+            (Some(10_000), Some(2_000), Some(12_000))
+        );
+        assert!(json.get("amounts").is_none());
+        let back: Invoice = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, invoice);
+        let mut lower = json;
+        lower["currency"] = "eur".into();
+        assert!(serde_json::from_value::<Invoice>(lower).is_err());
     }
 
     #[test]

@@ -23,7 +23,6 @@ fn from_row(row: &Row) -> Result<Invoice> {
     let currency: super::Currency = currency
         .parse()
         .map_err(|_| Error::internal(format!("invoice currency {currency:?}")))?;
-    let money = |name| -> Result<Money> { Ok(Money::new(column(row, name)?, currency.clone())) };
     Ok(Invoice {
         invoice_id: column(row, "id")?,
         number: column(row, "number")?,
@@ -31,9 +30,12 @@ fn from_row(row: &Row) -> Result<Invoice> {
         patient_id: column(row, "patient_id")?,
         doctor_id: column(row, "doctor_id")?,
         status: enum_column(row, "status")?,
-        subtotal: money("subtotal_minor")?,
-        tax: money("tax_minor")?,
-        amount_due: money("amount_due")?,
+        amounts: super::Amounts::new(
+            currency,
+            column(row, "subtotal_minor")?,
+            column(row, "tax_minor")?,
+            column(row, "amount_due")?,
+        ),
         line_items: serde_json::from_value::<Vec<LineItem>>(line_items).map_err(Error::internal)?,
         issued_at: column(row, "issued_at")?,
         due_date: column(row, "due_date")?,

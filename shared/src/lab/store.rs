@@ -8,16 +8,13 @@
 //! per-key `sequencer`, padded, compares as text; without one, a different etag or version).
 //! A redelivered event fails the condition and is a no-op.
 
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use uuid::Uuid;
 
 use super::{LabReport, ObjectRef, Status};
-use crate::dynamo::{
-    Item, decode_cursor, encode_cursor, from_item, s, sdk_error, to_item, transact,
-};
+use crate::dynamo::{Item, s, sdk_error, to_item, transact};
 use crate::pagination::Page;
 use crate::patient::AuditEvent;
-use crate::patient::store::{PROFILE_SK, RecordsTable, patient_pk};
+use crate::patient::store::{RecordsTable, patient_pk};
 use crate::{Error, Result};
 
 const LAB_PREFIX: &str = "LAB#";
@@ -47,15 +44,8 @@ pub enum Written {
 impl RecordsTable {
     /// Records a pending upload for an existing profile (404 otherwise), with its audit item.
     pub async fn create_lab_report(&self, report: &LabReport, audit: &AuditEvent) -> Result<()> {
-        let exists = ConditionCheck::builder()
-            .table_name(self.table_name())
-            .key("pk", s(patient_pk(report.patient_id)))
-            .key("sk", s(PROFILE_SK))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(Error::internal)?;
         let items = vec![
-            TransactWriteItem::builder().condition_check(exists).build(),
+            self.profile_exists(report.patient_id)?,
             self.put(report_item(report)?, Some("attribute_not_exists(pk)"))?,
             self.put(Self::audit_item(audit)?, None)?,
         ];
@@ -75,17 +65,7 @@ impl RecordsTable {
         patient_id: Uuid,
         report_id: Uuid,
     ) -> Result<Option<LabReport>> {
-        let out = self
-            .client()
-            .get_item()
-            .table_name(self.table_name())
-            .key("pk", s(patient_pk(patient_id)))
-            .key("sk", s(lab_sk(report_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        out.item.map(from_item).transpose()
+        self.get(patient_pk(patient_id), lab_sk(report_id)).await
     }
 
     /// A patient's reports, newest first.
@@ -95,32 +75,8 @@ impl RecordsTable {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<LabReport>> {
-        let pk = patient_pk(patient_id);
-        let start = decode_cursor(cursor, &["pk", "sk"], |k| {
-            k["pk"] == pk && k["sk"].starts_with(LAB_PREFIX)
-        })?;
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table_name())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :lab)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":lab", s(LAB_PREFIX))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
+        self.newest_first(patient_pk(patient_id), LAB_PREFIX, limit, cursor)
             .await
-            .map_err(sdk_error)?;
-        Ok(Page {
-            next_cursor: encode_cursor(out.last_evaluated_key()),
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_item)
-                .collect::<Result<_>>()?,
-        })
     }
 
     /// Writes a final report unless the item already describes this object or a newer one.

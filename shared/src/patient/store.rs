@@ -163,17 +163,67 @@ impl RecordsTable {
 
     /// A profile by patient id (strongly consistent).
     pub async fn get_profile(&self, patient_id: Uuid) -> Result<Option<PatientProfile>> {
+        self.get(patient_pk(patient_id), PROFILE_SK.to_owned())
+            .await
+    }
+
+    /// One item by its key, strongly consistent.
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> Result<Option<T>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(patient_pk(patient_id)))
-            .key("sk", s(PROFILE_SK))
+            .key("pk", s(pk))
+            .key("sk", s(sk))
             .consistent_read(true)
             .send()
             .await
             .map_err(sdk_error)?;
         out.item.map(from_item).transpose()
+    }
+
+    /// A page of the items of partition `pk` whose sort key starts with `prefix`, newest
+    /// (highest key) first.
+    pub(crate) async fn newest_first<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>> {
+        let start = decode_cursor(cursor, &["pk", "sk"], |k| {
+            k["pk"] == pk && k["sk"].starts_with(prefix)
+        })?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(false)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        page(out.last_evaluated_key, out.items)
+    }
+
+    /// A transaction item that holds only while `patient_id` has a profile.
+    pub(crate) fn profile_exists(&self, patient_id: Uuid) -> Result<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(patient_pk(patient_id)))
+            .key("sk", s(PROFILE_SK))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(Error::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Profiles in name order, optionally those whose name starts with `name_prefix`.
@@ -210,13 +260,6 @@ impl RecordsTable {
 
     /// Adds a history entry to an existing profile; 404 if there is no profile.
     pub async fn add_history(&self, entry: &HistoryEntry, audit: &AuditEvent) -> Result<()> {
-        let exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key("pk", s(patient_pk(entry.patient_id)))
-            .key("sk", s(PROFILE_SK))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(Error::internal)?;
         let item = to_item(
             entry,
             &[
@@ -232,7 +275,7 @@ impl RecordsTable {
             ],
         )?;
         let items = vec![
-            TransactWriteItem::builder().condition_check(exists).build(),
+            self.profile_exists(entry.patient_id)?,
             self.put(item, Some("attribute_not_exists(pk)"))?,
             self.put(Self::audit_item(audit)?, None)?,
         ];
@@ -251,24 +294,8 @@ impl RecordsTable {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<HistoryEntry>> {
-        let pk = patient_pk(patient_id);
-        let start = decode_cursor(cursor, &["pk", "sk"], |k| {
-            k["pk"] == pk && k["sk"].starts_with("HISTORY#")
-        })?;
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :history)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":history", s("HISTORY#"))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
+        self.newest_first(patient_pk(patient_id), "HISTORY#", limit, cursor)
             .await
-            .map_err(sdk_error)?;
-        page(out.last_evaluated_key, out.items)
     }
 
     /// Records audit events outside a change (reads, denials), 25 per batch, retrying
