@@ -176,16 +176,16 @@ pub async fn purge_published(
     cutoff: chrono::DateTime<chrono::Utc>,
     limit: i64,
 ) -> Result<u64> {
-    let client = db::client(pool).await?;
-    Ok(client
-        .execute(
-            "WITH old AS (
-                 SELECT seq FROM outbox WHERE published_at < $1
-                 ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-             DELETE FROM outbox o USING old WHERE o.seq = old.seq",
-            &[&cutoff, &limit],
-        )
-        .await?)
+    db::purge_batch(
+        pool,
+        "WITH old AS (
+             SELECT seq FROM outbox WHERE published_at < $1
+             ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         DELETE FROM outbox o USING old WHERE o.seq = old.seq",
+        cutoff,
+        limit,
+    )
+    .await
 }
 
 /// Counts rows still waiting to be published.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::s3::S3Event;
 use base64::Engine;
-use careflow::auth::{Caller, Role};
+use careflow::auth::Role;
 use careflow::lab::objects::client_for;
 use careflow::lab::{LabReport, Status, object_key};
 use careflow::patient::{Action, Outcome};
@@ -89,6 +89,12 @@ impl Lab {
             s3: client_for(&admin),
             bucket: bucket.name,
         }
+    }
+
+    /// Runs lab-processor on an S3 event, as Lambda delivers it.
+    async fn handle(&self, event: &Value) -> BatchReport {
+        let event = serde_json::from_value(event.clone()).unwrap();
+        self.processor.handle(event).await.unwrap()
     }
 
     /// Puts an object as a client would (PUT; the presigned POST is tested on its own).
@@ -533,31 +539,19 @@ async fn sample_events_are_idempotent_and_keys_are_decoded() {
     let version = lab.put(&key, data("report-ghostscript.pdf")).await;
     sample["Records"][0]["s3"]["bucket"]["name"] = json!(lab.bucket);
     sample["Records"][0]["s3"]["object"]["versionId"] = json!(version);
-    let first = lab
-        .processor
-        .handle(serde_json::from_value(sample.clone()).unwrap())
-        .await
-        .unwrap();
+    let first = lab.handle(&sample).await;
     assert_eq!(first.processed, 1, "{first:?}");
     let (patient, report) = careflow::lab::parse_object_key(&key).unwrap();
     let stored = env.lab_report(patient, report).await;
     // Redelivery: a no-op.
-    let again = lab
-        .processor
-        .handle(serde_json::from_value(sample.clone()).unwrap())
-        .await
-        .unwrap();
+    let again = lab.handle(&sample).await;
     assert_eq!(again.duplicates, 1, "{again:?}");
     assert_eq!(env.lab_report(patient, report).await, stored);
     // A new version of the object, later in S3's order: read again.
     let newer = lab.put(&key, data("scanned-image-only.pdf")).await;
     sample["Records"][0]["s3"]["object"]["versionId"] = json!(newer);
     sample["Records"][0]["s3"]["object"]["sequencer"] = json!("0055AED6DCD90281F9");
-    let third = lab
-        .processor
-        .handle(serde_json::from_value(sample.clone()).unwrap())
-        .await
-        .unwrap();
+    let third = lab.handle(&sample).await;
     assert_eq!(third.unreadable, 1, "{third:?}");
     // The older event arriving late changes nothing.
     sample["Records"][0]["s3"]["object"]["versionId"] = json!(version);
@@ -671,13 +665,7 @@ async fn lab_endpoints_follow_the_record_access_rules() {
     )
     .await
     .assert_problem(404, None);
-    let trail = env
-        .admin_records()
-        .await
-        .audit_trail(patient, 100, None)
-        .await
-        .unwrap()
-        .items;
+    let trail = env.audit_trail(patient).await;
     let count = |action, outcome| {
         trail
             .iter()
@@ -783,7 +771,6 @@ async fn every_corpus_pdf_ends_with_a_final_status() {
 /// presigned POST from the HTTP API shows up processed, with no step by the test.
 #[tokio::test]
 async fn the_runner_relays_uploads_to_lab_processor() {
-    use careflow_local::stack::{self, Settings};
     // SAFETY: set before the stack starts any thread that reads the environment; this test
     // runs in its own process (nextest).
     unsafe {
@@ -792,74 +779,30 @@ async fn the_runner_relays_uploads_to_lab_processor() {
             env!("CARGO_BIN_EXE_careflow-local"),
         )
     };
-    let db = TestDb::migrated().await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let stage = test_stage();
-    let settings = Settings {
-        database_url: db.url.clone(),
-        port,
-        template: repo_root().join("template.yaml"),
-        state_dir: std::env::temp_dir().join(format!("careflow-lab-{stage}")),
-        admin_email: "admin@clinic.example".into(),
-        admin_password: Some("clinic keys for ops 7".into()),
-        issuer: None,
-        audience: AUDIENCE.into(),
-        kafka_bootstrap_servers: None,
-        stage: stage.clone(),
-        web_root: None,
-    };
-    let stack = stack::start(&settings, port).await.unwrap();
-    let app = stack.gateway.clone().router();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
+    let runner = start_runner().await;
+    let (stack, stage) = (&runner.stack, &runner.stage);
     assert_eq!(
         stack.deps.aws.lab_bucket,
         format!("careflow-{stage}-lab-reports-123456789012")
     );
     let patient = Uuid::new_v4();
-    stack
-        .deps
-        .aws
-        .patients("patients-create")
-        .unwrap()
-        .create(
-            &Caller {
-                user_id: patient,
-                role: Role::Patient,
-            },
-            patient,
-            sample_profile(),
-        )
-        .await
-        .unwrap();
+    create_sample_profile(
+        &stack.deps.aws.patients("patients-create").unwrap(),
+        patient,
+    )
+    .await;
     let token = stack
         .deps
         .issuer
         .issue(patient, Role::Patient)
         .unwrap()
         .token;
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let (http, base) = (&runner.http, &runner.base);
     let pdf = data("report-groff.pdf");
-    let grant: Value = http
+    let grant: Value = json_reply(http
         .post(format!("{base}/patients/{patient}/lab-reports/upload-url"))
         .bearer_auth(&token)
-        .json(&json!({"filename": "groff.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"filename": "groff.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}))).await;
     let mut form = reqwest::multipart::Form::new();
     for (name, value) in grant["fields"].as_object().unwrap() {
         form = form.text(name.clone(), value.as_str().unwrap().to_owned());
@@ -885,15 +828,7 @@ async fn the_runner_relays_uploads_to_lab_processor() {
     );
     let deadline = Instant::now() + Duration::from_secs(60);
     let report = loop {
-        let report: Value = http
-            .get(&url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let report: Value = json_reply(http.get(&url).bearer_auth(&token)).await;
         if report["status"] != "pending" {
             break report;
         }
@@ -901,4 +836,9 @@ async fn the_runner_relays_uploads_to_lab_processor() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_expected_values(&report, "groff through the runner");
+}
+
+/// Sends a request and reads its JSON answer.
+async fn json_reply(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }

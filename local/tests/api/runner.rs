@@ -1,62 +1,12 @@
 //! The local runner end to end over real HTTP: routes from template.yaml, the JWT authorizer,
 //! and the register → login → /me → refresh → reuse flow.
 
-use std::net::SocketAddr;
-
 use careflow::auth::Role;
 use careflow::auth::token::SigningKey;
-use careflow_local::stack::{self, Settings};
 use serde_json::{Value, json};
 
 use crate::support::*;
 use crate::tokens::hostile_tokens;
-
-struct Runner {
-    base: String,
-    http: reqwest::Client,
-    stack: stack::Stack,
-    state_dir: std::path::PathBuf,
-    _db: TestDb,
-}
-
-async fn start_runner() -> Runner {
-    let db = TestDb::migrated().await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let state_dir = std::env::temp_dir().join(format!("careflow-runner-{}", uuid::Uuid::new_v4()));
-    let settings = Settings {
-        database_url: db.url.clone(),
-        port,
-        template: repo_root().join("template.yaml"),
-        state_dir: state_dir.clone(),
-        admin_email: "admin@clinic.example".into(),
-        admin_password: Some("clinic keys for ops 7".into()),
-        issuer: None,
-        audience: AUDIENCE.into(),
-        kafka_bootstrap_servers: None,
-        stage: test_stage(),
-        web_root: None,
-    };
-    let stack = stack::start(&settings, port).await.unwrap();
-    let app = stack.gateway.clone().router();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    Runner {
-        base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-        stack,
-        state_dir,
-        _db: db,
-    }
-}
 
 impl Runner {
     async fn send(
@@ -90,6 +40,11 @@ impl Runner {
         };
         (status, ct, body)
     }
+
+    async fn refresh(&self, refresh_token: &str) -> (u16, String, Value) {
+        let body = json!({ "refresh_token": refresh_token });
+        self.send("POST", "/auth/refresh", None, Some(body)).await
+    }
 }
 
 #[tokio::test]
@@ -113,14 +68,7 @@ async fn register_login_me_refresh_and_reuse_through_the_runner() {
     assert_eq!(me["role"], "patient");
 
     let rt1 = tokens["refresh_token"].as_str().unwrap();
-    let (status, _, rotated) = r
-        .send(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": rt1})),
-        )
-        .await;
+    let (status, _, rotated) = r.refresh(rt1).await;
     assert_eq!(status, 200);
     let rt2 = rotated["refresh_token"].as_str().unwrap();
     let (status, _, _) = r
@@ -128,27 +76,13 @@ async fn register_login_me_refresh_and_reuse_through_the_runner() {
         .await;
     assert_eq!(status, 200);
 
-    let (status, ct, problem) = r
-        .send(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": rt1})),
-        )
-        .await;
+    let (status, ct, problem) = r.refresh(rt1).await;
     assert_eq!(
         (status, ct.as_str()),
         (401, "application/problem+json"),
         "{problem}"
     );
-    let (status, _, _) = r
-        .send(
-            "POST",
-            "/auth/refresh",
-            None,
-            Some(json!({"refresh_token": rt2})),
-        )
-        .await;
+    let (status, _, _) = r.refresh(rt2).await;
     assert_eq!(status, 401, "the whole family is revoked after reuse");
 }
 
@@ -280,8 +214,8 @@ async fn runner_starts_a_kafka_broker_serving_the_topics() {
 async fn a_booking_through_the_runner_is_invoiced_within_seconds() {
     let r = start_runner().await;
     let (doctor, patient) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    insert_user(&r._db, doctor, Role::Doctor).await;
-    insert_user(&r._db, patient, Role::Patient).await;
+    insert_user(&r.db, doctor, Role::Doctor).await;
+    insert_user(&r.db, patient, Role::Patient).await;
     let token = r
         .stack
         .deps

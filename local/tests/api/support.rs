@@ -300,20 +300,19 @@ impl TestEnv {
             .unwrap_or_else(|| panic!("no lab report {report}"))
     }
 
+    /// A patient's audit trail (the first 100 events), read with the administrator's credentials.
+    pub async fn audit_trail(&self, patient: uuid::Uuid) -> Vec<careflow::patient::AuditEvent> {
+        self.admin_records()
+            .await
+            .audit_trail(patient, 100, None)
+            .await
+            .unwrap()
+            .items
+    }
+
     /// Gives `patient` the sample profile (as the patient themself would create it).
     pub async fn create_profile(&self, patient: uuid::Uuid) {
-        self.admin_patients()
-            .await
-            .create(
-                &careflow::auth::Caller {
-                    user_id: patient,
-                    role: Role::Patient,
-                },
-                patient,
-                sample_profile(),
-            )
-            .await
-            .unwrap();
+        create_sample_profile(&self.admin_patients().await, patient).await;
     }
 
     /// The patient service over [`Self::admin_records`].
@@ -482,4 +481,71 @@ pub fn sample_profile() -> serde_json::Map<String, Value> {
         .as_object()
         .unwrap()
         .clone()
+}
+
+/// The local runner (`careflow-local`) serving on a free port over a database and a stage of its
+/// own, as `scripts/run-local.sh` starts it.
+pub struct Runner {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub stack: careflow_local::stack::Stack,
+    pub state_dir: PathBuf,
+    pub stage: String,
+    pub db: TestDb,
+}
+
+pub async fn start_runner() -> Runner {
+    let db = TestDb::migrated().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let state_dir = std::env::temp_dir().join(format!("careflow-runner-{}", uuid::Uuid::new_v4()));
+    let stage = test_stage();
+    let settings = careflow_local::stack::Settings {
+        database_url: db.url.clone(),
+        port,
+        template: repo_root().join("template.yaml"),
+        state_dir: state_dir.clone(),
+        admin_email: "admin@clinic.example".into(),
+        admin_password: Some("clinic keys for ops 7".into()),
+        issuer: None,
+        audience: AUDIENCE.into(),
+        kafka_bootstrap_servers: None,
+        stage: stage.clone(),
+        web_root: None,
+    };
+    let stack = careflow_local::stack::start(&settings, port).await.unwrap();
+    let app = stack.gateway.clone().router();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Runner {
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+        stack,
+        state_dir,
+        stage,
+        db,
+    }
+}
+
+/// Gives `patient` the sample profile through `patients`, as the patient themself would.
+pub async fn create_sample_profile(
+    patients: &careflow::patient::service::Patients,
+    patient: uuid::Uuid,
+) {
+    let caller = careflow::auth::Caller {
+        user_id: patient,
+        role: Role::Patient,
+    };
+    patients
+        .create(&caller, patient, sample_profile())
+        .await
+        .unwrap();
 }

@@ -450,15 +450,15 @@ pub async fn purge_idempotency_keys(
     cutoff: DateTime<Utc>,
     limit: i64,
 ) -> Result<u64> {
-    let client = db::client(pool).await?;
-    Ok(client
-        .execute(
-            "WITH old AS (
-                 SELECT caller_id, key FROM idempotency_keys WHERE created_at < $1
-                 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-             DELETE FROM idempotency_keys k USING old
-             WHERE k.caller_id = old.caller_id AND k.key = old.key",
-            &[&cutoff, &limit],
-        )
-        .await?)
+    db::purge_batch(
+        pool,
+        "WITH old AS (
+             SELECT caller_id, key FROM idempotency_keys WHERE created_at < $1
+             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         DELETE FROM idempotency_keys k USING old
+         WHERE k.caller_id = old.caller_id AND k.key = old.key",
+        cutoff,
+        limit,
+    )
+    .await
 }

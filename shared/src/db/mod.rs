@@ -148,6 +148,20 @@ pub fn enum_column<T: serde::de::DeserializeOwned>(
         .map_err(|_| Error::internal(format!("column {name}: unknown value {text:?}")))
 }
 
+/// One batch of a retention purge: `delete` deletes rows older than `$1` (the cutoff), at most
+/// `$2` (the batch size) of them; answers how many went.
+pub async fn purge_batch(
+    pool: &Pool,
+    delete: &str,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> crate::Result<u64> {
+    Ok(client(pool)
+        .await?
+        .execute(delete, &[&cutoff, &limit])
+        .await?)
+}
+
 /// Takes a connection from the pool; failure to reach the database is a 503, not a 500.
 pub async fn client(pool: &Pool) -> crate::Result<Client> {
     pool.get()
