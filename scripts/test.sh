@@ -51,6 +51,8 @@ if [[ -n "$stale" ]]; then
 fi
 
 step cargo fmt --all -- --check
+# No locked crate has a RustSec advisory (offline, against ../shared/rustsec-advisory-db).
+step scripts/check-advisories.sh
 # No crate lists a dependency it does not use (each function links only what it needs).
 step cargo machete
 step cargo clippy --workspace --all-targets "${locked[@]}" -- -D warnings

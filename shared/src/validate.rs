@@ -1,6 +1,7 @@
 //! Field validators shared by every endpoint. Each names the field it rejects.
 
 use chrono::NaiveDate;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::{Error, Result};
 
@@ -17,9 +18,10 @@ pub fn time_range(
     }
 }
 
-/// Validates and normalises an e-mail address (trimmed, lower-cased).
+/// Validates and normalises an e-mail address (trimmed, Unicode NFC, lower-cased): two spellings
+/// of one address (a precomposed `é` or `e` + combining accent) are one account.
 pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
-    let email = raw.trim().to_lowercase();
+    let email = raw.trim().nfc().collect::<String>().to_lowercase();
     if email.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
@@ -49,7 +51,25 @@ pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
     }
 }
 
-/// Validates a required, bounded text field and returns it trimmed.
+/// Whether `c` reorders the text around it when displayed (the bidirectional embeddings,
+/// overrides and isolates, and the directional marks): shown to someone else, such text can
+/// read differently from what it says ("Trojan Source").
+fn reorders_display(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// A person's name (or any one-line label): bounded text in Unicode NFC, with no control
+/// characters, line breaks or bidirectional controls.
+pub fn name(field: &str, raw: &str, max: usize) -> Result<String> {
+    let text: String = raw.trim().nfc().collect();
+    if text.chars().any(|c| c == '\n' || c == '\t') {
+        return Err(Error::invalid(field, "must be one line"));
+    }
+    bounded_text(field, &text, max)
+}
+
+/// Validates a required, bounded text field and returns it trimmed. Control characters (other
+/// than line breaks and tabs) and bidirectional controls are refused.
 pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String> {
     let text = raw.trim();
     if text.is_empty() {
@@ -66,6 +86,12 @@ pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String> {
         .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
         return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if text.chars().any(reorders_display) {
+        return Err(Error::invalid(
+            field,
+            "must not contain bidirectional control characters",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -135,6 +161,37 @@ pub fn birth_date(field: &str, date: NaiveDate, today: NaiveDate) -> Result<Naiv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_one_line_nfc_without_controls_or_bidi_overrides() {
+        let decomposed = "Jose\u{0301} Example";
+        assert_eq!(
+            name("full_name", decomposed, 200).unwrap(),
+            "Jos\u{e9} Example"
+        );
+        for bad in [
+            "Jo\nExample",
+            "Jo\tExample",
+            "Jo\u{0007}",
+            "Jo\u{202E}elpmaxE",
+            "Jo\u{2066}x\u{2069}",
+            "Jo\u{200F}",
+        ] {
+            let Err(Error::InvalidField { field, .. }) = name("full_name", bad, 200) else {
+                panic!("{bad:?} accepted")
+            };
+            assert_eq!(field, "full_name");
+        }
+        assert!(bounded_text("diagnosis", "line one\nline two", 100).is_ok());
+        assert!(bounded_text("diagnosis", "dose \u{202E}01", 100).is_err());
+    }
+
+    #[test]
+    fn e_mails_in_two_unicode_spellings_are_one_address() {
+        let composed = normalize_email("email", "Jos\u{e9}@Example.com").unwrap();
+        let decomposed = normalize_email("email", "Jose\u{0301}@example.COM").unwrap();
+        assert_eq!(composed, decomposed);
+    }
 
     #[test]
     fn a_time_range_ends_after_it_starts() {

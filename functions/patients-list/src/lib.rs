@@ -6,7 +6,7 @@ use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{HttpHandler, Protected, json_no_store, page_query, query_param};
 use careflow::patient::NAME_MAX;
 use careflow::patient::service::Patients;
-use careflow::validate::bounded_text;
+use careflow::validate::name;
 use lambda_http::{Body, Request, Response};
 
 pub struct PatientsList(Protected<Patients>);
@@ -22,7 +22,7 @@ impl HttpHandler for PatientsList {
         let caller = self.0.caller(&req)?;
         let (limit, cursor) = page_query(&req, 50)?;
         let prefix = query_param(&req, "name_prefix")
-            .map(|p| bounded_text("name_prefix", p, NAME_MAX))
+            .map(|p| name("name_prefix", p, NAME_MAX))
             .transpose()?;
         let page = self
             .0

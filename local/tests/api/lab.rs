@@ -457,7 +457,8 @@ async fn hostile_files_end_unreadable_with_a_reason_and_are_kept() {
 }
 
 /// A parser that panics (as under panic = "abort"), aborts, overflows its stack, runs out of
-/// memory or never ends takes only its own child down: each such PDF ends `unreadable` with a
+/// memory or never ends takes only its own child down, and one that opens a socket, runs a
+/// program or writes a file is killed by the sandbox: each such PDF ends `unreadable` with a
 /// reason within the time bound, and the good report in the same batch is processed.
 #[tokio::test]
 async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
@@ -470,6 +471,19 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
         ("overflow", "corrupt PDF: the parser overflowed its stack"),
         ("oom", "the PDF needs more memory"),
         ("hang", "extraction took longer than 3 s"),
+        // What a subverted parser would try: the sandbox kills it at the system call.
+        (
+            "socket",
+            "the parser attempted an operation the sandbox forbids",
+        ),
+        (
+            "exec",
+            "the parser attempted an operation the sandbox forbids",
+        ),
+        (
+            "file",
+            "the parser attempted an operation the sandbox forbids",
+        ),
     ];
     let mut records = Vec::new();
     let mut keys = Vec::new();

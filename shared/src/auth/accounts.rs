@@ -14,7 +14,7 @@ use super::{Caller, Role, password, refresh};
 use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, SqlState};
 use crate::db::{column, enum_column};
-use crate::validate::{bounded_text, normalize_email};
+use crate::validate::{name, normalize_email};
 use crate::{Error, Result};
 
 pub const NAME_MAX: usize = 200;
@@ -209,9 +209,9 @@ impl Accounts {
     /// Creates a user after validating every field. Duplicate e-mail → 409.
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
         let email = normalize_email("email", &new.email)?;
-        let full_name = bounded_text("full_name", &new.full_name, NAME_MAX)?;
+        let full_name = name("full_name", &new.full_name, NAME_MAX)?;
         let specialty = match (new.role.has_specialty(), new.specialty.as_deref()) {
-            (true, Some(s)) => Some(bounded_text("specialty", s, SPECIALTY_MAX)?),
+            (true, Some(s)) => Some(name("specialty", s, SPECIALTY_MAX)?),
             (true, None) => return Err(Error::invalid("specialty", "is required")),
             (false, Some(_)) => return Err(Error::invalid("specialty", "only doctors have one")),
             (false, None) => None,

@@ -5,11 +5,17 @@
 //! release build may also be compiled with `panic = "abort"` (this workspace uses `unwind`,
 //! but the design must not depend on it). So the processor never parses a PDF in its own
 //! process: [`Isolated::extract`] re-executes the current binary with [`CHILD_ARG`], hands it
-//! the PDF on stdin, and reads one JSON [`Outcome`] from its stdout. The child runs under
-//! `RLIMIT_AS` (memory), `RLIMIT_CPU` and no core dumps, and the parent kills it at a wall-clock
-//! deadline. Whatever happens to the child (panic, abort, stack overflow, out of memory,
-//! timeout, garbage on stdout), the parent gets an `Unreadable` outcome with a reason and
-//! carries on with the next record.
+//! the PDF on stdin, and reads one JSON [`Outcome`] from its stdout. The parent kills it at a
+//! wall-clock deadline. Whatever happens to the child (panic, abort, stack overflow, out of
+//! memory, timeout, a forbidden system call, garbage on stdout), the parent gets an `Unreadable`
+//! outcome with a reason and carries on with the next record.
+//!
+//! The child is a sandbox: no environment (so no credentials); limits on memory (`RLIMIT_AS`),
+//! CPU time, open files, processes and file size, no core dumps; `no_new_privs`; and, before it
+//! reads a byte of the PDF, a seccomp filter that allows only the system calls parsing needs
+//! (memory, reading stdin, writing the result, signals, time, exiting). Anything else (a socket,
+//! `exec`, opening or creating a file, a new process) kills it (`SIGSYS`). The parent makes
+//! itself non-dumpable, so a subverted child of the same user cannot attach to it.
 //!
 //! Every binary that uses [`Isolated`] must call [`run_child_if_requested`] first thing in
 //! `main` (lab-processor and the local runner do).
@@ -21,6 +27,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The child's exit status when it cannot enter its sandbox (it then parses nothing).
+const SANDBOX_REFUSED: i32 = 6;
 
 /// The hidden argument that turns a binary into the extraction child.
 pub const CHILD_ARG: &str = "--careflow-extract-pdf";
@@ -206,6 +215,12 @@ impl Isolated {
                 set_limit(libc::RLIMIT_AS, memory)?;
                 set_limit(libc::RLIMIT_CPU, cpu)?;
                 set_limit(libc::RLIMIT_CORE, 0)?;
+                // The standard streams and the result's descriptor; nothing else to open.
+                set_limit(libc::RLIMIT_NOFILE, 16)?;
+                // No new processes (root is exempt from this one; seccomp is not).
+                set_limit(libc::RLIMIT_NPROC, 0)?;
+                // No file writes of any size (pipes are not files).
+                set_limit(libc::RLIMIT_FSIZE, 0)?;
                 Ok(())
             });
         }
@@ -291,6 +306,9 @@ fn child_failure_reason(status: std::process::ExitStatus, stderr: &str) -> Strin
         return "the PDF needs more memory to read than allowed".into();
     }
     match status.signal() {
+        Some(libc::SIGSYS) => {
+            "the parser attempted an operation the sandbox forbids (network, exec or files)".into()
+        }
         Some(libc::SIGXCPU) | Some(libc::SIGKILL) => "extraction used too much CPU time".into(),
         Some(libc::SIGSEGV) | Some(libc::SIGBUS) => {
             "corrupt PDF: the parser crashed on it (stack overflow or invalid memory access)".into()
@@ -300,6 +318,10 @@ fn child_failure_reason(status: std::process::ExitStatus, stderr: &str) -> Strin
         }
         Some(signal) => format!("corrupt PDF: the parser died on it (signal {signal})"),
         None if lower.contains("panicked") => "corrupt PDF: the parser failed on it".into(),
+        // Fail closed: a kernel that refuses the filter gets no unsandboxed parsing.
+        None if status.code() == Some(SANDBOX_REFUSED) => {
+            "extraction could not enter its sandbox (seccomp refused)".into()
+        }
         None => format!(
             "extraction failed (exit status {})",
             status.code().unwrap_or(-1)
@@ -321,12 +343,87 @@ fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result
 }
 
 /// If this process was started as the extraction child, does the extraction and exits; else
-/// returns. Call it first thing in `main`, before any runtime or thread starts.
+/// makes this (parent) process non-dumpable and returns. Call it first thing in `main`, before
+/// any runtime or thread starts.
 pub fn run_child_if_requested() {
     if std::env::args_os().nth(1).as_deref() != Some(std::ffi::OsStr::new(CHILD_ARG)) {
+        // SAFETY: a plain prctl on this process. A child that escaped its parser still runs as
+        // the same user; without this it could ptrace the parent or read its memory.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
         return;
     }
     std::process::exit(child_main());
+}
+
+/// The system calls the child may make once it is sandboxed: memory, reading the PDF from
+/// stdin, writing the result and messages, signals (a panic's abort, the stack-overflow
+/// handler), time, randomness for hash maps, and exiting. Everything else kills it.
+fn allowed_syscalls() -> Vec<i64> {
+    vec![
+        libc::SYS_read,
+        libc::SYS_readv,
+        libc::SYS_write,
+        libc::SYS_writev,
+        libc::SYS_close,
+        libc::SYS_fstat,
+        libc::SYS_lseek,
+        libc::SYS_mmap,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_mprotect,
+        libc::SYS_madvise,
+        libc::SYS_brk,
+        libc::SYS_futex,
+        libc::SYS_rt_sigaction,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_sigaltstack,
+        libc::SYS_tgkill,
+        libc::SYS_gettid,
+        libc::SYS_getpid,
+        libc::SYS_clock_gettime,
+        libc::SYS_getrandom,
+        libc::SYS_sched_yield,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+        libc::SYS_newfstatat,
+        libc::SYS_statx,
+    ]
+}
+
+/// `no_new_privs` and the seccomp filter of [`allowed_syscalls`] (seccompiler sets both).
+fn enter_sandbox() -> Result<(), String> {
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| e.to_string())?;
+    let mut rules: std::collections::BTreeMap<i64, Vec<SeccompRule>> = allowed_syscalls()
+        .into_iter()
+        .map(|call| (call, Vec::new()))
+        .collect();
+    // `fcntl(fd, F_GETFD)` only: the standard library asks whether a descriptor is open (when
+    // it closes one, in debug builds). No other fcntl command is allowed.
+    let get_fd = SeccompCondition::new(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Eq,
+        libc::F_GETFD as u64,
+    )
+    .and_then(|condition| SeccompRule::new(vec![condition]))
+    .map_err(|e| e.to_string())?;
+    rules.insert(libc::SYS_fcntl, vec![get_fd]);
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    let program: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())?;
+    seccompiler::apply_filter(&program).map_err(|e| e.to_string())
 }
 
 fn child_main() -> i32 {
@@ -344,6 +441,10 @@ fn child_main() -> i32 {
     std::panic::set_hook(Box::new(|_| {
         let _ = writeln!(std::io::stderr(), "pdf extraction panicked");
     }));
+    if let Err(e) = enter_sandbox() {
+        let _ = writeln!(std::io::stderr(), "cannot enter the sandbox: {e}");
+        return SANDBOX_REFUSED;
+    }
     let mut pdf = Vec::new();
     if std::io::stdin().read_to_end(&mut pdf).is_err() {
         return 4;
@@ -361,8 +462,9 @@ fn child_main() -> i32 {
 }
 
 /// Debug builds only (compiled out of release builds, which Lambda runs): a PDF carrying
-/// `%CAREFLOW-FAULT:{panic|abort|overflow|hang|oom}` makes the child fail that way, so the tests
-/// can prove that each failure of a real parser ends as `unreadable` and the batch goes on.
+/// `%CAREFLOW-FAULT:{panic|abort|overflow|hang|oom|socket|exec|file}` makes the child fail or
+/// misbehave that way, so the tests can prove that each failure of a real parser, and each
+/// escape a subverted one would try, ends as `unreadable` and the batch goes on.
 #[cfg(debug_assertions)]
 fn inject_fault(pdf: &[u8]) {
     const MARKER: &[u8] = b"%CAREFLOW-FAULT:";
@@ -392,6 +494,26 @@ fn inject_fault(pdf: &[u8]) {
         loop {
             x = std::hint::black_box(x.wrapping_add(1));
         }
+    } else if fault(b"socket") {
+        // SAFETY: plain syscalls; the sandbox must kill the process at the first.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            let _ = writeln!(std::io::stderr(), "socket() returned {fd}");
+        }
+    } else if fault(b"exec") {
+        let program = c"/bin/sh";
+        let argv = [
+            program.as_ptr(),
+            c"-c".as_ptr(),
+            c"exit 0".as_ptr(),
+            std::ptr::null(),
+        ];
+        // SAFETY: NUL-terminated strings and a NULL-terminated argv that outlive the call.
+        unsafe { libc::execv(program.as_ptr(), argv.as_ptr()) };
+        let _ = writeln!(std::io::stderr(), "execv returned");
+    } else if fault(b"file") {
+        let created = std::fs::write("/tmp/careflow-sandbox-escape", b"x");
+        let _ = writeln!(std::io::stderr(), "file write: {created:?}");
     } else if fault(b"oom") {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {

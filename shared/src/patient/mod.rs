@@ -150,7 +150,7 @@ impl ProfileFields {
         let emergency_contact = match self.emergency_contact {
             None => None,
             Some(c) => Some(EmergencyContact {
-                name: bounded_text("emergency_contact.name", &c.name, NAME_MAX)?,
+                name: validate::name("emergency_contact.name", &c.name, NAME_MAX)?,
                 phone: validate::phone("emergency_contact.phone", &c.phone)?,
                 relationship: optional_text(
                     "emergency_contact.relationship",
@@ -160,7 +160,7 @@ impl ProfileFields {
             }),
         };
         Ok(Self {
-            full_name: bounded_text("full_name", &self.full_name, NAME_MAX)?,
+            full_name: validate::name("full_name", &self.full_name, NAME_MAX)?,
             date_of_birth: validate::birth_date("date_of_birth", self.date_of_birth, today)?,
             sex: self.sex,
             phone: self
