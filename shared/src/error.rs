@@ -39,6 +39,9 @@ pub enum Error {
     /// Well-formed but impossible to process, e.g. an unreadable PDF (422).
     #[error("unprocessable: {0}")]
     Unprocessable(String),
+    /// Too many attempts: the caller may try again after this many seconds (429).
+    #[error("too many attempts; retry after {retry_after_seconds} s")]
+    TooManyRequests { retry_after_seconds: u64 },
     /// A dependency (database, broker) is unavailable; retrying later may work (503).
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -82,6 +85,7 @@ impl Error {
             Error::PreconditionRequired => 428,
             Error::PayloadTooLarge { .. } => 413,
             Error::Unprocessable(_) => 422,
+            Error::TooManyRequests { .. } => 429,
             Error::Unavailable(_) => 503,
             Error::Internal(_) => 500,
         }
@@ -134,6 +138,14 @@ impl Error {
                 "unprocessable",
                 "Unprocessable content",
                 Some(message.clone()),
+                None,
+            ),
+            Error::TooManyRequests {
+                retry_after_seconds,
+            } => (
+                "too-many-requests",
+                "Too many attempts",
+                Some(format!("try again in {retry_after_seconds} s")),
                 None,
             ),
             Error::Unavailable(_) => (

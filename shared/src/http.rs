@@ -109,6 +109,12 @@ pub fn problem_response(err: &Error) -> Response<Body> {
     if problem.status == 401 {
         builder = builder.header("www-authenticate", "Bearer");
     }
+    if let Error::TooManyRequests {
+        retry_after_seconds,
+    } = err
+    {
+        builder = builder.header("retry-after", retry_after_seconds.to_string());
+    }
     builder
         .body(Body::Text(
             serde_json::to_string(&problem).expect("problem serialises"),
@@ -325,6 +331,14 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+pub fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    let RequestContext::ApiGatewayV2(ctx) = req.request_context_ref()? else {
+        return None;
+    };
+    ctx.http.source_ip.as_deref()?.parse().ok()
 }
 
 fn authorizer_subject(req: &Request) -> Option<String> {

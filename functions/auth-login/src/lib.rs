@@ -4,7 +4,7 @@ use careflow::Result;
 use careflow::auth::accounts::{Accounts, Sessions};
 use careflow::auth::token::TokenIssuer;
 use careflow::config::{ConfigError, FromVars as _, Vars};
-use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, client_ip, json_body, json_no_store};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -30,7 +30,10 @@ impl AuthLogin {
 impl HttpHandler for AuthLogin {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: LoginRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let tokens = self.0.login(&body.email, &body.password).await?;
+        let tokens = self
+            .0
+            .login(&body.email, &body.password, client_ip(&req))
+            .await?;
         json_no_store(200, &tokens)
     }
 }

@@ -5,7 +5,7 @@ use careflow::Result;
 use careflow::auth::accounts::{Accounts, Sessions};
 use careflow::auth::token::TokenIssuer;
 use careflow::config::{ConfigError, FromVars as _, Vars};
-use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, client_ip, json_body, json_no_store};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
@@ -30,7 +30,7 @@ impl AuthRefresh {
 impl HttpHandler for AuthRefresh {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: RefreshRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let tokens = self.0.refresh(&body.refresh_token).await?;
+        let tokens = self.0.refresh(&body.refresh_token, client_ip(&req)).await?;
         json_no_store(200, &tokens)
     }
 }

@@ -3,7 +3,7 @@
 use careflow::Result;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::config::{ConfigError, Vars};
-use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, json_body, json_no_store};
+use careflow::http::{DEFAULT_BODY_LIMIT, HttpHandler, client_ip, json_body, json_no_store};
 use careflow::policy;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -33,16 +33,14 @@ impl AuthRegister {
 impl HttpHandler for AuthRegister {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: RegisterRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let user = self
-            .accounts
-            .create_user(NewUser {
-                email: body.email,
-                password: body.password,
-                full_name: body.full_name,
-                role: policy::REGISTERED_ROLE,
-                specialty: None,
-            })
-            .await?;
+        let new = NewUser {
+            email: body.email,
+            password: body.password,
+            full_name: body.full_name,
+            role: policy::REGISTERED_ROLE,
+            specialty: None,
+        };
+        let user = self.accounts.register(new, client_ip(&req)).await?;
         json_no_store(201, &user)
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use careflow::Result;
 use careflow::appointment::service::purge_idempotency_keys;
+use careflow::auth::throttle;
 use careflow::db::PgPool;
 use careflow::outbox::{self, Publisher};
 use chrono::Utc;
@@ -67,6 +68,8 @@ pub struct RelayReport {
     pub pending: i64,
     pub purged_events: u64,
     pub purged_idempotency_keys: u64,
+    /// Abuse-limit rows of subjects quiet for a day ([`careflow::auth::throttle`]).
+    pub purged_throttle_entries: u64,
 }
 
 pub struct OutboxRelay {
@@ -137,11 +140,18 @@ impl OutboxRelay {
                 started,
             )
             .await?;
+        let purged_throttle_entries = self
+            .purge(
+                |limit| throttle::purge_stale(&self.pool, now - throttle::FORGET_AFTER, limit),
+                started,
+            )
+            .await?;
         tracing::info!(
             published,
             pending,
             purged_events,
             purged_idempotency_keys,
+            purged_throttle_entries,
             "outbox relay run"
         );
         Ok(RelayReport {
@@ -149,6 +159,7 @@ impl OutboxRelay {
             pending,
             purged_events,
             purged_idempotency_keys,
+            purged_throttle_entries,
         })
     }
 

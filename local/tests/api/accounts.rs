@@ -627,3 +627,106 @@ async fn logout_racing_a_refresh_leaves_no_live_token() {
         "a refresh token outlived its logout"
     );
 }
+
+/// A login attempt for `email` from the client address `ip`.
+async fn login_from(env: &TestEnv, email: &str, password: &str, ip: &str) -> Reply {
+    let mut sample = with_body(
+        event("auth-login/login.json"),
+        &json!({ "email": email, "password": password }),
+    );
+    sample["requestContext"]["http"]["sourceIp"] = json!(ip);
+    env.call("auth-login", sample).await
+}
+
+/// How many of `replies` were refused as wrong (401) and how many as too many (429, with a
+/// `Retry-After` of at least a second).
+fn tally(replies: &[Reply]) -> (usize, usize) {
+    for reply in replies.iter().filter(|r| r.status == 429) {
+        reply.assert_problem(429, None);
+        let wait: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+        assert!(wait >= 1, "{reply:?}");
+    }
+    let count = |status| replies.iter().filter(|r| r.status == status).count();
+    assert_eq!(count(401) + count(429), replies.len());
+    (count(401), count(429))
+}
+
+/// 100 wrong passwords for one account from 100 addresses, and 100 failed logins from one
+/// address over 100 accounts, are both slowed down: past the free failures each is refused with
+/// 429 before any password is checked, the right password included. Once the block has passed
+/// (simulated by moving it into the past), the right password works and clears the count.
+#[tokio::test]
+async fn guessing_is_throttled_per_account_and_per_address() {
+    let env = TestEnv::new().await;
+    let email = "target@example.com";
+    env.user(email, PASSWORD, Role::Patient).await;
+
+    let mut replies = Vec::new();
+    for i in 0..100 {
+        let ip = format!("198.51.{}.{}", i / 250, i % 250 + 1);
+        replies.push(login_from(&env, email, "a wrong passphrase 1", &ip).await);
+    }
+    let (wrong, throttled) = tally(&replies);
+    // Five free failures, then a block that doubles; a slow machine lets a few more through.
+    assert!(
+        (6..=12).contains(&wrong),
+        "{wrong} reached the password check"
+    );
+    assert!(throttled >= 88, "only {throttled} throttled");
+    let blocked = login_from(&env, email, PASSWORD, "192.0.2.77").await;
+    blocked.assert_problem(429, None);
+
+    let mut replies = Vec::new();
+    for i in 0..100 {
+        let stranger = format!("guess{i}@example.com");
+        replies.push(login_from(&env, &stranger, "a wrong passphrase 1", "203.0.113.9").await);
+    }
+    let (wrong, throttled) = tally(&replies);
+    assert!(
+        (21..=28).contains(&wrong),
+        "{wrong} reached the password check"
+    );
+    assert!(throttled >= 72, "only {throttled} throttled");
+    // The address is blocked for any account; another address is not.
+    login_from(&env, "someone@example.com", PASSWORD, "203.0.113.9")
+        .await
+        .assert_problem(429, None);
+
+    // The blocks run out (here: moved into the past, as time would).
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE auth_throttle SET blocked_until = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let reply = login_from(&env, email, PASSWORD, "192.0.2.77").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    // Success cleared the account's count: one wrong password is a plain 401 again.
+    let again = login_from(&env, email, "a wrong passphrase 1", "192.0.2.78").await;
+    again.assert_problem(401, None);
+}
+
+/// Registrations from one address past the free ones are slowed down; another address is not.
+#[tokio::test]
+async fn registrations_from_one_address_are_throttled() {
+    let env = TestEnv::new().await;
+    let register = |i: usize, ip: &'static str| {
+        let mut sample = event("auth-register/register.json");
+        let mut body = body_of(&sample);
+        body["email"] = json!(format!("new{i}@example.com"));
+        sample = with_body(sample, &body);
+        sample["requestContext"]["http"]["sourceIp"] = json!(ip);
+        env.call("auth-register", sample)
+    };
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        statuses.push(register(i, "198.51.100.200").await.status);
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert!((20..=22).contains(&created), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(register(99, "198.51.100.201").await.status, 201);
+}

@@ -352,7 +352,11 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
            WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NOT NULL ORDER BY seq LIMIT 2);
          UPDATE outbox SET created_at = now() - interval '30 days' WHERE published_at IS NULL;
          UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'key-old';
-         UPDATE idempotency_keys SET created_at = now() - interval '23 hours' WHERE key = 'key-recent';",
+         UPDATE idempotency_keys SET created_at = now() - interval '23 hours' WHERE key = 'key-recent';
+         INSERT INTO auth_throttle (subject, failures, blocked_until, updated_at) VALUES
+             ('address:quiet', 3, NULL, now() - interval '2 days'),
+             ('address:blocked', 40, now() + interval '10 minutes', now() - interval '2 days'),
+             ('address:recent', 3, NULL, now() - interval '1 hour');",
     )
     .await
     .unwrap();
@@ -367,7 +371,13 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
             pending: 1,
             purged_events: 2,
             purged_idempotency_keys: 1,
+            purged_throttle_entries: 1,
         }
+    );
+    assert_eq!(
+        c.env.db.count("SELECT count(*) FROM auth_throttle").await,
+        2,
+        "a blocked or recent subject is kept"
     );
     assert_eq!(
         c.env

@@ -3,12 +3,14 @@
 //! Every write is a single statement or one transaction, so a failure never leaves half a
 //! registration or a rotated token without its successor.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::throttle::{self, Subject};
 use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
 use super::{Caller, Role, password, refresh};
 use crate::config::{ConfigError, Vars};
@@ -144,12 +146,21 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
-        self.accounts.login(&self.issuer, email, password).await
+    /// [`Accounts::login`] from `from` (the client's address, when known).
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<IpAddr>,
+    ) -> Result<TokenPair> {
+        self.accounts
+            .login(&self.issuer, email, password, from)
+            .await
     }
 
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair> {
-        self.accounts.refresh(&self.issuer, presented).await
+    /// [`Accounts::refresh`] from `from`.
+    pub async fn refresh(&self, presented: &str, from: Option<IpAddr>) -> Result<TokenPair> {
+        self.accounts.refresh(&self.issuer, presented, from).await
     }
 }
 
@@ -204,6 +215,18 @@ impl Accounts {
             .await?;
         tracing::info!(admin = %caller.user_id, doctor = %doctor.user_id, "doctor created");
         Ok(doctor)
+    }
+
+    /// Self-registration from `from`: every attempt counts against the address, and past
+    /// [`throttle::ADDRESS_FREE_REGISTRATIONS`] it is slowed down (429).
+    pub async fn register(&self, new: NewUser, from: Option<IpAddr>) -> Result<User> {
+        if let Some(ip) = from {
+            let subjects = [Subject::Registrations(ip)];
+            let client = db::client(&self.pool).await?;
+            throttle::check(&client, &subjects).await?;
+            throttle::failed(&client, &subjects).await?;
+        }
+        self.create_user(new).await
     }
 
     /// Creates a user after validating every field. Duplicate e-mail → 409.
@@ -304,12 +327,27 @@ impl Accounts {
     }
 
     /// Checks credentials and starts a new refresh-token family. Unknown e-mail and wrong
-    /// password give the same error after the same amount of work.
-    pub async fn login(&self, issuer: &TokenIssuer, email: &str, pw: &str) -> Result<TokenPair> {
+    /// password give the same error after the same amount of work. Failures are counted
+    /// against the account and the client's address ([`throttle`]); while either is blocked
+    /// the answer is 429 before any password is checked.
+    pub async fn login(
+        &self,
+        issuer: &TokenIssuer,
+        email: &str,
+        pw: &str,
+        from: Option<IpAddr>,
+    ) -> Result<TokenPair> {
         let rejected = || Error::Unauthenticated("invalid e-mail or password".into());
         // A malformed e-mail cannot belong to anyone, but still costs one hash.
         let email = normalize_email("email", email).ok();
+        let account = email.clone().map(Subject::Account);
+        let subjects: Vec<Subject> = account
+            .iter()
+            .cloned()
+            .chain(from.map(Subject::Address))
+            .collect();
         let client = db::client(&self.pool).await?;
+        throttle::check(&client, &subjects).await?;
         let row = match &email {
             Some(email) => {
                 client
@@ -329,8 +367,14 @@ impl Accounts {
         let ok = blocking(move || password::verify(&presented, stored.as_deref())).await?;
         let row = match row {
             Some(row) if ok => row,
-            _ => return Err(rejected()),
+            _ => {
+                throttle::failed(&client, &subjects).await?;
+                return Err(rejected());
+            }
         };
+        if let Some(account) = &account {
+            throttle::succeeded(&client, account).await?;
+        }
         let user_id: Uuid = column(&row, "id")?;
         let role: Role = enum_column(&row, "role")?;
         let (refresh_token, hash) = refresh::generate()?;
@@ -359,7 +403,25 @@ impl Accounts {
 
     /// Rotates a refresh token. Presenting one that was already rotated is taken as theft:
     /// the whole family is revoked and the caller gets 401.
-    pub async fn refresh(&self, issuer: &TokenIssuer, presented: &str) -> Result<TokenPair> {
+    /// Rotates a refresh token ([`Self::rotate`]). Refused tokens are counted against the
+    /// client's address; while it is blocked the answer is 429.
+    pub async fn refresh(
+        &self,
+        issuer: &TokenIssuer,
+        presented: &str,
+        from: Option<IpAddr>,
+    ) -> Result<TokenPair> {
+        let subjects: Vec<Subject> = from.map(Subject::Address).into_iter().collect();
+        throttle::check(&db::client(&self.pool).await?, &subjects).await?;
+        let rotated = self.rotate(issuer, presented).await;
+        if let Err(Error::Unauthenticated(_)) = &rotated {
+            throttle::failed(&db::client(&self.pool).await?, &subjects).await?;
+        }
+        rotated
+    }
+
+    /// Trades a refresh token for a new pair; a reused one revokes its whole family.
+    async fn rotate(&self, issuer: &TokenIssuer, presented: &str) -> Result<TokenPair> {
         let rejected = |why: &str| Error::Unauthenticated(why.to_owned());
         if !refresh::looks_valid(presented) {
             return Err(rejected("invalid refresh token"));

@@ -10,6 +10,8 @@ pub mod accounts;
 pub mod password;
 #[cfg(feature = "tokens")]
 pub mod refresh;
+#[cfg(feature = "postgres")]
+pub mod throttle;
 #[cfg(feature = "tokens")]
 pub mod token;
 

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "retention",
         sql: include_str!("../../migrations/0005_retention.sql"),
     },
+    Migration {
+        version: 6,
+        name: "auth_throttle",
+        sql: include_str!("../../migrations/0006_auth_throttle.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.
