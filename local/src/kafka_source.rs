@@ -5,11 +5,13 @@
 //! which is then consumed again. A failed invocation commits nothing and is retried.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use careflow::kafka::KafkaConfig;
+use careflow::kafka::mock::MockKafka;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -26,6 +28,10 @@ pub struct KafkaSource {
     pub batch_size: usize,
     /// How long to wait for a batch to fill after its first record.
     pub batching_window: Duration,
+    /// The broker the stack started, when it did: held until this source's consumer has closed.
+    /// Closing a consumer leaves its group, and against a broker that is already gone
+    /// librdkafka waits for that forever (a stopped stack hung in its tests).
+    pub broker: Option<Arc<MockKafka>>,
 }
 
 /// Largest event Lambda accepts for a synchronous invocation: an event source mapping closes a
@@ -110,6 +116,8 @@ fn failures(response: &Value) -> BTreeMap<String, i64> {
 
 /// Runs the event source until the task is dropped.
 pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result<()> {
+    // Declared before the consumer, so dropped after it, also when the task is cancelled.
+    let _broker = source.broker.clone();
     let consumer: StreamConsumer = KafkaConfig::plaintext(&source.bootstrap_servers)
         .client_config()
         .set("group.id", &source.group_id)

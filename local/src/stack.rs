@@ -100,7 +100,7 @@ impl Drop for Stack {
 /// The broker the stack uses: one it started (kept alive here) or one it was given.
 pub struct Kafka {
     pub bootstrap_servers: String,
-    _mock: Option<MockKafka>,
+    mock: Option<Arc<MockKafka>>,
 }
 
 impl Kafka {
@@ -123,7 +123,7 @@ impl Kafka {
         };
         Ok(Self {
             bootstrap_servers,
-            _mock: mock,
+            mock: mock.map(Arc::new),
         })
     }
 }
@@ -249,6 +249,7 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
             group_id: format!("careflow-{}-{}", trigger.function, settings.stage),
             batch_size: trigger.batch_size,
             batching_window: Duration::from_millis(200),
+            broker: kafka.mock.clone(),
         };
         tasks.push(tokio::spawn(async move {
             if let Err(e) = kafka_source::run(source, function).await {

@@ -17,6 +17,14 @@ pub struct MockKafka {
     _owner: BaseProducer,
 }
 
+impl std::fmt::Debug for MockKafka {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockKafka")
+            .field("bootstrap_servers", &self.bootstrap_servers())
+            .finish()
+    }
+}
+
 // The mock cluster API is thread-safe (librdkafka serialises it on the cluster's own thread).
 unsafe impl Send for MockKafka {}
 unsafe impl Sync for MockKafka {}
