@@ -28,10 +28,19 @@ pub enum Vars {
 }
 
 /// The variables of a [`Vars::Map`] and the names the function asked for.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct VarMap {
     values: BTreeMap<String, String>,
     asked: Mutex<BTreeSet<String>>,
+}
+
+/// Names only: the values include credentials and keys.
+impl std::fmt::Debug for VarMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VarMap")
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Vars {
@@ -99,8 +108,8 @@ impl Vars {
         }
     }
 
-    /// The AWS SDK configuration, loaded once per cold start and shared by every client the
-    /// function makes. From the process: the SDK's default chain (in Lambda, the role's
+    /// The AWS SDK configuration for the clients a function makes at cold start. From the
+    /// process: the SDK's default chain (in Lambda, the role's
     /// credentials and the region Lambda sets). From a map: `AWS_REGION`, `AWS_ENDPOINT_URL`
     /// and the `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` it holds, the
     /// variables Lambda sets; without a key the requests go unsigned (and AWS refuses them).

@@ -21,7 +21,8 @@ pub fn time_range(
 /// Validates and normalises an e-mail address (trimmed, Unicode NFC, lower-cased): two spellings
 /// of one address (a precomposed `é` or `e` + combining accent) are one account.
 pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
-    let email = raw.trim().nfc().collect::<String>().to_lowercase();
+    // Lower-cased first, so the result is in NFC whatever lower-casing does.
+    let email: String = raw.trim().to_lowercase().nfc().collect();
     if email.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
@@ -39,7 +40,9 @@ pub fn normalize_email(field: &str, raw: &str) -> Result<String> {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains("..")
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || reorders_display(c))
                 && !domain.contains('@')
         }
         None => false,
@@ -62,7 +65,10 @@ fn reorders_display(c: char) -> bool {
 /// characters, line breaks or bidirectional controls.
 pub fn name(field: &str, raw: &str, max: usize) -> Result<String> {
     let text: String = raw.trim().nfc().collect();
-    if text.chars().any(|c| c == '\n' || c == '\t') {
+    if text
+        .chars()
+        .any(|c| matches!(c, '\n' | '\t' | '\u{2028}' | '\u{2029}'))
+    {
         return Err(Error::invalid(field, "must be one line"));
     }
     bounded_text(field, &text, max)
@@ -176,6 +182,7 @@ mod tests {
             "Jo\u{202E}elpmaxE",
             "Jo\u{2066}x\u{2069}",
             "Jo\u{200F}",
+            "Jo\u{2028}Example",
         ] {
             let Err(Error::InvalidField { field, .. }) = name("full_name", bad, 200) else {
                 panic!("{bad:?} accepted")
@@ -191,6 +198,7 @@ mod tests {
         let composed = normalize_email("email", "Jos\u{e9}@Example.com").unwrap();
         let decomposed = normalize_email("email", "Jose\u{0301}@example.COM").unwrap();
         assert_eq!(composed, decomposed);
+        assert!(normalize_email("email", "pat\u{202E}@example.com").is_err());
     }
 
     #[test]

@@ -43,13 +43,21 @@ pub struct Doctor {
 }
 
 /// A doctor's account as an admin asks for it (`POST /users/doctors`).
-#[derive(Debug, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDoctor {
     pub email: String,
     pub password: String,
     pub full_name: String,
     pub specialty: String,
+}
+
+impl std::fmt::Debug for NewDoctor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDoctor")
+            .field("specialty", &self.specialty)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What registration and doctor creation need.
@@ -221,10 +229,8 @@ impl Accounts {
     /// [`throttle::ADDRESS_FREE_REGISTRATIONS`] it is slowed down (429).
     pub async fn register(&self, new: NewUser, from: Option<IpAddr>) -> Result<User> {
         if let Some(ip) = from {
-            let subjects = [Subject::Registrations(ip)];
             let client = db::client(&self.pool).await?;
-            throttle::check(&client, &subjects).await?;
-            throttle::failed(&client, &subjects).await?;
+            throttle::attempt(&client, &[Subject::Registrations(ip)]).await?;
         }
         self.create_user(new).await
     }
@@ -340,14 +346,14 @@ impl Accounts {
         let rejected = || Error::Unauthenticated("invalid e-mail or password".into());
         // A malformed e-mail cannot belong to anyone, but still costs one hash.
         let email = normalize_email("email", email).ok();
-        let account = email.clone().map(Subject::Account);
-        let subjects: Vec<Subject> = account
-            .iter()
-            .cloned()
-            .chain(from.map(Subject::Address))
+        // The address first: a blocked address does not count against the account it names.
+        let subjects: Vec<Subject> = from
+            .map(Subject::Address)
+            .into_iter()
+            .chain(email.clone().map(Subject::Account))
             .collect();
         let client = db::client(&self.pool).await?;
-        throttle::check(&client, &subjects).await?;
+        throttle::attempt(&client, &subjects).await?;
         let row = match &email {
             Some(email) => {
                 client
@@ -367,14 +373,9 @@ impl Accounts {
         let ok = blocking(move || password::verify(&presented, stored.as_deref())).await?;
         let row = match row {
             Some(row) if ok => row,
-            _ => {
-                throttle::failed(&client, &subjects).await?;
-                return Err(rejected());
-            }
+            _ => return Err(rejected()),
         };
-        if let Some(account) = &account {
-            throttle::succeeded(&client, account).await?;
-        }
+        throttle::succeeded(&client, &subjects).await?;
         let user_id: Uuid = column(&row, "id")?;
         let role: Role = enum_column(&row, "role")?;
         let (refresh_token, hash) = refresh::generate()?;
@@ -412,10 +413,11 @@ impl Accounts {
         from: Option<IpAddr>,
     ) -> Result<TokenPair> {
         let subjects: Vec<Subject> = from.map(Subject::Address).into_iter().collect();
-        throttle::check(&db::client(&self.pool).await?, &subjects).await?;
+        throttle::attempt(&db::client(&self.pool).await?, &subjects).await?;
         let rotated = self.rotate(issuer, presented).await;
-        if let Err(Error::Unauthenticated(_)) = &rotated {
-            throttle::failed(&db::client(&self.pool).await?, &subjects).await?;
+        // Only a refused token keeps its count; a rotation, or a failure of ours, gives it back.
+        if !matches!(rotated, Err(Error::Unauthenticated(_))) {
+            throttle::succeeded(&db::client(&self.pool).await?, &subjects).await?;
         }
         rotated
     }

@@ -5,9 +5,10 @@
 //! comes from. A subject's first `free` failures cost nothing; after that each failure blocks it
 //! for twice as long as the one before, from one second up to fifteen minutes. While a subject
 //! is blocked, attempts are refused with 429 and `Retry-After` before any password is checked,
-//! so a blocked guesser learns nothing and costs no hashing. A success clears the account's
-//! count, never the address's (one right guess must not reset a credential-stuffing address).
-//! A day without failures starts a subject's count over.
+//! so a blocked guesser learns nothing and costs no hashing. An attempt is counted before it is
+//! verified (concurrent guesses cannot outrun the count) and a success gives it back; a success
+//! clears the account's count, never the address's earlier failures (one right guess must not
+//! reset a credential-stuffing address). A day without failures starts a subject's count over.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -59,63 +60,79 @@ impl Subject {
     }
 }
 
-/// How long a subject with `failures` recent failures is blocked: nothing for the free ones,
-/// then 1 s, 2 s, 4 s … up to [`MAX_BLOCK`].
-pub fn block_after(failures: i32, free: i32) -> Duration {
-    let over = failures - free;
-    if over <= 0 {
-        return Duration::ZERO;
-    }
-    let seconds = 1u64
-        .checked_shl((over - 1).min(20) as u32)
-        .unwrap_or(u64::MAX);
-    Duration::from_secs(seconds).min(MAX_BLOCK)
-}
-
-/// Refuses with 429 (and how long to wait) while any of `subjects` is blocked.
-pub async fn check(client: &crate::db::Client, subjects: &[Subject]) -> Result<()> {
-    let keys: Vec<String> = subjects.iter().map(Subject::key).collect();
-    let row = client
-        .query_one(
-            "SELECT ceil(extract(epoch FROM max(blocked_until) - now()))::bigint AS wait
-             FROM auth_throttle WHERE subject = ANY($1) AND blocked_until > now()",
-            &[&keys],
-        )
-        .await?;
-    match crate::db::column::<Option<i64>>(&row, "wait")? {
-        Some(seconds) => Err(Error::TooManyRequests {
-            retry_after_seconds: seconds.max(1) as u64,
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Counts a failed attempt against each subject and blocks those past their free failures.
-pub async fn failed(client: &crate::db::Client, subjects: &[Subject]) -> Result<()> {
+/// Starts an attempt: counts it against each subject *before* anything is verified, in one
+/// statement per subject that also sets the subject's block, so concurrent attempts cannot slip
+/// past a block the others are about to earn: of any number sent at once, only the free ones
+/// (and the one that sets the block) get through. A subject that is blocked is not counted and
+/// the attempt is refused with 429. An attempt that then succeeds gives its count back
+/// ([`succeeded`]); a failed one keeps it.
+pub async fn attempt(client: &crate::db::Client, subjects: &[Subject]) -> Result<()> {
     for subject in subjects {
-        let row = client
-            .query_one(
-                "INSERT INTO auth_throttle AS t (subject, failures, updated_at)
-                 VALUES ($1, 1, now())
+        let counted = client
+            .query_opt(
+                "INSERT INTO auth_throttle AS t (subject, failures, blocked_until, updated_at)
+                 VALUES ($1, 1, NULL, now())
                  ON CONFLICT (subject) DO UPDATE SET
                      failures = CASE WHEN t.updated_at < now() - interval '1 day'
                                      THEN 1 ELSE t.failures + 1 END,
+                     blocked_until = CASE
+                         WHEN (CASE WHEN t.updated_at < now() - interval '1 day'
+                                    THEN 1 ELSE t.failures + 1 END) > $2
+                         THEN now() + make_interval(secs => least($3::float8, power(2::float8,
+                             (CASE WHEN t.updated_at < now() - interval '1 day'
+                                   THEN 1 ELSE t.failures + 1 END) - $2 - 1)))
+                         END,
                      updated_at = now()
+                 WHERE t.blocked_until IS NULL OR t.blocked_until <= now()
                  RETURNING failures",
-                &[&subject.key()],
+                &[
+                    &subject.key(),
+                    &subject.free_failures(),
+                    &(MAX_BLOCK.as_secs() as f64),
+                ],
             )
             .await?;
-        let failures: i32 = crate::db::column(&row, "failures")?;
-        let block = block_after(failures, subject.free_failures());
-        if !block.is_zero() {
-            client
-                .execute(
-                    "UPDATE auth_throttle
-                     SET blocked_until = now() + make_interval(secs => $2)
-                     WHERE subject = $1",
-                    &[&subject.key(), &(block.as_secs() as f64)],
+        if counted.is_none() {
+            let row = client
+                .query_one(
+                    "SELECT ceil(extract(epoch FROM blocked_until - now()))::bigint AS wait
+                     FROM auth_throttle WHERE subject = $1",
+                    &[&subject.key()],
                 )
                 .await?;
+            let wait: Option<i64> = crate::db::column(&row, "wait")?;
+            return Err(Error::TooManyRequests {
+                retry_after_seconds: wait.unwrap_or(1).max(1) as u64,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Ends an attempt that succeeded: an account's count is cleared; an address gets back the
+/// one [`attempt`] took (and loses a block that count alone had set), but keeps its failures.
+pub async fn succeeded(client: &crate::db::Client, subjects: &[Subject]) -> Result<()> {
+    for subject in subjects {
+        match subject {
+            Subject::Account(_) => {
+                client
+                    .execute(
+                        "DELETE FROM auth_throttle WHERE subject = $1",
+                        &[&subject.key()],
+                    )
+                    .await?;
+            }
+            Subject::Address(_) | Subject::Registrations(_) => {
+                client
+                    .execute(
+                        "UPDATE auth_throttle SET
+                             failures = greatest(failures - 1, 0),
+                             blocked_until = CASE WHEN failures - 1 > $2 THEN blocked_until END
+                         WHERE subject = $1",
+                        &[&subject.key(), &subject.free_failures()],
+                    )
+                    .await?;
+            }
         }
     }
     Ok(())
@@ -145,28 +162,9 @@ pub async fn purge_stale(
     .await
 }
 
-/// Clears an account's count after it signed in.
-pub async fn succeeded(client: &crate::db::Client, account: &Subject) -> Result<()> {
-    client
-        .execute(
-            "DELETE FROM auth_throttle WHERE subject = $1",
-            &[&account.key()],
-        )
-        .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blocks_double_after_the_free_failures_up_to_fifteen_minutes() {
-        let secs = |n| block_after(n, 5).as_secs();
-        assert_eq!((secs(0), secs(5)), (0, 0));
-        assert_eq!((secs(6), secs(7), secs(8), secs(15)), (1, 2, 4, 512));
-        assert_eq!((secs(16), secs(100), secs(i32::MAX)), (900, 900, 900));
-    }
 
     #[test]
     fn subjects_are_stored_as_hashes() {
