@@ -119,14 +119,15 @@ impl AnalyticsStore {
         Ok(())
     }
 
-    /// Per-window totals of a range the caller names ([`per_minute_range`]), for admins.
+    /// Per-window totals of a range the caller names ([`per_minute_range`]), for admins. The
+    /// range (`from`, `to`) is read only once the caller may see analytics.
     pub async fn per_minute_for(
         &self,
         caller: &crate::auth::Caller,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        range: impl FnOnce() -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)>,
     ) -> Result<PerMinute> {
         crate::policy::read_analytics(caller)?;
+        let (from, to) = range()?;
         let (from, to) = per_minute_range(from, to, Utc::now())?;
         let windows = self.per_minute(from, to).await?;
         Ok(PerMinute { from, to, windows })

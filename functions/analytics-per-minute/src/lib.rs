@@ -18,10 +18,7 @@ impl AnalyticsPerMinute {
 impl HttpHandler for AnalyticsPerMinute {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let caller = self.0.caller(&req)?;
-        let (from, to) = (query_time(&req, "from")?, query_time(&req, "to")?);
-        json_no_store(
-            200,
-            &self.0.service.per_minute_for(&caller, from, to).await?,
-        )
+        let range = || Ok((query_time(&req, "from")?, query_time(&req, "to")?));
+        json_no_store(200, &self.0.service.per_minute_for(&caller, range).await?)
     }
 }
