@@ -17,9 +17,18 @@ pub enum ConfigError {
     Load { what: &'static str, message: String },
 }
 
+/// A function's variables. Clones share the AWS SDK configuration made from them, so a cold
+/// start loads it once however many clients (and secrets) the function builds.
+#[derive(Clone, Debug, Default)]
+pub struct Vars {
+    source: Source,
+    #[cfg(feature = "aws")]
+    sdk: Arc<tokio::sync::OnceCell<aws_config::SdkConfig>>,
+}
+
 /// Where a function's variables come from.
 #[derive(Clone, Debug, Default)]
-pub enum Vars {
+enum Source {
     /// The process environment (Lambda).
     #[default]
     Process,
@@ -27,7 +36,7 @@ pub enum Vars {
     Map(Arc<VarMap>),
 }
 
-/// The variables of a [`Vars::Map`] and the names the function asked for.
+/// The variables of a map and the names the function asked for.
 #[derive(Default)]
 pub struct VarMap {
     values: BTreeMap<String, String>,
@@ -45,37 +54,40 @@ impl std::fmt::Debug for VarMap {
 
 impl Vars {
     pub fn process() -> Self {
-        Self::Process
+        Self::default()
     }
 
     pub fn from_map<K: Into<String>, V: Into<String>>(
         entries: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        Self::Map(Arc::new(VarMap {
-            values: entries
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            asked: Mutex::default(),
-        }))
+        Self {
+            source: Source::Map(Arc::new(VarMap {
+                values: entries
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+                asked: Mutex::default(),
+            })),
+            ..Self::default()
+        }
     }
 
     /// The names a function asked for so far (a map only): with the names the template sets,
     /// this shows a variable set under a name the code never reads (a misspelt optional one
     /// silently falls back to its default).
     pub fn asked(&self) -> BTreeSet<String> {
-        match self {
-            Self::Process => BTreeSet::new(),
-            Self::Map(map) => map.asked.lock().map(|a| a.clone()).unwrap_or_default(),
+        match &self.source {
+            Source::Process => BTreeSet::new(),
+            Source::Map(map) => map.asked.lock().map(|a| a.clone()).unwrap_or_default(),
         }
     }
 
     /// A variable's value; empty counts as unset (CloudFormation cannot omit a variable, only
     /// leave it empty).
     pub fn optional(&self, name: &str) -> Option<String> {
-        let value = match self {
-            Self::Process => std::env::var(name).ok(),
-            Self::Map(map) => {
+        let value = match &self.source {
+            Source::Process => std::env::var(name).ok(),
+            Source::Map(map) => {
                 if let Ok(mut asked) = map.asked.lock() {
                     asked.insert(name.to_owned());
                 }
@@ -108,15 +120,20 @@ impl Vars {
         }
     }
 
-    /// The AWS SDK configuration for the clients a function makes at cold start. From the
-    /// process: the SDK's default chain (in Lambda, the role's
+    /// The AWS SDK configuration for the clients a function makes at cold start, loaded on
+    /// first use and then shared. From the process: the SDK's default chain (in Lambda, the role's
     /// credentials and the region Lambda sets). From a map: `AWS_REGION`, `AWS_ENDPOINT_URL`
     /// and the `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` it holds, the
     /// variables Lambda sets; without a key the requests go unsigned (and AWS refuses them).
     #[cfg(feature = "aws")]
     pub async fn aws(&self) -> aws_config::SdkConfig {
+        self.sdk.get_or_init(|| self.load_aws()).await.clone()
+    }
+
+    #[cfg(feature = "aws")]
+    async fn load_aws(&self) -> aws_config::SdkConfig {
         let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        let Self::Map(_) = self else {
+        let Source::Map(_) = &self.source else {
             return loader.load().await;
         };
         let mut loader = match self
