@@ -20,8 +20,10 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use careflow::config::Vars;
 use careflow::lab::service::LabReports;
+use careflow::patient::care::Care;
 use careflow::patient::service::Patients;
 use careflow::patient::store::RecordsTable;
+use careflow::policy::CareRules;
 use serde::Deserialize;
 
 /// Names the file of per-function credentials.
@@ -193,11 +195,16 @@ impl AwsFunctions {
         Ok(RecordsTable::new(client, self.records_table.clone()))
     }
 
+    /// Care relationships as `function` reaches them, under the default rules.
+    pub fn care(&self, function: &str) -> anyhow::Result<Care> {
+        Ok(Care::new(self.records(function)?, CareRules::default()))
+    }
+
     pub fn patients(&self, function: &str) -> anyhow::Result<Patients> {
-        Ok(Patients::new(self.records(function)?))
+        Ok(Patients::new(self.care(function)?))
     }
 
     pub fn lab(&self, function: &str) -> anyhow::Result<LabReports> {
-        Ok(LabReports::new(self.records(function)?))
+        Ok(LabReports::new(self.care(function)?))
     }
 }

@@ -73,12 +73,15 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "auth-refresh",
     "auth-register",
     "doctors-list",
+    "emergency-access",
     "invoices-get",
     "invoices-list",
     "invoices-pay",
     "lab-results-get",
     "lab-results-list",
     "lab-upload-url",
+    "patients-access-log",
+    "patients-care-team",
     "patients-create",
     "patients-get",
     "patients-history-add",
@@ -89,13 +92,14 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
 ];
 
 /// The Kafka-triggered functions.
-pub const KAFKA_FUNCTIONS: &[&str] = &["billing-consumer", "analytics-sink"];
+pub const KAFKA_FUNCTIONS: &[&str] = &["billing-consumer", "care-relationships", "analytics-sink"];
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
 pub const NON_HTTP_FUNCTIONS: &[&str] = &[
     "migrate",
     "outbox-relay",
     "billing-consumer",
+    "care-relationships",
     "lab-processor",
     "analytics-sink",
 ];
@@ -121,12 +125,17 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "auth-refresh" => erase(auth_refresh::AuthRefresh::from_vars(vars).await?),
         "auth-register" => erase(auth_register::AuthRegister::from_vars(vars).await?),
         "doctors-list" => erase(doctors_list::DoctorsList::from_vars(vars).await?),
+        "emergency-access" => erase(emergency_access::EmergencyAccess::from_vars(vars).await?),
         "invoices-get" => erase(invoices_get::InvoicesGet::from_vars(vars).await?),
         "invoices-list" => erase(invoices_list::InvoicesList::from_vars(vars).await?),
         "invoices-pay" => erase(invoices_pay::InvoicesPay::from_vars(vars).await?),
         "lab-results-get" => erase(lab_results_get::LabResultsGet::from_vars(vars).await?),
         "lab-results-list" => erase(lab_results_list::LabResultsList::from_vars(vars).await?),
         "lab-upload-url" => erase(lab_upload_url::LabUploadUrl::from_vars(vars).await?),
+        "patients-access-log" => {
+            erase(patients_access_log::PatientsAccessLog::from_vars(vars).await?)
+        }
+        "patients-care-team" => erase(patients_care_team::PatientsCareTeam::from_vars(vars).await?),
         "patients-create" => erase(patients_create::PatientsCreate::from_vars(vars).await?),
         "patients-get" => erase(patients_get::PatientsGet::from_vars(vars).await?),
         "patients-history-add" => {
@@ -154,6 +163,10 @@ pub async fn build_kafka(function: &str, vars: Vars) -> Result<EventFunction, Co
     Ok(match function {
         "billing-consumer" => erase_kafka(
             billing_consumer::BillingConsumer::from_vars(vars).await?,
+            |f, event| async move { f.handle(event).await },
+        ),
+        "care-relationships" => erase_kafka(
+            care_relationships::CareRelationships::from_vars(vars).await?,
             |f, event| async move { f.handle(event).await },
         ),
         "analytics-sink" => erase_kafka(

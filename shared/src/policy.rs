@@ -3,17 +3,20 @@
 //! Every "may this caller do this to that resource" question of every resource kind (patient
 //! records: profile, history, lab reports; appointments; invoices; analytics; accounts) is a
 //! function here. Services ask before they read or write, and handlers hold no role checks.
-//! A decision depends only on the caller (id and role) and the resource's parties (whose record,
-//! whose appointment), never on whether the record exists, so a denial reveals nothing.
+//! A decision depends only on the caller (id and role), the resource's parties (whose record,
+//! whose appointment) and, for a doctor and a patient's records, the care relationship between
+//! them; never on whether the record exists, so a denial reveals nothing.
 //!
 //! | resource | patient | doctor | admin |
 //! |---|---|---|---|
-//! | own profile, history, lab reports | create/read/update profile, read history, upload and read lab reports | read profiles, list, add and read history, upload and read lab reports | all |
+//! | own profile, history, lab reports | create/read/update profile, read history, upload and read lab reports | in a care relationship ([`CareRules`]) or under an emergency grant: read profile, add and read history, upload and read lab reports; lists only patients in a care relationship | all |
+//! | care team, access log | read their own | open an emergency grant (with a reason) | all; assign and end care-team membership, list emergency grants |
 //! | appointment | book, see, cancel their own | see and cancel their own schedule's | all; books naming the patient |
 //! | invoice | see their own | see their appointments' | all; pays |
 //! | analytics | no | no | read |
 //! | accounts | register themself | no | create doctors |
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -34,6 +37,14 @@ pub enum Action {
     UploadLabReport,
     /// List or read lab reports.
     ReadLabReports,
+    /// See who is in the patient's care team (assignments, appointments, emergency grants).
+    ReadCareTeam,
+    /// Assign a doctor to the patient's care team, or end the assignment.
+    ManageCareTeam,
+    /// Open a break-the-glass grant on the patient's records.
+    EmergencyAccess,
+    /// Read the patient's access log.
+    ReadAccessLog,
 }
 
 fn allow(allowed: bool) -> Result<()> {
@@ -44,22 +55,145 @@ fn allow(allowed: bool) -> Result<()> {
     }
 }
 
-/// `action` on `patient`'s records (`None` for list-wide actions).
-pub fn patient_record(caller: &Caller, action: Action, patient: Option<Uuid>) -> Result<()> {
+/// One stored link between a doctor and a patient (the facts; [`CareRules`] says what they
+/// are worth at a given time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CareLink {
+    /// An appointment of the doctor with the patient (a cancelled one is kept as such, so a
+    /// redelivered booking event cannot bring it back).
+    Appointment {
+        start_time: DateTime<Utc>,
+        cancelled: bool,
+    },
+    /// A care-team assignment made by an admin, from `since` until `until`.
+    CareTeam {
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    },
+    /// A break-the-glass grant the doctor opened with a stated reason.
+    Emergency {
+        grant_id: Uuid,
+        granted_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// What a doctor's links to a patient amount to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relationship {
+    None,
+    /// An appointment or a care-team assignment.
+    Care,
+    /// Only an open emergency grant: access is given, and audited as emergency.
+    Emergency {
+        grant_id: Uuid,
+    },
+}
+
+/// The care-relationship rule: an appointment counts while it is upcoming or started within
+/// `appointment_window`; an assignment between its start and end; an emergency grant until it
+/// expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CareRules {
+    pub appointment_window: Duration,
+    /// How long a break-the-glass grant lasts.
+    pub emergency_access: Duration,
+}
+
+impl Default for CareRules {
+    fn default() -> Self {
+        Self {
+            appointment_window: Duration::days(365),
+            emergency_access: Duration::minutes(60),
+        }
+    }
+}
+
+impl CareRules {
+    /// `CAREFLOW_CARE_WINDOW_DAYS` (default 365) and `CAREFLOW_EMERGENCY_ACCESS_MINUTES`
+    /// (default 60, at most a day).
+    pub fn from_vars(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
+        let days: u32 = vars.parsed_or("CAREFLOW_CARE_WINDOW_DAYS", 365)?;
+        let minutes: u32 = vars.parsed_or("CAREFLOW_EMERGENCY_ACCESS_MINUTES", 60)?;
+        if !(1..=24 * 60).contains(&minutes) {
+            return Err(crate::config::ConfigError::Invalid {
+                name: "CAREFLOW_EMERGENCY_ACCESS_MINUTES",
+                message: "must be between 1 and 1440".into(),
+            });
+        }
+        Ok(Self {
+            appointment_window: Duration::days(days.into()),
+            emergency_access: Duration::minutes(minutes.into()),
+        })
+    }
+
+    /// Whether one link holds at `now`.
+    pub fn holds(&self, link: &CareLink, now: DateTime<Utc>) -> bool {
+        match *link {
+            CareLink::Appointment {
+                start_time,
+                cancelled,
+            } => !cancelled && start_time + self.appointment_window >= now,
+            CareLink::CareTeam { since, until } => since <= now && now < until,
+            CareLink::Emergency {
+                granted_at,
+                expires_at,
+                ..
+            } => granted_at <= now && now < expires_at,
+        }
+    }
+
+    /// The relationship `links` make at `now`: care wins over an emergency grant (an access
+    /// that care covers is not an emergency).
+    pub fn relationship(&self, links: &[CareLink], now: DateTime<Utc>) -> Relationship {
+        let mut relationship = Relationship::None;
+        for link in links.iter().filter(|l| self.holds(l, now)) {
+            match *link {
+                CareLink::Emergency { grant_id, .. } => {
+                    relationship = Relationship::Emergency { grant_id };
+                }
+                _ => return Relationship::Care,
+            }
+        }
+        relationship
+    }
+}
+
+/// How an allowed access to a patient's records came about; the audit trail records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Access {
+    /// The break-the-glass grant the access relies on, if any.
+    pub emergency_grant: Option<Uuid>,
+}
+
+/// `action` on `patient`'s records, given the caller's relationship to that patient (only a
+/// doctor's matters; pass [`Relationship::None`] for others).
+pub fn patient_record(
+    caller: &Caller,
+    action: Action,
+    patient: Uuid,
+    relationship: Relationship,
+) -> Result<Access> {
     use Action::*;
-    let own = patient == Some(caller.user_id);
-    allow(match caller.role {
-        Role::Admin => true,
-        Role::Doctor => matches!(
-            action,
-            ReadProfile
-                | ListProfiles
-                | AddHistory
-                | ReadHistory
-                | UploadLabReport
-                | ReadLabReports
-        ),
-        Role::Patient => {
+    let own = patient == caller.user_id;
+    let normal = Access::default();
+    match caller.role {
+        Role::Admin => Ok(normal),
+        Role::Doctor => {
+            let clinical = matches!(
+                action,
+                ReadProfile | AddHistory | ReadHistory | UploadLabReport | ReadLabReports
+            );
+            match relationship {
+                _ if !clinical => Err(Error::Forbidden),
+                Relationship::Care => Ok(normal),
+                Relationship::Emergency { grant_id } => Ok(Access {
+                    emergency_grant: Some(grant_id),
+                }),
+                Relationship::None => Err(Error::Forbidden),
+            }
+        }
+        Role::Patient => allow(
             own && matches!(
                 action,
                 CreateProfile
@@ -68,9 +202,48 @@ pub fn patient_record(caller: &Caller, action: Action, patient: Option<Uuid>) ->
                     | ReadHistory
                     | UploadLabReport
                     | ReadLabReports
-            )
-        }
-    })
+                    | ReadCareTeam
+                    | ReadAccessLog
+            ),
+        )
+        .map(|()| normal),
+    }
+}
+
+/// Whether `action` needs the caller's care links looked up first (a doctor's clinical access).
+pub fn needs_relationship(caller: &Caller) -> bool {
+    caller.role == Role::Doctor
+}
+
+/// Whether an account of `role` can be put on a care team: doctors'.
+pub fn joins_care_teams(role: Role) -> bool {
+    role == Role::Doctor
+}
+
+/// Which profiles a caller's `GET /patients` covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileScope {
+    All,
+    /// The patients in a care relationship with this doctor (not emergency grants).
+    CareOf(Uuid),
+}
+
+pub fn profile_list(caller: &Caller) -> Result<ProfileScope> {
+    match caller.role {
+        Role::Admin => Ok(ProfileScope::All),
+        Role::Doctor => Ok(ProfileScope::CareOf(caller.user_id)),
+        Role::Patient => Err(Error::Forbidden),
+    }
+}
+
+/// Opening a break-the-glass grant: doctors (admins see everything already, patients their own).
+pub fn open_emergency_access(caller: &Caller) -> Result<()> {
+    allow(caller.role == Role::Doctor)
+}
+
+/// Assigning or ending care-team membership, and listing every emergency grant: admins.
+pub fn manage_care(caller: &Caller) -> Result<()> {
+    allow(caller.role == Role::Admin)
 }
 
 /// Whose profile a create makes.
@@ -213,14 +386,6 @@ mod tests {
 
     const ROLES: [Role; 3] = [Role::Patient, Role::Doctor, Role::Admin];
 
-    /// Who the resource belongs to, relative to the caller.
-    #[derive(Debug, Clone, Copy, PartialEq)]
-    enum Relation {
-        Own,
-        Other,
-        Nobody,
-    }
-
     fn caller(role: Role) -> Caller {
         Caller {
             user_id: Uuid::from_u128(1),
@@ -228,47 +393,159 @@ mod tests {
         }
     }
 
-    fn subject(caller: &Caller, relation: Relation) -> Option<Uuid> {
-        match relation {
-            Relation::Own => Some(caller.user_id),
-            Relation::Other => Some(Uuid::from_u128(2)),
-            Relation::Nobody => None,
-        }
-    }
-
-    /// Patient records: every action × role × relation, against the table in the module docs.
+    /// Patient records: every action × role × (whose record, which relationship), against the
+    /// table in the module docs. `Own` is the caller's own record; the others are someone
+    /// else's, with the relationship the caller has to that patient.
     #[test]
     fn patient_records_table() {
         use Action::*;
-        use Relation::*;
-        // (action, relation, patient, doctor, admin)
-        let table = [
-            (CreateProfile, Own, true, false, true),
-            (CreateProfile, Other, false, false, true),
-            (ReadProfile, Own, true, true, true),
-            (ReadProfile, Other, false, true, true),
-            (UpdateProfile, Own, true, false, true),
-            (UpdateProfile, Other, false, false, true),
-            (ListProfiles, Nobody, false, true, true),
-            (AddHistory, Own, false, true, true),
-            (AddHistory, Other, false, true, true),
-            (ReadHistory, Own, true, true, true),
-            (ReadHistory, Other, false, true, true),
-            (UploadLabReport, Own, true, true, true),
-            (UploadLabReport, Other, false, true, true),
-            (ReadLabReports, Own, true, true, true),
-            (ReadLabReports, Other, false, true, true),
+        #[derive(Debug, Clone, Copy)]
+        enum Whose {
+            Own,
+            Unrelated,
+            InCare,
+            Emergency,
+        }
+        use Whose::*;
+        let grant = Uuid::from_u128(9);
+        let clinical = [
+            ReadProfile,
+            AddHistory,
+            ReadHistory,
+            UploadLabReport,
+            ReadLabReports,
         ];
-        for (action, relation, patient, doctor, admin) in table {
-            for (role, want) in ROLES.into_iter().zip([patient, doctor, admin]) {
+        let mut table = Vec::new();
+        for action in [
+            CreateProfile,
+            ReadProfile,
+            UpdateProfile,
+            AddHistory,
+            ReadHistory,
+            UploadLabReport,
+            ReadLabReports,
+            ReadCareTeam,
+            ReadAccessLog,
+        ] {
+            let patient_own = !matches!(action, AddHistory);
+            let doctor = clinical.contains(&action);
+            // (whose, patient allowed, doctor allowed, admin allowed)
+            table.push((action, Own, patient_own, false, true));
+            table.push((action, Unrelated, false, false, true));
+            table.push((action, InCare, false, doctor, true));
+            table.push((action, Emergency, false, doctor, true));
+        }
+        for (action, whose, patient, doctor, admin) in table {
+            for (role, want) in [Role::Patient, Role::Doctor, Role::Admin]
+                .into_iter()
+                .zip([patient, doctor, admin])
+            {
                 let c = caller(role);
-                assert_eq!(
-                    patient_record(&c, action, subject(&c, relation)).is_ok(),
-                    want,
-                    "{role:?} {action:?} {relation:?}"
-                );
+                let (subject, relationship) = match whose {
+                    Own => (c.user_id, Relationship::None),
+                    Unrelated => (Uuid::from_u128(2), Relationship::None),
+                    InCare => (Uuid::from_u128(2), Relationship::Care),
+                    Emergency => (
+                        Uuid::from_u128(2),
+                        Relationship::Emergency { grant_id: grant },
+                    ),
+                };
+                let decision = patient_record(&c, action, subject, relationship);
+                assert_eq!(decision.is_ok(), want, "{role:?} {action:?} {whose:?}");
+                if let Ok(access) = decision {
+                    let emergency = role == Role::Doctor && matches!(whose, Emergency);
+                    assert_eq!(
+                        access.emergency_grant,
+                        emergency.then_some(grant),
+                        "{role:?} {action:?} {whose:?}"
+                    );
+                }
             }
         }
+        assert_eq!(
+            profile_list(&caller(Role::Admin)).unwrap(),
+            ProfileScope::All
+        );
+        assert_eq!(
+            profile_list(&caller(Role::Doctor)).unwrap(),
+            ProfileScope::CareOf(Uuid::from_u128(1))
+        );
+        assert!(profile_list(&caller(Role::Patient)).is_err());
+        for role in ROLES {
+            let c = caller(role);
+            assert_eq!(open_emergency_access(&c).is_ok(), role == Role::Doctor);
+            assert_eq!(manage_care(&c).is_ok(), role == Role::Admin);
+            assert_eq!(needs_relationship(&c), role == Role::Doctor);
+        }
+    }
+
+    /// Which stored links make a relationship at a given time.
+    #[test]
+    fn care_relationship_table() {
+        let rules = CareRules::default();
+        let now = DateTime::parse_from_rfc3339("2026-12-05T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let days = Duration::days;
+        let grant = Uuid::from_u128(7);
+        let appointment = |offset: Duration, cancelled| CareLink::Appointment {
+            start_time: now + offset,
+            cancelled,
+        };
+        let team = |since: Duration, until: Duration| CareLink::CareTeam {
+            since: now + since,
+            until: now + until,
+        };
+        let emergency = |granted: Duration, expires: Duration| CareLink::Emergency {
+            grant_id: grant,
+            granted_at: now + granted,
+            expires_at: now + expires,
+        };
+        let care = Relationship::Care;
+        let none = Relationship::None;
+        let open = Relationship::Emergency { grant_id: grant };
+        let cases = [
+            (vec![], none),
+            (vec![appointment(days(30), false)], care),
+            (vec![appointment(days(-364), false)], care),
+            (vec![appointment(days(-365), false)], care),
+            (vec![appointment(days(-366), false)], none),
+            (vec![appointment(days(3), true)], none),
+            (vec![team(days(-10), days(10))], care),
+            (vec![team(days(-10), days(-1))], none),
+            (vec![team(days(1), days(10))], none),
+            (vec![team(days(-10), Duration::zero())], none),
+            (
+                vec![emergency(Duration::minutes(-30), Duration::minutes(30))],
+                open,
+            ),
+            (
+                vec![emergency(Duration::minutes(-61), Duration::minutes(-1))],
+                none,
+            ),
+            (
+                vec![
+                    emergency(Duration::minutes(-1), Duration::minutes(59)),
+                    appointment(days(1), false),
+                ],
+                care,
+            ),
+            (
+                vec![appointment(days(1), true), team(days(-400), days(-1))],
+                none,
+            ),
+        ];
+        for (links, want) in cases {
+            assert_eq!(rules.relationship(&links, now), want, "{links:?}");
+        }
+        let short = CareRules {
+            appointment_window: days(30),
+            ..rules
+        };
+        assert_eq!(
+            short.relationship(&[appointment(days(-31), false)], now),
+            none
+        );
     }
 
     /// Appointments and invoices: each role × which party the caller is.

@@ -31,7 +31,10 @@ async fn main() -> anyhow::Result<()> {
     let client = resources::dynamodb_client().await;
     let name = format!("bench-records-{}", Uuid::new_v4().simple());
     resources::create_table(&client, table, &name).await?;
-    let patients = Patients::new(RecordsTable::new(client, name));
+    let patients = Patients::new(careflow::patient::care::Care::new(
+        RecordsTable::new(client, name),
+        careflow::policy::CareRules::default(),
+    ));
 
     let mut ids = Vec::with_capacity(PROFILES);
     for i in 0..PROFILES {

@@ -63,13 +63,13 @@ impl LabProcessor {
         vars: Vars,
         program: std::path::PathBuf,
     ) -> std::result::Result<Self, careflow::config::ConfigError> {
+        use careflow::config::FromVars;
         use careflow::lab::extract::{Isolated, Limits};
         use careflow::lab::objects::LabObjects;
         use careflow::lab::service::LabReports;
-        use careflow::patient::store::RecordsTable;
         let max_bytes = vars.parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
         Ok(Self::new(Processor::new(
-            LabReports::new(RecordsTable::from_vars(&vars).await?),
+            LabReports::build(&vars).await?,
             LabObjects::from_vars(&vars).await?,
             Isolated::with_program(program, Limits::from_vars(&vars)?),
             max_bytes,

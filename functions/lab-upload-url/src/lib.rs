@@ -4,11 +4,11 @@
 
 use careflow::Result;
 use careflow::auth::token::Verifier;
+use careflow::config::FromVars;
 use careflow::config::{ConfigError, Vars};
 use careflow::http::{HttpHandler, authenticate, json_body, json_no_store, path_param};
 use careflow::lab::UploadRequest;
 use careflow::lab::service::{LabReports, UploadSettings};
-use careflow::patient::store::RecordsTable;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
@@ -29,7 +29,7 @@ impl LabUploadUrl {
 
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            LabReports::new(RecordsTable::from_vars(&vars).await?),
+            LabReports::build(&vars).await?,
             UploadSettings::from_vars(&vars).await?,
             Verifier::from_vars(&vars)?,
         ))

@@ -3,12 +3,12 @@
 
 use careflow::auth::accounts::Accounts;
 use careflow::auth::token::Verifier;
+use careflow::config::FromVars;
 use careflow::config::{ConfigError, Vars};
 use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, authenticate, json_body, json_no_store, with_header,
 };
 use careflow::patient::service::Patients;
-use careflow::patient::store::RecordsTable;
 use careflow::policy;
 use careflow::{Error, Result};
 use lambda_http::{Body, Request, Response};
@@ -32,7 +32,7 @@ impl PatientsCreate {
 
     pub async fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self::new(
-            Patients::new(RecordsTable::from_vars(&vars).await?),
+            Patients::build(&vars).await?,
             Accounts::from_vars(&vars).await?,
             Verifier::from_vars(&vars)?,
         ))

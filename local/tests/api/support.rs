@@ -317,7 +317,31 @@ impl TestEnv {
 
     /// The patient service over [`Self::admin_records`].
     pub async fn admin_patients(&self) -> careflow::patient::service::Patients {
-        careflow::patient::service::Patients::new(self.admin_records().await)
+        careflow::patient::service::Patients::new(self.admin_care().await)
+    }
+
+    /// Care relationships over [`Self::admin_records`], under the default rules.
+    pub async fn admin_care(&self) -> careflow::patient::care::Care {
+        careflow::patient::care::Care::new(self.admin_records().await, Default::default())
+    }
+
+    /// Puts `doctor` on `patient`'s care team for a day, as an admin would.
+    pub async fn assign(&self, doctor: uuid::Uuid, patient: uuid::Uuid) {
+        let admin = careflow::auth::Caller {
+            user_id: uuid::Uuid::new_v4(),
+            role: Role::Admin,
+        };
+        self.admin_care()
+            .await
+            .assign(
+                &admin,
+                patient,
+                doctor,
+                chrono::Utc::now() + chrono::Duration::days(1),
+                None,
+            )
+            .await
+            .unwrap();
     }
 
     pub fn function_names(&self) -> std::collections::BTreeSet<String> {

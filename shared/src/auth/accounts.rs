@@ -293,6 +293,16 @@ impl Accounts {
         }
     }
 
+    /// Succeeds when `id` is a doctor's account (who may join a care team); otherwise a 400
+    /// naming `field`.
+    pub async fn require_doctor_account(&self, id: Uuid, field: &'static str) -> Result<()> {
+        match self.get_user(id).await {
+            Ok(user) if crate::policy::joins_care_teams(user.role) => Ok(()),
+            Ok(_) | Err(Error::NotFound(_)) => Err(Error::invalid(field, "is not a doctor")),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn get_user(&self, id: Uuid) -> Result<User> {
         let client = db::client(&self.pool).await?;
         let row = client

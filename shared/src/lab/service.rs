@@ -1,8 +1,8 @@
 //! The lab-report service: access rules, audit, uploads and the final state of a report.
 //!
-//! Access is the patient themself, doctors and admins ([`Action::UploadLabReport`],
-//! [`Action::ReadLabReports`]); it is checked before any lookup and denials are audited, as
-//! for the rest of the patient record.
+//! Access is the patient themself, doctors in a care relationship (or under an emergency grant)
+//! and admins ([`Action::UploadLabReport`], [`Action::ReadLabReports`]); it is checked before any
+//! lookup and denials are audited, as for the rest of the patient record.
 
 use std::time::Duration;
 
@@ -18,9 +18,10 @@ use super::{
 use crate::auth::Caller;
 use crate::config::{ConfigError, Vars};
 use crate::pagination::Page;
+use crate::patient::care::Care;
 use crate::patient::store::RecordsTable;
 use crate::patient::{AuditEvent, Outcome};
-use crate::policy::Action;
+use crate::policy::{Access, Action};
 use crate::{Error, Result};
 
 /// Where and how uploads go.
@@ -114,26 +115,30 @@ pub struct UploadGrant {
 #[derive(Clone, Debug)]
 pub struct LabReports {
     store: RecordsTable,
+    care: Care,
 }
 
-/// The records table named by `CAREFLOW_TABLE`.
+/// The records table named by `CAREFLOW_TABLE` and the care rules.
 impl crate::config::FromVars for LabReports {
     async fn build(vars: &Vars) -> Result<Self, ConfigError> {
-        Ok(Self::new(RecordsTable::from_vars(vars).await?))
+        Ok(Self::new(Care::build(vars).await?))
     }
 }
 
 impl LabReports {
-    pub fn new(store: RecordsTable) -> Self {
-        Self { store }
+    pub fn new(care: Care) -> Self {
+        Self {
+            store: care.store().clone(),
+            care,
+        }
     }
 
     pub fn store(&self) -> &RecordsTable {
         &self.store
     }
 
-    async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<()> {
-        crate::patient::service::allow(&self.store, caller, action, patient).await
+    async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<Access> {
+        self.care.allow(caller, action, patient).await
     }
 
     /// Records a pending report and signs a POST that uploads exactly its PDF.
@@ -144,7 +149,8 @@ impl LabReports {
         request: &UploadRequest,
         settings: &UploadSettings,
     ) -> Result<UploadGrant> {
-        self.allow(caller, Action::UploadLabReport, patient_id)
+        let access = self
+            .allow(caller, Action::UploadLabReport, patient_id)
             .await?;
         let filename = request.validated(settings.max_bytes)?;
         let now = Utc::now();
@@ -188,7 +194,8 @@ impl LabReports {
             patient_id,
             Action::UploadLabReport,
             Outcome::Allowed,
-        );
+        )
+        .under(access);
         self.store.create_lab_report(&report, &audit).await?;
         tracing::info!(patient_id = %patient_id, report_id = %report.report_id, actor = %caller.user_id, "lab upload granted");
         Ok(UploadGrant {
@@ -209,13 +216,15 @@ impl LabReports {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<LabReport>> {
-        self.allow(caller, Action::ReadLabReports, patient_id)
+        let access = self
+            .allow(caller, Action::ReadLabReports, patient_id)
             .await?;
         let page = self
             .store
             .list_lab_reports(patient_id, limit, cursor)
             .await?;
-        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed)
+            .under(access);
         self.store.record(&[audit]).await?;
         Ok(page)
     }
@@ -226,7 +235,8 @@ impl LabReports {
         patient_id: Uuid,
         report_id: Uuid,
     ) -> Result<LabReport> {
-        self.allow(caller, Action::ReadLabReports, patient_id)
+        let access = self
+            .allow(caller, Action::ReadLabReports, patient_id)
             .await?;
         let Some(report) = self.store.get_lab_report(patient_id, report_id).await? else {
             let event = AuditEvent::new(
@@ -234,11 +244,13 @@ impl LabReports {
                 patient_id,
                 Action::ReadLabReports,
                 Outcome::NotFound,
-            );
+            )
+            .under(access);
             self.store.record(&[event]).await?;
             return Err(Error::NotFound("lab report"));
         };
-        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed)
+            .under(access);
         self.store.record(&[audit]).await?;
         Ok(report)
     }

@@ -12,6 +12,8 @@ use crate::validate::{self, bounded_text, optional_text, text_list};
 use crate::{Error, Result};
 
 #[cfg(feature = "dynamodb")]
+pub mod care;
+#[cfg(feature = "dynamodb")]
 pub mod service;
 #[cfg(feature = "dynamodb")]
 pub mod store;
@@ -302,6 +304,9 @@ pub struct AuditEvent {
     pub action: Action,
     pub outcome: Outcome,
     pub at: DateTime<Utc>,
+    /// The break-the-glass grant this access relied on: an emergency access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_grant: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +327,19 @@ impl AuditEvent {
             action,
             outcome,
             at: Utc::now(),
+            emergency_grant: None,
         }
+    }
+
+    /// Marks the event with how the access came about (an emergency grant or not).
+    pub fn under(mut self, access: crate::policy::Access) -> Self {
+        self.emergency_grant = access.emergency_grant;
+        self
+    }
+
+    /// Whether the access relied on a break-the-glass grant.
+    pub fn is_emergency(&self) -> bool {
+        self.emergency_grant.is_some()
     }
 }
 

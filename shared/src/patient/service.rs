@@ -7,58 +7,55 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::care::Care;
 use super::store::RecordsTable;
 use super::{AuditEvent, HistoryEntry, NewHistoryEntry, Outcome, PatientProfile, ProfileFields};
 use crate::auth::Caller;
 use crate::pagination::Page;
-use crate::policy::{self, Action};
+use crate::policy::{self, Access, Action};
 use crate::{Error, Result};
-
-/// Checks access to a patient's records; a denial is audited (best effort) before it is
-/// returned. Shared by every service over the records table (profiles, history, lab reports).
-pub(crate) async fn allow(
-    store: &RecordsTable,
-    caller: &Caller,
-    action: Action,
-    patient: Uuid,
-) -> Result<()> {
-    if let Err(denied) = policy::patient_record(caller, action, Some(patient)) {
-        let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
-        if let Err(e) = store.record(&[event]).await {
-            tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-        }
-        return Err(denied);
-    }
-    Ok(())
-}
 
 #[derive(Clone, Debug)]
 pub struct Patients {
     store: RecordsTable,
+    care: Care,
 }
 
-/// The records table named by `CAREFLOW_TABLE`.
+/// The records table named by `CAREFLOW_TABLE` and the care rules.
 impl crate::config::FromVars for Patients {
     async fn build(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
-        Ok(Self::new(RecordsTable::from_vars(vars).await?))
+        Ok(Self::new(Care::build(vars).await?))
     }
 }
 
 impl Patients {
-    pub fn new(store: RecordsTable) -> Self {
-        Self { store }
+    pub fn new(care: Care) -> Self {
+        Self {
+            store: care.store().clone(),
+            care,
+        }
     }
 
     pub fn store(&self) -> &RecordsTable {
         &self.store
     }
 
-    async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<()> {
-        allow(&self.store, caller, action, patient).await
+    pub fn care(&self) -> &Care {
+        &self.care
     }
 
-    async fn not_found(&self, caller: &Caller, patient: Uuid, action: Action) -> Error {
-        let event = AuditEvent::new(caller, patient, action, Outcome::NotFound);
+    async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<Access> {
+        self.care.allow(caller, action, patient).await
+    }
+
+    async fn not_found(
+        &self,
+        caller: &Caller,
+        patient: Uuid,
+        action: Action,
+        access: Access,
+    ) -> Error {
+        let event = AuditEvent::new(caller, patient, action, Outcome::NotFound).under(access);
         match self.store.record(&[event]).await {
             Ok(()) => Error::NotFound("patient"),
             Err(e) => e,
@@ -73,7 +70,8 @@ impl Patients {
         patient_id: Uuid,
         body: Map<String, Value>,
     ) -> Result<PatientProfile> {
-        self.allow(caller, Action::CreateProfile, patient_id)
+        let access = self
+            .allow(caller, Action::CreateProfile, patient_id)
             .await?;
         let now = Utc::now();
         let profile = PatientProfile {
@@ -83,20 +81,22 @@ impl Patients {
             created_at: now,
             updated_at: now,
         };
-        let audit = AuditEvent::new(caller, patient_id, Action::CreateProfile, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::CreateProfile, Outcome::Allowed)
+            .under(access);
         self.store.create_profile(&profile, &audit).await?;
         tracing::info!(patient_id = %patient_id, actor = %caller.user_id, "profile created");
         Ok(profile)
     }
 
     pub async fn get(&self, caller: &Caller, patient_id: Uuid) -> Result<PatientProfile> {
-        self.allow(caller, Action::ReadProfile, patient_id).await?;
+        let access = self.allow(caller, Action::ReadProfile, patient_id).await?;
         let Some(profile) = self.store.get_profile(patient_id).await? else {
             return Err(self
-                .not_found(caller, patient_id, Action::ReadProfile)
+                .not_found(caller, patient_id, Action::ReadProfile, access)
                 .await);
         };
-        let audit = AuditEvent::new(caller, patient_id, Action::ReadProfile, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadProfile, Outcome::Allowed)
+            .under(access);
         self.store.record(&[audit]).await?;
         Ok(profile)
     }
@@ -109,11 +109,12 @@ impl Patients {
         expected_version: u64,
         patch: &Value,
     ) -> Result<PatientProfile> {
-        self.allow(caller, Action::UpdateProfile, patient_id)
+        let access = self
+            .allow(caller, Action::UpdateProfile, patient_id)
             .await?;
         let Some(current) = self.store.get_profile(patient_id).await? else {
             return Err(self
-                .not_found(caller, patient_id, Action::UpdateProfile)
+                .not_found(caller, patient_id, Action::UpdateProfile, access)
                 .await);
         };
         if current.version != expected_version {
@@ -128,7 +129,8 @@ impl Patients {
             updated_at: now,
             ..current
         };
-        let audit = AuditEvent::new(caller, patient_id, Action::UpdateProfile, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::UpdateProfile, Outcome::Allowed)
+            .under(access);
         // The store re-checks the version atomically: a concurrent writer loses with 412.
         self.store
             .replace_profile(&updated, expected_version, &audit)
@@ -136,6 +138,9 @@ impl Patients {
         Ok(updated)
     }
 
+    /// Profiles the caller may list: every profile in name order for an admin; for a doctor,
+    /// the patients in a care relationship with them, in patient-id order (the name prefix
+    /// filters within them).
     pub async fn list(
         &self,
         caller: &Caller,
@@ -143,8 +148,15 @@ impl Patients {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<PatientProfile>> {
-        policy::patient_record(caller, Action::ListProfiles, None)?;
-        let page = self.store.list_profiles(name_prefix, limit, cursor).await?;
+        let scope = policy::profile_list(caller)?;
+        let page = match self.care.patients_in_scope(scope).await? {
+            None => self.store.list_profiles(name_prefix, limit, cursor).await?,
+            Some(patients) => {
+                self.store
+                    .profiles_among(&patients, name_prefix, limit, cursor)
+                    .await?
+            }
+        };
         let audit: Vec<AuditEvent> = page
             .items
             .iter()
@@ -160,13 +172,14 @@ impl Patients {
         patient_id: Uuid,
         entry: NewHistoryEntry,
     ) -> Result<HistoryEntry> {
-        self.allow(caller, Action::AddHistory, patient_id).await?;
+        let access = self.allow(caller, Action::AddHistory, patient_id).await?;
         let entry = entry.into_entry(patient_id, caller, Utc::now())?;
-        let audit = AuditEvent::new(caller, patient_id, Action::AddHistory, Outcome::Allowed);
+        let audit =
+            AuditEvent::new(caller, patient_id, Action::AddHistory, Outcome::Allowed).under(access);
         match self.store.add_history(&entry, &audit).await {
-            Err(Error::NotFound(_)) => {
-                Err(self.not_found(caller, patient_id, Action::AddHistory).await)
-            }
+            Err(Error::NotFound(_)) => Err(self
+                .not_found(caller, patient_id, Action::AddHistory, access)
+                .await),
             other => other.map(|()| entry),
         }
     }
@@ -178,14 +191,15 @@ impl Patients {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<HistoryEntry>> {
-        self.allow(caller, Action::ReadHistory, patient_id).await?;
+        let access = self.allow(caller, Action::ReadHistory, patient_id).await?;
         if self.store.get_profile(patient_id).await?.is_none() {
             return Err(self
-                .not_found(caller, patient_id, Action::ReadHistory)
+                .not_found(caller, patient_id, Action::ReadHistory, access)
                 .await);
         }
         let page = self.store.list_history(patient_id, limit, cursor).await?;
-        let audit = AuditEvent::new(caller, patient_id, Action::ReadHistory, Outcome::Allowed);
+        let audit = AuditEvent::new(caller, patient_id, Action::ReadHistory, Outcome::Allowed)
+            .under(access);
         self.store.record(&[audit]).await?;
         Ok(page)
     }

@@ -18,6 +18,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Put, PutRequest, TransactWriteItem, WriteRequest,
 };
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -35,8 +37,26 @@ pub(crate) fn patient_pk(id: Uuid) -> String {
     format!("PATIENT#{id}")
 }
 
-fn audit_pk(id: Uuid) -> String {
+pub(crate) fn audit_pk(id: Uuid) -> String {
     format!("AUDIT#{id}")
+}
+
+/// A doctor's list pages by patient id: the cursor is the last id examined.
+fn encode_id_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("patient|{id}"))
+}
+
+fn decode_id_cursor(cursor: Option<&str>) -> Result<Option<Uuid>> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|t| t.strip_prefix("patient|").and_then(|id| id.parse().ok()))
+        .map(Some)
+        .ok_or_else(|| Error::invalid("cursor", "is not a cursor this list returned"))
 }
 
 pub(crate) fn sortable_time(t: &DateTime<Utc>) -> String {
@@ -256,6 +276,104 @@ impl RecordsTable {
         };
         let out = query.send().await.map_err(sdk_error)?;
         page(out.last_evaluated_key, out.items)
+    }
+
+    /// The profiles of `patients` (sorted ids) after the cursor's patient, in id order,
+    /// optionally those whose name starts with `name_prefix`: a doctor's list. Reads them 100
+    /// at a time with BatchGetItem (strongly consistent), retrying unprocessed keys.
+    pub async fn profiles_among(
+        &self,
+        patients: &[Uuid],
+        name_prefix: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<PatientProfile>> {
+        let after = decode_id_cursor(cursor)?;
+        let prefix = name_prefix.map(str::to_lowercase);
+        let candidates: Vec<Uuid> = patients
+            .iter()
+            .copied()
+            .filter(|p| after.is_none_or(|a| *p > a))
+            .collect();
+        let mut items = Vec::new();
+        let mut examined = 0;
+        'chunks: for chunk in candidates.chunks(limit.clamp(1, 100)) {
+            let mut found = self.batch_profiles(chunk).await?;
+            for id in chunk {
+                examined += 1;
+                let Some(profile) = found.remove(id) else {
+                    continue;
+                };
+                if prefix
+                    .as_deref()
+                    .is_none_or(|p| profile.fields.full_name.to_lowercase().starts_with(p))
+                {
+                    items.push(profile);
+                    if items.len() == limit {
+                        break 'chunks;
+                    }
+                }
+            }
+        }
+        let next_cursor = (examined < candidates.len())
+            .then(|| candidates[examined - 1])
+            .map(encode_id_cursor);
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn batch_profiles(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, PatientProfile>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut keys: Vec<Item> = ids
+            .iter()
+            .map(|id| {
+                [("pk", patient_pk(*id)), ("sk", PROFILE_SK.to_owned())]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), s(v)))
+                    .collect()
+            })
+            .collect();
+        let mut found = std::collections::HashMap::new();
+        for attempt in 0..5u32 {
+            if keys.is_empty() {
+                return Ok(found);
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(Error::internal)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                let profile: PatientProfile = from_item(item)?;
+                found.insert(profile.patient_id, profile);
+            }
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
+        if keys.is_empty() {
+            Ok(found)
+        } else {
+            Err(Error::Unavailable("profiles were not all read".into()))
+        }
     }
 
     /// Adds a history entry to an existing profile; 404 if there is no profile.
