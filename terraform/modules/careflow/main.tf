@@ -30,6 +30,8 @@ locals {
     KafkaCredentialsSecretArn = module.secrets.kafka_secret_arns["lambda"]
     LogsKmsKeyArn             = module.kms.key_arn
     SecretsKmsKeyArn          = module.kms.key_arn # encrypts the three secrets: their readers get kms:Decrypt
+    CareRelationshipWindowDays = tostring(var.care_relationship_window_days)
+    EmergencyAccessMinutes     = tostring(var.emergency_access_minutes)
   }, var.sam_extra_parameters)
 
   sam_parameters = { for k, v in local.offered_parameters : k => v if contains(local.template_names, k) }

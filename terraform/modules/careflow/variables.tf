@@ -108,6 +108,26 @@ variable "cors_allowed_origins" {
   type        = list(string)
 }
 
+variable "care_relationship_window_days" {
+  description = "Days after an appointment's start during which its doctor keeps access to the patient's records (template CareRelationshipWindowDays)."
+  type        = number
+  default     = 365
+  validation {
+    condition     = var.care_relationship_window_days >= 1 && var.care_relationship_window_days <= 3650
+    error_message = "care_relationship_window_days must be between 1 and 3650."
+  }
+}
+
+variable "emergency_access_minutes" {
+  description = "How long a break-the-glass grant lasts (template EmergencyAccessMinutes)."
+  type        = number
+  default     = 60
+  validation {
+    condition     = var.emergency_access_minutes >= 1 && var.emergency_access_minutes <= 1440
+    error_message = "emergency_access_minutes must be between 1 and 1440."
+  }
+}
+
 variable "api_certificate_arn" {
   description = "ACM certificate (same region) for the issuer's host name; null leaves the custom domain to the operator."
   type        = string

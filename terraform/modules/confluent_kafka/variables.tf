@@ -55,6 +55,12 @@ variable "billing_consumer_group_prefix" {
   default     = "careflow-billing"
 }
 
+variable "care_relationships_consumer_group_prefix" {
+  description = "Consumer group prefix of care-relationships' Lambda event source mapping (reads appointments)."
+  type        = string
+  default     = "careflow-care"
+}
+
 variable "analytics_sink_consumer_group_prefix" {
   description = "Consumer group prefix of analytics-sink's Lambda event source mapping (reads analytics-results)."
   type        = string
