@@ -2,8 +2,6 @@
 
 use std::collections::HashSet;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use billing_consumer::BillingConsumer;
 use careflow::auth::Role;
 use careflow::billing::service::Billing;
@@ -50,22 +48,6 @@ fn cancelled(of: &Value) -> Value {
         cancelled_by: "patient".into(),
     };
     serde_json::to_value(e.envelope(Utc::now())).unwrap()
-}
-
-/// A Lambda Kafka event (self-managed) with these values on partition 0, offsets from `first`.
-fn kafka_event(values: &[Value], first: i64) -> Value {
-    let records: Vec<Value> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            json!({"topic": "appointments", "partition": 0, "offset": first + i as i64,
-                   "timestamp": 1_764_064_800_000i64, "timestampType": "CREATE_TIME",
-                   "key": STANDARD.encode(v["data"]["doctor_id"].as_str().unwrap_or("k")),
-                   "value": STANDARD.encode(v.to_string()), "headers": []})
-        })
-        .collect();
-    json!({"eventSource": "SelfManagedKafka", "bootstrapServers": "localhost:9092",
-           "records": {"appointments-0": records}})
 }
 
 async fn invoices(env: &TestEnv) -> Vec<(String, String, i64, String)> {

@@ -606,9 +606,33 @@ async fn lab_endpoints_follow_the_record_access_rules() {
     let env = TestEnv::new().await;
     let (patient, token) = patient_with_profile(&env).await;
     let other = env.token(Uuid::new_v4(), Role::Patient);
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let doctor_id = Uuid::new_v4();
+    env.assign(doctor_id, patient).await;
+    let doctor = env.token(doctor_id, Role::Doctor);
+    let stranger = env.token(Uuid::new_v4(), Role::Doctor);
     let admin = env.token(Uuid::new_v4(), Role::Admin);
     let body = json!({"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 1000});
+    // A doctor outside the care relationship: the same 403 as for a patient nobody has.
+    for aimed_at in [patient, Uuid::new_v4()] {
+        env.call(
+            "lab-upload-url",
+            with_token(upload_event(aimed_at, &body), &stranger),
+        )
+        .await
+        .assert_problem(403, None);
+        env.call(
+            "lab-results-list",
+            with_token(list_event(aimed_at), &stranger),
+        )
+        .await
+        .assert_problem(403, None);
+        env.call(
+            "lab-results-get",
+            with_token(get_event(aimed_at, Uuid::now_v7()), &stranger),
+        )
+        .await
+        .assert_problem(403, None);
+    }
     env.call(
         "lab-upload-url",
         with_token(upload_event(patient, &body), &other),
@@ -687,8 +711,9 @@ async fn lab_endpoints_follow_the_record_access_rules() {
             .count()
     };
     assert_eq!(count(Action::UploadLabReport, Outcome::Allowed), 3);
-    assert_eq!(count(Action::UploadLabReport, Outcome::Denied), 1);
-    assert_eq!(count(Action::ReadLabReports, Outcome::Denied), 2);
+    // The other patient's and the unrelated doctor's attempts.
+    assert_eq!(count(Action::UploadLabReport, Outcome::Denied), 2);
+    assert_eq!(count(Action::ReadLabReports, Outcome::Denied), 4);
     assert!(count(Action::ReadLabReports, Outcome::Allowed) >= 2);
 }
 

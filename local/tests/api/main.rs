@@ -6,6 +6,7 @@ mod accounts;
 mod analytics;
 mod appointments;
 mod billing;
+mod care;
 mod contract;
 mod iam;
 mod lab;

@@ -59,7 +59,9 @@ async fn sample_events_drive_every_patients_function() {
     let env = TestEnv::new().await;
     let patient: Uuid = PATIENT.parse().unwrap();
     let me = env.token(patient, Role::Patient);
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let doctor_id = Uuid::new_v4();
+    env.assign(doctor_id, patient).await;
+    let doctor = env.token(doctor_id, Role::Doctor);
 
     let created = env
         .call(
@@ -227,47 +229,74 @@ async fn every_endpoint_by_every_role() {
         )
         .await
         .unwrap();
+    // Doctors by relationship to the patient: on the care team, under an emergency grant,
+    // and none.
+    let care_doctor = Uuid::new_v4();
+    env.assign(care_doctor, patient).await;
+    let emergency_doctor = Uuid::new_v4();
+    let grant = env
+        .admin_care()
+        .await
+        .open_emergency(
+            &Caller {
+                user_id: emergency_doctor,
+                role: Role::Doctor,
+            },
+            patient,
+            "Unconscious in the emergency department",
+        )
+        .await
+        .unwrap();
+    let unrelated_doctor = Uuid::new_v4();
     let ids = [
         ("self", Some(env.token(patient, Role::Patient))),
         (
             "other patient",
             Some(env.token(Uuid::new_v4(), Role::Patient)),
         ),
-        ("doctor", Some(env.token(Uuid::new_v4(), Role::Doctor))),
+        ("care doctor", Some(env.token(care_doctor, Role::Doctor))),
+        (
+            "emergency doctor",
+            Some(env.token(emergency_doctor, Role::Doctor)),
+        ),
+        (
+            "unrelated doctor",
+            Some(env.token(unrelated_doctor, Role::Doctor)),
+        ),
         ("admin", Some(env.token(Uuid::new_v4(), Role::Admin))),
         ("no token", None),
     ];
-    // (function, sample, expected status for self, other patient, doctor, admin, no token)
-    let matrix: [(&str, &str, [u16; 5]); 6] = [
+    // (function, sample, expected status for each of `ids`)
+    let matrix: [(&str, &str, [u16; 7]); 6] = [
         (
             "patients-get",
             "patients-get/get.json",
-            [200, 403, 200, 200, 401],
+            [200, 403, 200, 200, 403, 200, 401],
         ),
         (
             "patients-update",
             "patients-update/update.json",
-            [200, 403, 403, 200, 401],
+            [200, 403, 403, 403, 403, 200, 401],
         ),
         (
             "patients-list",
             "patients-list/list.json",
-            [403, 403, 200, 200, 401],
+            [403, 403, 200, 200, 200, 200, 401],
         ),
         (
             "patients-history-add",
             "patients-history-add/add.json",
-            [403, 403, 201, 201, 401],
+            [403, 403, 201, 201, 403, 201, 401],
         ),
         (
             "patients-history-list",
             "patients-history-list/list.json",
-            [200, 403, 200, 200, 401],
+            [200, 403, 200, 200, 403, 200, 401],
         ),
         (
             "patients-create",
             "patients-create/create.json",
-            [409, 403, 403, 409, 401],
+            [409, 403, 403, 403, 403, 409, 401],
         ),
     ];
     for (function, sample, expected) in matrix {
@@ -309,17 +338,81 @@ async fn every_endpoint_by_every_role() {
         )
         .await;
     assert_eq!((missing.status, &missing.body), (403, &existing.body));
-    // Those allowed to know get 404 for a missing patient.
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    // A doctor outside the relationship gets exactly the answer a missing record gets, on
+    // every patient endpoint.
+    let unrelated = ids[4].1.as_ref().unwrap();
     for (function, sample) in [
         ("patients-get", "patients-get/get.json"),
         ("patients-history-list", "patients-history-list/list.json"),
         ("patients-history-add", "patients-history-add/add.json"),
     ] {
-        let reply = env
-            .call(function, aimed(sample, Uuid::new_v4(), Some(&doctor)))
+        let on_existing = env
+            .call(function, aimed(sample, patient, Some(unrelated)))
             .await;
-        reply.assert_problem(404, None);
+        let on_missing = env
+            .call(function, aimed(sample, Uuid::new_v4(), Some(unrelated)))
+            .await;
+        assert_eq!(
+            (on_existing.status, &on_existing.body),
+            (on_missing.status, &on_missing.body),
+            "{function}"
+        );
+    }
+    // A doctor's list holds their care patients only (not emergency grants).
+    for (who, listed) in [(2, true), (3, false), (4, false)] {
+        let reply = env
+            .call(
+                "patients-list",
+                aimed("patients-list/list.json", patient, ids[who].1.as_ref()),
+            )
+            .await;
+        let found = reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["patient_id"] == patient.to_string());
+        assert_eq!(found, listed, "{}: {reply:?}", ids[who].0);
+    }
+    // Every access under the grant is in the trail as emergency, and only those.
+    let trail = env.audit_trail(patient).await;
+    let emergency: Vec<_> = trail
+        .iter()
+        .filter(|e| e.emergency_grant == Some(grant.grant_id))
+        .collect();
+    assert!(
+        emergency.iter().all(|e| e.actor_id == emergency_doctor),
+        "{emergency:?}"
+    );
+    let actions: HashSet<Action> = emergency.iter().map(|e| e.action).collect();
+    for action in [
+        Action::EmergencyAccess,
+        Action::ReadProfile,
+        Action::AddHistory,
+        Action::ReadHistory,
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action:?} not audited as emergency"
+        );
+    }
+    assert!(
+        trail
+            .iter()
+            .filter(|e| e.actor_id == care_doctor)
+            .all(|e| e.emergency_grant.is_none())
+    );
+    // Those allowed to know get 404 for a missing patient: admins, and a doctor assigned to it.
+    let missing = Uuid::new_v4();
+    env.assign(care_doctor, missing).await;
+    for token in [ids[2].1.as_ref(), ids[5].1.as_ref()] {
+        for (function, sample) in [
+            ("patients-get", "patients-get/get.json"),
+            ("patients-history-list", "patients-history-list/list.json"),
+            ("patients-history-add", "patients-history-add/add.json"),
+        ] {
+            let reply = env.call(function, aimed(sample, missing, token)).await;
+            reply.assert_problem(404, None);
+        }
     }
 }
 
@@ -408,12 +501,12 @@ async fn pagination_over_250_patients_returns_each_once_even_with_concurrent_ins
         .await;
         expected.extend(chunk.iter().copied());
     }
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let admin = env.token(Uuid::new_v4(), Role::Admin);
     let mut seen: Vec<Uuid> = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let ev = aimed("patients-list/list.json", Uuid::nil(), Some(&doctor));
+        let ev = aimed("patients-list/list.json", Uuid::nil(), Some(&admin));
         let ev = match &cursor {
             Some(c) => with_query(ev, &[("limit", "37"), ("cursor", c)]),
             None => with_query(ev, &[("limit", "37")]),
@@ -453,15 +546,63 @@ async fn pagination_over_250_patients_returns_each_once_even_with_concurrent_ins
         expected.difference(&unique).count()
     );
 
-    // A cursor from elsewhere, or garbage, is a 400 naming it; so is a bad limit.
-    for (field, value) in [("cursor", "garbage"), ("limit", "0"), ("limit", "101")] {
+    // A doctor pages through their care patients only, each once, the name prefix applied.
+    let doctor_id = Uuid::new_v4();
+    let mine = &seeds[..60];
+    for chunk in mine.chunks(20) {
+        futures::future::join_all(chunk.iter().map(|p| env.assign(doctor_id, *p))).await;
+    }
+    let doctor = env.token(doctor_id, Role::Doctor);
+    let (mut listed, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let mut query = vec![("limit", "7"), ("name_prefix", "alex")];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c));
+        }
         let ev = with_query(
             aimed("patients-list/list.json", Uuid::nil(), Some(&doctor)),
-            &[(field, value)],
+            &query,
         );
-        env.call("patients-list", ev)
-            .await
-            .assert_problem(400, Some(field));
+        let reply = env.call("patients-list", ev).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let items = reply.body["items"].as_array().unwrap();
+        assert!(items.len() <= 7);
+        listed.extend(items.iter().map(|p| {
+            assert_eq!(p["full_name"], "Alex Sample");
+            p["patient_id"].as_str().unwrap().parse::<Uuid>().unwrap()
+        }));
+        pages += 1;
+        match reply.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 30, "pagination does not end");
+    }
+    // Seeded in chunks of 25, alternating names within each chunk.
+    let alexes: HashSet<Uuid> = mine
+        .iter()
+        .enumerate()
+        .filter(|(g, _)| (g % 25) % 2 == 0)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(
+        listed.len(),
+        alexes.len(),
+        "a care patient was listed twice"
+    );
+    assert_eq!(listed.iter().copied().collect::<HashSet<_>>(), alexes);
+
+    // A cursor from elsewhere, or garbage, is a 400 naming it; so is a bad limit.
+    for token in [&admin, &doctor] {
+        for (field, value) in [("cursor", "garbage"), ("limit", "0"), ("limit", "101")] {
+            let ev = with_query(
+                aimed("patients-list/list.json", Uuid::nil(), Some(token)),
+                &[(field, value)],
+            );
+            env.call("patients-list", ev)
+                .await
+                .assert_problem(400, Some(field));
+        }
     }
 }
 
@@ -470,7 +611,9 @@ async fn history_is_newest_first_paginated_and_immutable() {
     let env = TestEnv::new().await;
     let patient = Uuid::new_v4();
     seed_profile(&env, patient, "Hist Example").await;
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let doctor_id = Uuid::new_v4();
+    env.assign(doctor_id, patient).await;
+    let doctor = env.token(doctor_id, Role::Doctor);
     for i in 0..5 {
         let ev = with_body(
             aimed("patients-history-add/add.json", patient, Some(&doctor)),
@@ -535,7 +678,9 @@ async fn every_access_lands_in_the_patients_audit_trail() {
     let patient = Uuid::new_v4();
     seed_profile(&env, patient, "Audit Example").await;
     let me = env.token(patient, Role::Patient);
-    let doctor = env.token(Uuid::new_v4(), Role::Doctor);
+    let doctor_id = Uuid::new_v4();
+    env.assign(doctor_id, patient).await;
+    let doctor = env.token(doctor_id, Role::Doctor);
     let snoop = env.token(Uuid::new_v4(), Role::Patient);
     let (get, add) = ("patients-get/get.json", "patients-history-add/add.json");
     for (function, sample, token, status) in [
@@ -553,6 +698,8 @@ async fn every_access_lands_in_the_patients_audit_trail() {
     let trail = env.audit_trail(patient).await;
     let summary: Vec<(Uuid, Action, Outcome)> = trail
         .iter()
+        // The doctor's care-team assignment (the set-up) is audited too, by its admin.
+        .filter(|e| e.action != Action::ManageCareTeam)
         .map(|e| (e.actor_id, e.action, e.outcome))
         .collect();
     assert_eq!(

@@ -211,7 +211,7 @@ async fn runner_starts_a_kafka_broker_serving_the_topics() {
 }
 
 #[tokio::test]
-async fn a_booking_through_the_runner_is_invoiced_within_seconds() {
+async fn a_booking_through_the_runner_is_invoiced_and_opens_the_record_to_its_doctor() {
     let r = start_runner().await;
     let (doctor, patient) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     insert_user(&r.db, doctor, Role::Doctor).await;
@@ -257,4 +257,28 @@ async fn a_booking_through_the_runner_is_invoiced_within_seconds() {
         )
         .await;
     assert_eq!((status, &one), (200, &invoice));
+    // The same event reached care-relationships: the doctor now reaches the patient's record
+    // (outbox → Kafka → care-relationships → the records table → the policy).
+    let doctor_token = r
+        .stack
+        .deps
+        .issuer
+        .issue(doctor, Role::Doctor)
+        .unwrap()
+        .token;
+    let path = format!("/patients/{patient}/history");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, _, body) = r.send("GET", &path, Some(&doctor_token), None).await;
+        // 404: allowed, and the patient has no profile yet.
+        if status == 404 {
+            break;
+        }
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the booking gave its doctor no access within 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -573,3 +573,21 @@ pub async fn create_sample_profile(
         .await
         .unwrap();
 }
+
+/// A Lambda Kafka event (self-managed) with these values on partition 0, offsets from `first`.
+pub fn kafka_event(values: &[Value], first: i64) -> Value {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let records: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::json!({"topic": "appointments", "partition": 0, "offset": first + i as i64,
+                   "timestamp": 1_764_064_800_000i64, "timestampType": "CREATE_TIME",
+                   "key": STANDARD.encode(v["data"]["doctor_id"].as_str().unwrap_or("k")),
+                   "value": STANDARD.encode(v.to_string()), "headers": []})
+        })
+        .collect();
+    serde_json::json!({"eventSource": "SelfManagedKafka", "bootstrapServers": "localhost:9092",
+           "records": {"appointments-0": records}})
+}
