@@ -95,8 +95,8 @@ async fn appointments_open_and_close_a_doctors_access_through_the_projection() {
 
     // An upcoming appointment opens the record; redelivery changes nothing.
     let upcoming = booked(patient, doctor, Duration::days(2));
-    deliver(&f, &[upcoming.clone()], 0).await;
-    deliver(&f, &[upcoming.clone()], 0).await;
+    deliver(&f, std::slice::from_ref(&upcoming), 0).await;
+    deliver(&f, std::slice::from_ref(&upcoming), 0).await;
     assert_eq!(
         status(env.call("patients-get", get_profile(patient, &token)).await),
         200
