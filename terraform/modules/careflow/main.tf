@@ -16,20 +16,20 @@ locals {
   template_names  = toset(flatten(regexall("(?m)^  ([A-Za-z][A-Za-z0-9]*):", local.template_params)))
 
   offered_parameters = merge({
-    Stage                     = var.stage
-    JwtIssuer                 = var.jwt_issuer
-    JwtAudience               = var.jwt_audience
-    JwtPublicJwks             = var.jwt_public_jwks
-    SigningKeySecretArn       = module.secrets.signing_key_secret_arn
-    DatabaseUrl               = module.database.database_url
-    DatabaseSecretArn         = module.database.secret_arn
-    SubnetIds                 = join(",", module.network.private_subnet_ids)
-    SecurityGroupIds          = module.network.lambda_security_group_id
-    CorsAllowedOrigins        = join(",", var.cors_allowed_origins)
-    KafkaBootstrapServers     = module.kafka.bootstrap_servers
-    KafkaCredentialsSecretArn = module.secrets.kafka_secret_arns["lambda"]
-    LogsKmsKeyArn             = module.kms.key_arn
-    SecretsKmsKeyArn          = module.kms.key_arn # encrypts the three secrets: their readers get kms:Decrypt
+    Stage                      = var.stage
+    JwtIssuer                  = var.jwt_issuer
+    JwtAudience                = var.jwt_audience
+    JwtPublicJwks              = var.jwt_public_jwks
+    SigningKeySecretArn        = module.secrets.signing_key_secret_arn
+    DatabaseUrl                = module.database.database_url
+    DatabaseSecretArn          = module.database.secret_arn
+    SubnetIds                  = join(",", module.network.private_subnet_ids)
+    SecurityGroupIds           = module.network.lambda_security_group_id
+    CorsAllowedOrigins         = join(",", var.cors_allowed_origins)
+    KafkaBootstrapServers      = module.kafka.bootstrap_servers
+    KafkaCredentialsSecretArn  = module.secrets.kafka_secret_arns["lambda"]
+    LogsKmsKeyArn              = module.kms.key_arn
+    SecretsKmsKeyArn           = module.kms.key_arn # encrypts the three secrets: their readers get kms:Decrypt
     CareRelationshipWindowDays = tostring(var.care_relationship_window_days)
     EmergencyAccessMinutes     = tostring(var.emergency_access_minutes)
   }, var.sam_extra_parameters)
