@@ -70,6 +70,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "auth-login",
     "auth-logout",
     "auth-me",
+    "auth-mfa",
     "auth-refresh",
     "auth-register",
     "doctors-list",
@@ -89,6 +90,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "patients-list",
     "patients-update",
     "users-create-doctor",
+    "users-mfa-reset",
 ];
 
 /// The Kafka-triggered functions.
@@ -122,6 +124,7 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "auth-login" => erase(auth_login::AuthLogin::from_vars(vars).await?),
         "auth-logout" => erase(auth_logout::AuthLogout::from_vars(vars).await?),
         "auth-me" => erase(auth_me::AuthMe::from_vars(vars).await?),
+        "auth-mfa" => erase(auth_mfa::AuthMfa::from_vars(vars).await?),
         "auth-refresh" => erase(auth_refresh::AuthRefresh::from_vars(vars).await?),
         "auth-register" => erase(auth_register::AuthRegister::from_vars(vars).await?),
         "doctors-list" => erase(doctors_list::DoctorsList::from_vars(vars).await?),
@@ -149,6 +152,7 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "users-create-doctor" => {
             erase(users_create_doctor::UsersCreateDoctor::from_vars(vars).await?)
         }
+        "users-mfa-reset" => erase(users_mfa_reset::UsersMfaReset::from_vars(vars).await?),
         other => {
             return Err(ConfigError::Load {
                 what: "an HTTP function",

@@ -308,6 +308,7 @@ pub fn authenticate(req: &Request, verifier: &Verifier) -> Result<Caller> {
             "token does not match the authorizer".into(),
         ));
     }
+    crate::policy::session_admissible(claims.role, &claims.amr)?;
     Ok(Caller {
         user_id: claims.sub,
         role: claims.role,

@@ -374,6 +374,29 @@ pub fn create_doctor(caller: &Caller) -> Result<Role> {
     allow(caller.role == Role::Admin).map(|()| Role::Doctor)
 }
 
+/// Whether an account of `role` must present a second factor (TOTP) before it gets tokens:
+/// staff, who reach many patients' records.
+pub fn requires_second_factor(role: Role) -> bool {
+    matches!(role, Role::Doctor | Role::Admin)
+}
+
+/// Whether a session whose token says `amr` may act as `role`: a staff token without a second
+/// factor is refused (401), whoever signed it.
+pub fn session_admissible(role: Role, amr: &[String]) -> Result<()> {
+    if requires_second_factor(role) && !crate::auth::Amr::is_multi_factor(amr) {
+        return Err(Error::Unauthenticated(
+            "this account needs a second factor; log in again".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Resetting an account's second factor (a lost phone): admins, for another account (an admin
+/// who lost theirs asks another admin).
+pub fn reset_second_factor(caller: &Caller, account: Uuid) -> Result<()> {
+    allow(caller.role == Role::Admin && caller.user_id != account)
+}
+
 /// The role self-registration gives: always a patient.
 pub const REGISTERED_ROLE: Role = Role::Patient;
 
@@ -597,6 +620,30 @@ mod tests {
             assert_eq!(read_analytics(&c).is_ok(), admin);
             assert_eq!(create_doctor(&c).is_ok(), admin);
         }
+    }
+
+    #[test]
+    fn staff_sessions_need_a_second_factor() {
+        let amr = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+        for (role, values, admissible) in [
+            (Role::Patient, amr(&["pwd"]), true),
+            (Role::Patient, amr(&[]), true),
+            (Role::Doctor, amr(&["pwd"]), false),
+            (Role::Doctor, amr(&[]), false),
+            (Role::Doctor, amr(&["pwd", "otp", "mfa"]), true),
+            (Role::Admin, amr(&["pwd", "otp"]), false),
+            (Role::Admin, amr(&["pwd", "mfa"]), true),
+        ] {
+            assert_eq!(
+                session_admissible(role, &values).is_ok(),
+                admissible,
+                "{role:?} {values:?}"
+            );
+        }
+        let (a, d) = (caller(Role::Admin), caller(Role::Doctor));
+        assert!(reset_second_factor(&a, Uuid::from_u128(2)).is_ok());
+        assert!(reset_second_factor(&a, a.user_id).is_err(), "not their own");
+        assert!(reset_second_factor(&d, Uuid::from_u128(2)).is_err());
     }
 
     #[test]

@@ -15,6 +15,9 @@ const PHONE = { width: 390, height: 844 };
 const run = Date.now().toString(36);
 const PATIENT = { name: "Pat E2E", email: `pat-${run}@example.com`, password: "a long passphrase 1" };
 const DOCTOR = { name: "Dr Ada E2E", email: `ada-${run}@clinic.example`, password: "stethoscope orbit 1", specialty: "Cardiology" };
+// A doctor outside the patient's care: created through the API, breaks the glass.
+const DOCTOR2 = { name: "Dr Bo E2E", email: `bo-${run}@clinic.example`, password: "defibrillator paddle 2", specialty: "Emergency medicine" };
+const EMERGENCY_REASON = `Unconscious in the emergency department, need allergies (${run})`;
 // A day far enough ahead that reruns against a kept database rarely collide.
 const DAY = new Date(Date.now() + (2 + (Date.now() % 200)) * 86_400_000).toISOString().slice(0, 10);
 
@@ -80,8 +83,30 @@ async function apiJson(path, init = {}) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
+/** An access token from the API directly (for set-up the portal is not under test for). */
+async function token(who) {
+  const login = await apiJson("/auth/login", { method: "POST", body: JSON.stringify({ email: who.email, password: who.password }) });
+  assert.equal(login.status, 200, `login of ${who.email}: ${JSON.stringify(login.body)}`);
+  return login.body.access_token;
+}
+
+/** Follows a paged list's "More" until `row` is shown (access logs and grants are newest first). */
+async function untilShown(page, row) {
+  const more = page.getByRole("button", { name: "More", exact: true });
+  for (let i = 0; i < 20; i++) {
+    await row.or(more).first().waitFor();
+    if (await row.count()) return;
+    const shown = await page.locator("tbody tr").count();
+    await more.click();
+    // The next page appended, or the list ended.
+    await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length > n || ![...document.querySelectorAll("button")].some((b) => b.textContent.trim() === "More"), shown);
+  }
+  await row.waitFor({ timeout: 1 });
+}
+
 let initialTotal = 0;
 let doctorId;
+let patientId;
 
 test("admin signs in and creates a doctor", async () => {
   assert.ok(ADMIN.password, "CAREFLOW_E2E_ADMIN_PASSWORD is not set (run scripts/test-web.sh)");
@@ -281,4 +306,127 @@ test("the admin's analytics chart moves with the bookings", async () => {
   assert.ok(total > initialTotal, `the chart did not move: total ${total}, before ${initialTotal}${alert ? `; page shows: ${alert}` : ""}`);
   assert.ok((await page.getByTestId("chart-bar").count()) > 0);
   await shoot(page, "admin-analytics", [page.getByTestId("analytics-chart")]);
+});
+
+test("the patient sees who looked at their record and their care team", async () => {
+  const page = pages.patient;
+  patientId = (await apiJson("/me", { headers: { authorization: `Bearer ${await token(PATIENT)}` } })).body.user_id;
+  await nav(page, "Access log").click();
+  await page.getByRole("heading", { name: "Who looked at my record" }).waitFor();
+  // The doctor opened the record in an earlier step: newest first, well within the first page.
+  const read = page.locator("tbody tr").filter({ hasText: DOCTOR.name }).filter({ hasText: "Read profile" }).first();
+  await untilShown(page, read);
+  assert.equal(await read.getAttribute("data-emergency"), "false");
+  await read.getByText("Allowed", { exact: true }).waitFor();
+  // The oldest line, possibly a page or two down (the lab page polled while the PDF was read).
+  await untilShown(page, page.locator("tbody tr").filter({ hasText: "Created the profile" }).filter({ hasText: "You" }).first());
+  await shoot(page, "patient-access-log", [page.getByRole("heading", { name: "Who looked at my record" }), read]);
+
+  await nav(page, "Care team").click();
+  await page.getByRole("heading", { name: "My care team" }).waitFor();
+  const visit = page.locator('tbody tr[data-kind="appointment"]').filter({ hasText: DOCTOR.name });
+  await visit.filter({ hasText: "Active" }).first().waitFor(); // the consultation
+  await visit.filter({ hasText: "Cancelled" }).first().waitFor(); // the cancelled follow-up
+  await shoot(page, "patient-care-team", [page.getByRole("heading", { name: "My care team" }), visit.first()]);
+});
+
+test("the admin assigns the doctor to the patient's care team and ends it", async () => {
+  const page = pages.admin;
+  await nav(page, "Care teams").click();
+  const find = page.getByRole("search", { name: "Find a patient's care team" });
+  await find.getByLabel("Patient ID").fill("not-an-id");
+  await find.getByRole("button", { name: "Show care team" }).click();
+  await find.getByText("Enter a patient ID").waitFor();
+  await find.getByLabel("Patient ID").fill(patientId);
+  await find.getByRole("button", { name: "Show care team" }).click();
+  await page.waitForURL(new RegExp(`#/admin/care-teams/${patientId}$`));
+  await page.getByRole("heading", { name: `Care team of ${PATIENT.name}` }).waitFor();
+  const rows = page.locator("tbody tr").filter({ hasText: DOCTOR.name });
+  await rows.and(page.locator('[data-kind="appointment"][data-active="true"]')).first().waitFor();
+
+  const form = page.getByRole("form", { name: "Assign a doctor" });
+  await form.getByRole("button", { name: "Assign doctor" }).click();
+  await form.getByText("Choose a doctor.").waitFor(); // validated before sending
+  await form.getByText("Choose when the assignment ends.").waitFor();
+  await form.getByLabel("Doctor", { exact: true }).selectOption({ label: `${DOCTOR.name} — ${DOCTOR.specialty}` });
+  // The browser runs in UTC: 90 days ahead, at noon.
+  const until = `${new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10)}T12:00`;
+  await form.getByLabel("Until").fill(until);
+  await form.getByLabel("Reason (optional)").fill("Cardiology programme");
+  await form.getByRole("button", { name: "Assign doctor" }).click();
+  await form.getByText(`${DOCTOR.name} is on the care team until`).waitFor();
+  const assignment = page.locator('tbody tr[data-kind="care_team"]').filter({ hasText: DOCTOR.name });
+  await assignment.filter({ hasText: "Cardiology programme" }).getByText("Active", { exact: true }).waitFor();
+  await shoot(page, "admin-care-team", [page.getByRole("heading", { name: `Care team of ${PATIENT.name}` }), assignment]);
+
+  await assignment.getByRole("button", { name: `End ${DOCTOR.name}'s assignment` }).click(); // confirm() accepted
+  await assignment.getByText("Ended", { exact: true }).waitFor();
+  assert.equal(await assignment.getByRole("button", { name: /End .* assignment/ }).count(), 0);
+});
+
+test("a doctor outside the patient's care is refused, breaks the glass and sees the record", async () => {
+  const admin = await token(ADMIN);
+  const created = await apiJson("/users/doctors", {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}` },
+    body: JSON.stringify({ email: DOCTOR2.email, password: DOCTOR2.password, full_name: DOCTOR2.name, specialty: DOCTOR2.specialty }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  const page = await newPage("doctor2");
+  await signIn(page, DOCTOR2);
+  await nav(page, "Patients").click();
+  await page.getByText("No patients in your care yet.").waitFor(); // only patients in their care
+  const open = page.getByRole("form", { name: "Open a patient by ID" });
+  await open.getByLabel("Patient ID").fill(patientId);
+  await open.getByRole("button", { name: "Open" }).click();
+  await page.getByRole("alert").filter({ hasText: "This record is closed to you" }).waitFor();
+  assert.equal(await page.getByRole("heading", { name: PATIENT.name }).count(), 0, "no record before the glass is broken");
+
+  const form = page.getByRole("form", { name: "Emergency access" });
+  await form.getByText("time-limited").waitFor();
+  await form.getByLabel("Reason for emergency access").fill("urgent");
+  await form.getByRole("button", { name: "Open emergency access" }).click();
+  await form.getByText("in at least 10 characters").waitFor(); // validated before sending
+  await form.getByLabel("Reason for emergency access").fill(EMERGENCY_REASON);
+  await shoot(page, "doctor-emergency-access", [form]);
+  await form.getByRole("button", { name: "Open emergency access" }).click();
+
+  await page.getByRole("heading", { name: PATIENT.name }).waitFor();
+  await page.getByRole("status").filter({ hasText: "Emergency access open until" }).waitFor();
+  await page.getByTestId("history-entry").filter({ hasText: "Mild leukocytosis" }).waitFor();
+  await page.getByTestId("lab-report").filter({ hasText: "blood-work.pdf" }).first().waitFor();
+  await shoot(page, "doctor-emergency-record", [page.getByRole("heading", { name: PATIENT.name }), page.getByTestId("history-entry").first()]);
+});
+
+test("the patient sees the emergency access marked in the log and the care team", async () => {
+  const page = pages.patient;
+  await nav(page, "Access log").click();
+  await page.getByRole("heading", { name: "Who looked at my record" }).waitFor();
+  const byBo = page.locator("tbody tr").filter({ hasText: DOCTOR2.name });
+  const emergencyRead = byBo.and(page.locator('[data-emergency="true"]')).filter({ hasText: "Read profile" }).first();
+  await untilShown(page, emergencyRead);
+  await emergencyRead.getByText("Emergency access", { exact: true }).waitFor();
+  await byBo.and(page.locator('[data-emergency="true"]')).filter({ hasText: "Opened emergency access" }).first().waitFor();
+  // The refusal before the glass was broken is listed too, and is not an emergency access.
+  const refused = byBo.filter({ hasText: "Refused" }).first();
+  await refused.waitFor();
+  assert.equal(await refused.getAttribute("data-emergency"), "false");
+  await shoot(page, "patient-access-log-emergency", [emergencyRead]);
+
+  await nav(page, "Care team").click();
+  const grant = page.locator('tbody tr[data-kind="emergency"]').filter({ hasText: DOCTOR2.name });
+  await grant.filter({ hasText: EMERGENCY_REASON }).getByText("Active", { exact: true }).waitFor();
+});
+
+test("the admin sees the grant among the emergency access grants", async () => {
+  const page = pages.admin;
+  await nav(page, "Emergency access").click();
+  await page.getByRole("heading", { name: "Emergency access grants" }).waitFor();
+  const row = page.locator("tbody tr").filter({ hasText: EMERGENCY_REASON });
+  await untilShown(page, row);
+  await row.getByText(DOCTOR2.name).waitFor();
+  await row.getByRole("link", { name: patientId }).waitFor();
+  await row.getByText("Open", { exact: true }).waitFor();
+  await shoot(page, "admin-emergency-grants", [page.getByRole("heading", { name: "Emergency access grants" }), row]);
 });

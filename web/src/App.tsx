@@ -5,6 +5,7 @@ import { ErrorBanner } from "./components/ui";
 import { AnalyticsPage, DoctorsPage } from "./pages/admin";
 import { AppointmentsPage, BookPage } from "./pages/appointments";
 import { LoginPage, RegisterPage, homeFor } from "./pages/auth";
+import { AccessLogPage, CareTeamsPage, EmergencyGrantsPage, MyCareTeamPage } from "./pages/care";
 import { InvoicesPage } from "./pages/invoices";
 import { LabPage } from "./pages/lab";
 import { ProfilePage } from "./pages/profile";
@@ -18,6 +19,8 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
     { href: "/invoices", label: "Invoices" },
     { href: "/lab", label: "Lab reports" },
     { href: "/profile", label: "Profile" },
+    { href: "/care-team", label: "Care team" },
+    { href: "/access-log", label: "Access log" },
   ],
   doctor: [
     { href: "/schedule", label: "Schedule" },
@@ -29,6 +32,8 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
     { href: "/admin/doctors", label: "Doctors" },
     { href: "/admin/appointments", label: "Appointments" },
     { href: "/patients", label: "Patients" },
+    { href: "/admin/care-teams", label: "Care teams" },
+    { href: "/admin/emergency-access", label: "Emergency access" },
   ],
 };
 
@@ -40,6 +45,8 @@ function Page({ route, role, userId }: { route: string; role: Role; userId: stri
   if (route === "/invoices" && allow("patient", "doctor")) return <InvoicesPage />;
   if (route === "/lab" && allow("patient")) return <LabPage patientId={userId} />;
   if (route === "/profile" && allow("patient")) return <ProfilePage />;
+  if (route === "/care-team" && allow("patient")) return <MyCareTeamPage patientId={userId} />;
+  if (route === "/access-log" && allow("patient")) return <AccessLogPage patientId={userId} />;
   if (route === "/schedule" && allow("doctor")) return <AppointmentsPage />;
   if (route === "/patients" && allow("doctor", "admin")) return <PatientsPage />;
   if ((m = match("/patients/:id", route)) && allow("doctor", "admin")) return <PatientRecordPage patientId={m.id} />;
@@ -47,6 +54,9 @@ function Page({ route, role, userId }: { route: string; role: Role; userId: stri
   if (route === "/admin/invoices" && allow("admin")) return <InvoicesPage />;
   if (route === "/admin/doctors" && allow("admin")) return <DoctorsPage />;
   if (route === "/admin/appointments" && allow("admin")) return <AppointmentsPage />;
+  if (route === "/admin/care-teams" && allow("admin")) return <CareTeamsPage />;
+  if ((m = match("/admin/care-teams/:id", route)) && allow("admin")) return <CareTeamsPage key={m.id} patientId={m.id} />;
+  if (route === "/admin/emergency-access" && allow("admin")) return <EmergencyGrantsPage />;
   return <ErrorBanner error="This page does not exist or is not available to your account." />;
 }
 

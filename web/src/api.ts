@@ -97,7 +97,8 @@ async function toError(res: Response): Promise<ApiError> {
 }
 
 export function humanField(field: string) {
-  const s = field.replace(/[_.]/g, " ");
+  // `date_of_birth`, `address.city` and path parameters such as `doctorId` alike.
+  const s = field.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/[_.]/g, " ").toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
@@ -316,6 +317,50 @@ export interface HistoryEntry {
   author_role: string;
   recorded_at: string;
 }
+/** One line of a patient's access log (newest first). */
+export interface AccessLogEntry {
+  event_id: string;
+  patient_id: string;
+  actor_id: string;
+  actor_role: Role;
+  action: string;
+  outcome: "allowed" | "denied" | "not_found";
+  at: string;
+  emergency: boolean;
+  emergency_grant?: string | null;
+}
+export const ACTION_LABELS: Record<string, string> = {
+  create_profile: "Created the profile",
+  read_profile: "Read profile",
+  update_profile: "Updated the profile",
+  list_profiles: "Listed patients",
+  add_history: "Added a history entry",
+  read_history: "Read medical history",
+  upload_lab_report: "Uploaded a lab report",
+  read_lab_reports: "Read lab reports",
+  read_care_team: "Read the care team",
+  manage_care_team: "Changed the care team",
+  emergency_access: "Opened emergency access",
+  read_access_log: "Read this access log",
+};
+export const actionLabel = (a: string) => ACTION_LABELS[a] ?? a.replace(/_/g, " ");
+
+/** A doctor's link to a patient; `kind` says which fields it has. */
+export type CareEntry = { patient_id: string; doctor_id: string; active: boolean } & (
+  | { kind: "appointment"; appointment_id: string; start_time: string; cancelled: boolean }
+  | { kind: "care_team"; since: string; until: string; assigned_by: string; reason?: string | null }
+  | { kind: "emergency"; grant_id: string; granted_at: string; expires_at: string; reason: string }
+);
+export interface EmergencyGrant {
+  grant_id: string;
+  patient_id: string;
+  doctor_id: string;
+  reason: string;
+  granted_at: string;
+  expires_at: string;
+}
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface AnalyticsWindow {
   window_start: string;
   window_end: string;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { errorMessage } from "./api";
+import { errorMessage, type Page } from "./api";
 
 /** Loads data on mount (and when deps change); `reload` refetches. */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
@@ -38,4 +38,35 @@ export function useInterval(fn: () => void, ms: number, enabled = true) {
     const t = window.setInterval(() => ref.current(), ms);
     return () => window.clearInterval(t);
   }, [ms, enabled]);
+}
+
+/** A `{items, next_cursor}` list: the first page on mount (and when deps change); `more` appends
+ *  the next one. A failed `more` keeps what was loaded and sets `error`. */
+export function usePaged<T>(fn: (cursor?: string) => Promise<Page<T>>, deps: unknown[]) {
+  const [items, setItems] = useState<T[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const seq = useRef(0);
+  const load = useCallback(async (cursor?: string) => {
+    const n = cursor ? seq.current : ++seq.current;
+    setLoading(true);
+    setError(null);
+    try {
+      const p = await fn(cursor);
+      if (n === seq.current) {
+        setItems((prev) => (cursor ? [...(prev ?? []), ...p.items] : p.items));
+        setNext(p.next_cursor);
+      }
+    } catch (e) {
+      if (n === seq.current) setError(errorMessage(e));
+    } finally {
+      if (n === seq.current) setLoading(false);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  return { items, next, error, loading, reload: () => load(), more: () => (next ? load(next) : Promise.resolve()) };
 }

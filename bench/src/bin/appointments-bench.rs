@@ -107,7 +107,13 @@ async fn main() -> anyhow::Result<()> {
         event
     };
 
-    let token0 = issuer.issue(patients[TASKS], Role::Patient)?.token;
+    let token0 = issuer
+        .issue(
+            patients[TASKS],
+            Role::Patient,
+            careflow::auth::Amr::Password,
+        )?
+        .token;
     let started = Instant::now();
     for n in 0..SEQUENTIAL {
         let ev = booking(&token0, patients[TASKS], n, doctors[n % doctors.len()]);
@@ -120,7 +126,9 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for t in 0..TASKS {
         let handler = handler.clone();
-        let token = issuer.issue(patients[t], Role::Patient)?.token;
+        let token = issuer
+            .issue(patients[t], Role::Patient, careflow::auth::Amr::Password)?
+            .token;
         let (patient, doctors, booking) = (patients[t], doctors.clone(), booking.clone());
         tasks.push(tokio::spawn(async move {
             for i in 0..CONCURRENT / TASKS {

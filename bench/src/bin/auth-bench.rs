@@ -138,7 +138,11 @@ async fn main() -> anyhow::Result<()> {
     let (mut signing, mut verifying) = (Vec::new(), Vec::new());
     for _ in 0..1000 {
         let start = Instant::now();
-        let token = issuer.issue(uuid::Uuid::new_v4(), Role::Patient)?;
+        let token = issuer.issue(
+            uuid::Uuid::new_v4(),
+            Role::Patient,
+            careflow::auth::Amr::Password,
+        )?;
         signing.push(start.elapsed());
         let start = Instant::now();
         verifier.verify(&token.token)?;

@@ -68,7 +68,25 @@ async fn main() -> anyhow::Result<()> {
         &settings,
     )?;
     let issuer = TokenIssuer::new(key, settings, Duration::from_secs(900));
-    let doctor = issuer.issue(Uuid::new_v4(), Role::Doctor)?;
+    let doctor_id = Uuid::new_v4();
+    // The doctor reads patients in their care (a care-team assignment each), as in a clinic.
+    let admin = Caller {
+        user_id: Uuid::new_v4(),
+        role: Role::Admin,
+    };
+    let until = chrono::Utc::now() + chrono::Duration::days(1);
+    for id in &ids {
+        patients
+            .care()
+            .assign(&admin, *id, doctor_id, until, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let doctor = issuer.issue(
+        doctor_id,
+        Role::Doctor,
+        careflow::auth::Amr::PasswordAndTotp,
+    )?;
     let handler = Arc::new(patients_get::PatientsGet::new(patients, verifier));
     let sample: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         root.join("events/patients-get/get.json"),
@@ -97,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
          p50 {p50:.2} ms, p99 {p99:.2} ms, mean {mean:.2} ms"
     );
     println!(
-        "(each read: token verification, one consistent GetItem, one audit PutItem via BatchWriteItem)"
+        "(each read: token verification, one consistent Query of the doctor's care links, one consistent GetItem, one audit PutItem via BatchWriteItem)"
     );
     Ok(())
 }

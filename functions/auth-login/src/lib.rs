@@ -1,4 +1,6 @@
-//! `POST /auth/login`: e-mail and password in, a short-lived access token and a refresh token out.
+//! `POST /auth/login`: e-mail and password in; a short-lived access token and a refresh token
+//! out, or, for staff (doctors and admins), a second-factor challenge (`auth-mfa` turns it into
+//! tokens).
 
 use careflow::Result;
 use careflow::auth::accounts::{Accounts, Sessions};
@@ -30,10 +32,10 @@ impl AuthLogin {
 impl HttpHandler for AuthLogin {
     async fn handle(&self, req: Request) -> Result<Response<Body>> {
         let body: LoginRequest = json_body(&req, DEFAULT_BODY_LIMIT)?;
-        let tokens = self
+        let outcome = self
             .0
             .login(&body.email, &body.password, client_ip(&req))
             .await?;
-        json_no_store(200, &tokens)
+        json_no_store(200, &outcome)
     }
 }

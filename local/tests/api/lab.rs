@@ -833,7 +833,7 @@ async fn the_runner_relays_uploads_to_lab_processor() {
     let token = stack
         .deps
         .issuer
-        .issue(patient, Role::Patient)
+        .issue(patient, Role::Patient, careflow::auth::Amr::Password)
         .unwrap()
         .token;
     let (http, base) = (&runner.http, &runner.base);

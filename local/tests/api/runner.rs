@@ -220,7 +220,7 @@ async fn a_booking_through_the_runner_is_invoiced_and_opens_the_record_to_its_do
         .stack
         .deps
         .issuer
-        .issue(patient, Role::Patient)
+        .issue(patient, Role::Patient, careflow::auth::Amr::Password)
         .unwrap()
         .token;
     let start = (chrono::Utc::now() + chrono::Duration::days(3))
@@ -263,7 +263,7 @@ async fn a_booking_through_the_runner_is_invoiced_and_opens_the_record_to_its_do
         .stack
         .deps
         .issuer
-        .issue(doctor, Role::Doctor)
+        .issue(doctor, Role::Doctor, careflow::auth::Amr::PasswordAndTotp)
         .unwrap()
         .token;
     let path = format!("/patients/{patient}/history");

@@ -381,12 +381,18 @@ impl TestEnv {
     }
 
     pub fn token_for(&self, user: &User) -> AccessToken {
-        self.deps.issuer.issue(user.user_id, user.role).unwrap()
+        self.token(user.user_id, user.role)
     }
 
     /// A token for an identity that need not exist in PostgreSQL.
     pub fn token(&self, user_id: uuid::Uuid, role: Role) -> AccessToken {
-        self.deps.issuer.issue(user_id, role).unwrap()
+        // As login would issue it: staff tokens carry their second factor.
+        let amr = if careflow::policy::requires_second_factor(role) {
+            careflow::auth::Amr::PasswordAndTotp
+        } else {
+            careflow::auth::Amr::Password
+        };
+        self.deps.issuer.issue(user_id, role, amr).unwrap()
     }
 }
 

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::mfa::{LoginOutcome, Proof, Verified};
 use super::throttle::{self, Subject};
 use super::token::{SigningKey, SigningKeyDocument, TokenIssuer, TokenSettings};
-use super::{Caller, Role, password, refresh};
+use super::{Amr, Caller, Role, password, refresh};
 use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, SqlState};
 use crate::db::{column, enum_column};
@@ -160,9 +161,21 @@ impl Sessions {
         email: &str,
         password: &str,
         from: Option<IpAddr>,
-    ) -> Result<TokenPair> {
+    ) -> Result<LoginOutcome> {
         self.accounts
             .login(&self.issuer, email, password, from)
+            .await
+    }
+
+    /// [`Accounts::verify_second_factor`] from `from`.
+    pub async fn verify_second_factor(
+        &self,
+        mfa_token: &str,
+        proof: &Proof,
+        from: Option<IpAddr>,
+    ) -> Result<Verified> {
+        self.accounts
+            .verify_second_factor(&self.issuer, mfa_token, proof, from)
             .await
     }
 
@@ -352,7 +365,7 @@ impl Accounts {
         email: &str,
         pw: &str,
         from: Option<IpAddr>,
-    ) -> Result<TokenPair> {
+    ) -> Result<LoginOutcome> {
         let rejected = || Error::Unauthenticated("invalid e-mail or password".into());
         // A malformed e-mail cannot belong to anyone, but still costs one hash.
         let email = normalize_email("email", email).ok();
@@ -388,22 +401,47 @@ impl Accounts {
         throttle::succeeded(&client, &subjects).await?;
         let user_id: Uuid = column(&row, "id")?;
         let role: Role = enum_column(&row, "role")?;
+        if crate::policy::requires_second_factor(role) {
+            tracing::info!(user_id = %user_id, "password accepted; second factor required");
+            return self
+                .second_factor_challenge(&client, user_id)
+                .await
+                .map(LoginOutcome::SecondFactor);
+        }
+        let tokens = self
+            .start_session(&client, issuer, user_id, role, Amr::Password)
+            .await?;
+        tracing::info!(user_id = %user_id, "login succeeded");
+        Ok(LoginOutcome::Tokens(tokens))
+    }
+
+    /// Starts a refresh-token family for a session authenticated with `amr` and issues its
+    /// first access token.
+    pub(crate) async fn start_session(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        issuer: &TokenIssuer,
+        user_id: Uuid,
+        role: Role,
+        amr: Amr,
+    ) -> Result<TokenPair> {
         let (refresh_token, hash) = refresh::generate()?;
+        let amr_values: Vec<&str> = amr.values().to_vec();
         client
             .execute(
-                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+                "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, amr)
+                 VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)",
                 &[
                     &Uuid::new_v4(),
                     &Uuid::new_v4(),
                     &user_id,
                     &hash,
                     &(self.refresh_ttl.as_secs() as f64),
+                    &amr_values,
                 ],
             )
             .await?;
-        let access = issuer.issue(user_id, role)?;
-        tracing::info!(user_id = %user_id, "login succeeded");
+        let access = issuer.issue(user_id, role, amr)?;
         Ok(TokenPair {
             access_token: access.token,
             token_type: "Bearer",
@@ -444,7 +482,7 @@ impl Accounts {
         // rotated and is treated as reuse.
         let row = tx
             .query_opt(
-                "SELECT t.id, t.family_id, t.user_id, u.role,
+                "SELECT t.id, t.family_id, t.user_id, u.role, t.amr,
                         t.rotated_at IS NOT NULL AS rotated, t.revoked_at IS NOT NULL AS revoked,
                         t.expires_at <= now() AS expired
                  FROM refresh_tokens t JOIN users u ON u.id = t.user_id
@@ -460,6 +498,7 @@ impl Accounts {
             column(&row, "user_id")?,
         );
         let role: Role = enum_column(&row, "role")?;
+        let amr_values: Vec<String> = column(&row, "amr")?;
         let (rotated, revoked, expired): (bool, bool, bool) = (
             column(&row, "rotated")?,
             column(&row, "revoked")?,
@@ -479,6 +518,14 @@ impl Accounts {
         if expired {
             return Err(rejected("refresh token expired"));
         }
+        // The session keeps the factors it was opened with; a staff session without a second
+        // factor (from before MFA) cannot be refreshed into tokens the API would refuse.
+        let amr = Amr::from_values(&amr_values).unwrap_or(Amr::Password);
+        if crate::policy::session_admissible(role, amr_values.as_slice()).is_err() {
+            revoke_family(&tx, family).await?;
+            tx.commit().await?;
+            return Err(rejected("this account needs a second factor; log in again"));
+        }
         let (next, next_hash) = refresh::generate()?;
         tx.execute(
             "UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1",
@@ -486,18 +533,19 @@ impl Accounts {
         )
         .await?;
         tx.execute(
-            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
-             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+            "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, amr)
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)",
             &[
                 &Uuid::new_v4(),
                 &family,
                 &user_id,
                 &next_hash,
                 &(self.refresh_ttl.as_secs() as f64),
+                &amr_values,
             ],
         )
         .await?;
-        let access = issuer.issue(user_id, role)?;
+        let access = issuer.issue(user_id, role, amr)?;
         tx.commit().await?;
         Ok(TokenPair {
             access_token: access.token,

@@ -6,6 +6,8 @@ use uuid::Uuid;
 
 #[cfg(feature = "accounts")]
 pub mod accounts;
+#[cfg(feature = "accounts")]
+pub mod mfa;
 #[cfg(feature = "passwords")]
 pub mod password;
 #[cfg(feature = "tokens")]
@@ -14,6 +16,8 @@ pub mod refresh;
 pub mod throttle;
 #[cfg(feature = "tokens")]
 pub mod token;
+#[cfg(feature = "accounts")]
+pub mod totp;
 
 /// What a user may do. Stored as text in `users.role` and carried in the `role` claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +78,47 @@ pub struct Claims {
     pub iat: i64,
     /// Unique per token, so a token can be traced (never logged with its owner's data).
     pub jti: Uuid,
+    /// How the user authenticated (RFC 8176): see [`Amr`].
+    #[serde(default)]
+    pub amr: Vec<String>,
+}
+
+/// The authentication methods a session rests on, carried as the `amr` claim (RFC 8176 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amr {
+    /// A password alone.
+    Password,
+    /// A password and a TOTP code: `["pwd", "otp", "mfa"]`.
+    PasswordAndTotp,
+    /// A password and a single-use recovery code: `["pwd", "mfa"]`.
+    PasswordAndRecoveryCode,
+}
+
+impl Amr {
+    pub fn values(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndTotp => &["pwd", "otp", "mfa"],
+            Self::PasswordAndRecoveryCode => &["pwd", "mfa"],
+        }
+    }
+
+    /// The stored form of [`Self::values`] (refresh tokens keep it, so a refreshed session
+    /// keeps its factors).
+    pub fn from_values(values: &[String]) -> Option<Self> {
+        [
+            Self::Password,
+            Self::PasswordAndTotp,
+            Self::PasswordAndRecoveryCode,
+        ]
+        .into_iter()
+        .find(|a| a.values() == values)
+    }
+
+    /// Whether a second factor was presented.
+    pub fn is_multi_factor(values: &[String]) -> bool {
+        values.iter().any(|v| v == "mfa")
+    }
 }
 
 /// The authenticated caller of a request.

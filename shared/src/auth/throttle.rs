@@ -1,5 +1,5 @@
-//! Abuse limits on the endpoints anyone can call without a token: login, refresh and
-//! registration. Kept in PostgreSQL (`auth_throttle`) so they hold across Lambda instances.
+//! Abuse limits on the endpoints anyone can call without a token: login, refresh,
+//! registration and second-factor codes. Kept in PostgreSQL (`auth_throttle`) so they hold across Lambda instances.
 //!
 //! Each attempt names its subjects: the account it is for (login) and the client address it
 //! comes from. A subject's first `free` failures cost nothing; after that each failure blocks it
@@ -24,6 +24,8 @@ pub const ACCOUNT_FREE_FAILURES: i32 = 5;
 pub const ADDRESS_FREE_FAILURES: i32 = 20;
 /// Registrations from one address before it is slowed down.
 pub const ADDRESS_FREE_REGISTRATIONS: i32 = 20;
+/// Wrong second-factor codes of one account before it is slowed down.
+pub const SECOND_FACTOR_FREE_FAILURES: i32 = 5;
 /// The longest block.
 pub const MAX_BLOCK: Duration = Duration::from_secs(15 * 60);
 
@@ -36,6 +38,9 @@ pub enum Subject {
     Address(IpAddr),
     /// A client address's registrations.
     Registrations(IpAddr),
+    /// An account's second-factor codes. Apart from [`Subject::Account`], so a correct
+    /// password (which clears the account's count) does not reset the guessing of codes.
+    SecondFactor(uuid::Uuid),
 }
 
 impl Subject {
@@ -45,6 +50,7 @@ impl Subject {
             Subject::Account(email) => ("account", email.clone()),
             Subject::Address(ip) => ("address", ip.to_string()),
             Subject::Registrations(ip) => ("registrations", ip.to_string()),
+            Subject::SecondFactor(user) => ("second-factor", user.to_string()),
         };
         let hash = digest(&SHA256, value.as_bytes());
         let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
@@ -56,6 +62,7 @@ impl Subject {
             Subject::Account(_) => ACCOUNT_FREE_FAILURES,
             Subject::Address(_) => ADDRESS_FREE_FAILURES,
             Subject::Registrations(_) => ADDRESS_FREE_REGISTRATIONS,
+            Subject::SecondFactor(_) => SECOND_FACTOR_FREE_FAILURES,
         }
     }
 }
@@ -114,7 +121,7 @@ pub async fn attempt(client: &crate::db::Client, subjects: &[Subject]) -> Result
 pub async fn succeeded(client: &crate::db::Client, subjects: &[Subject]) -> Result<()> {
     for subject in subjects {
         match subject {
-            Subject::Account(_) => {
+            Subject::Account(_) | Subject::SecondFactor(_) => {
                 client
                     .execute(
                         "DELETE FROM auth_throttle WHERE subject = $1",

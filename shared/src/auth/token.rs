@@ -20,7 +20,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Claims, Role};
+use super::{Amr, Claims, Role};
 use crate::config::{ConfigError, Vars};
 use crate::{Error, Result};
 
@@ -236,7 +236,7 @@ impl TokenIssuer {
         Self { key, settings, ttl }
     }
 
-    pub fn issue(&self, user_id: Uuid, role: Role) -> Result<AccessToken> {
+    pub fn issue(&self, user_id: Uuid, role: Role, amr: Amr) -> Result<AccessToken> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             iss: self.settings.issuer.clone(),
@@ -247,6 +247,7 @@ impl TokenIssuer {
             nbf: now,
             iat: now,
             jti: Uuid::new_v4(),
+            amr: amr.values().iter().map(|v| (*v).to_owned()).collect(),
         };
         let mut header = Header::new(ALGORITHM);
         header.kid = Some(self.key.kid.clone());
@@ -376,7 +377,9 @@ mod tests {
         };
         let issuer = TokenIssuer::new(key, settings(), Duration::from_secs(300));
         let user = Uuid::new_v4();
-        let token = issuer.issue(user, Role::Doctor).unwrap();
+        let token = issuer
+            .issue(user, Role::Doctor, Amr::PasswordAndTotp)
+            .unwrap();
         let claims = Verifier::new(&jwks, &settings())
             .unwrap()
             .verify(&token.token)
@@ -393,7 +396,7 @@ mod tests {
             keys: vec![trusted.public_jwk().clone()],
         };
         let token = TokenIssuer::new(rogue, settings(), Duration::from_secs(300))
-            .issue(Uuid::new_v4(), Role::Admin)
+            .issue(Uuid::new_v4(), Role::Admin, Amr::PasswordAndTotp)
             .unwrap();
         let err = Verifier::new(&jwks, &settings())
             .unwrap()

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "auth_throttle",
         sql: include_str!("../../migrations/0006_auth_throttle.sql"),
     },
+    Migration {
+        version: 7,
+        name: "mfa",
+        sql: include_str!("../../migrations/0007_mfa.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

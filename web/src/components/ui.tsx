@@ -155,6 +155,19 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
+const TONES = {
+  teal: "bg-teal-100 text-teal-900",
+  green: "bg-green-100 text-green-900",
+  amber: "bg-amber-100 text-amber-900",
+  red: "bg-red-100 text-red-900",
+  slate: "bg-slate-200 text-slate-700",
+};
+
+/** A small label with a fixed wording (StatusBadge shows an API status as it is). */
+export function Badge({ tone = "slate", children }: { tone?: keyof typeof TONES; children: ReactNode }) {
+  return <span className={`inline-block rounded-full px-2 py-0.5 text-xs font-semibold whitespace-nowrap ${TONES[tone]}`}>{children}</span>;
+}
+
 /** A table that becomes stacked cards at phone width (no horizontal overflow). */
 export function ResponsiveTable<T>({
   caption,
@@ -162,12 +175,15 @@ export function ResponsiveTable<T>({
   columns,
   rowKey,
   empty,
+  rowProps,
 }: {
   caption: string;
   rows: T[];
   columns: { header: string; cell: (row: T) => ReactNode }[];
   rowKey: (row: T) => string;
   empty: string;
+  /** Extra attributes of a row: `data-*` for tests, a class to mark it. */
+  rowProps?: (row: T) => { className?: string } & Record<`data-${string}`, string>;
 }) {
   if (rows.length === 0) return <p className="text-sm text-slate-600">{empty}</p>;
   return (
@@ -183,16 +199,19 @@ export function ResponsiveTable<T>({
         </tr>
       </thead>
       <tbody>
-        {rows.map((r) => (
-          <tr key={rowKey(r)} className="mb-3 block rounded-md border border-slate-200 p-2 md:mb-0 md:table-row md:rounded-none md:border-0 md:border-b md:p-0">
-            {columns.map((c) => (
-              <td key={c.header} className="flex justify-between gap-3 px-2 py-1 md:table-cell md:py-2">
-                <span className="font-medium text-slate-500 md:hidden">{c.header}</span>
-                <span className="min-w-0 break-words text-right md:text-left">{c.cell(r)}</span>
-              </td>
-            ))}
-          </tr>
-        ))}
+        {rows.map((r) => {
+          const { className = "", ...attrs } = rowProps?.(r) ?? {};
+          return (
+            <tr key={rowKey(r)} {...attrs} className={`mb-3 block rounded-md border border-slate-200 p-2 md:mb-0 md:table-row md:rounded-none md:border-0 md:border-b md:p-0 ${className}`}>
+              {columns.map((c) => (
+                <td key={c.header} className="flex justify-between gap-3 px-2 py-1 md:table-cell md:py-2">
+                  <span className="font-medium text-slate-500 md:hidden">{c.header}</span>
+                  <span className="min-w-0 break-words text-right md:text-left">{c.cell(r)}</span>
+                </td>
+              ))}
+            </tr>
+          );
+        })}
       </tbody>
     </table>
   );

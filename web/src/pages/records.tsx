@@ -1,17 +1,46 @@
 import { useState, type FormEvent } from "react";
-import { ApiError, api, dateTime, errorMessage, request, type HistoryEntry, type Page, type PatientProfile } from "../api";
+import { ApiError, UUID, api, dateTime, errorMessage, request, type EmergencyGrant, type HistoryEntry, type Page, type PatientProfile } from "../api";
 import { useAuth } from "../auth";
 import { Button, Card, ErrorBanner, Notice, PageTitle, Spinner, TextAreaField, TextField } from "../components/ui";
 import { useLoad } from "../hooks";
+import { navigate } from "../router";
 import { LabReportList, LabUploadForm } from "./lab";
 
+/** A doctor reaches a patient outside their list (an emergency) by the patient's ID. */
+function OpenById() {
+  const [id, setId] = useState("");
+  const [error, setError] = useState<string | undefined>();
+  return (
+    <form
+      noValidate
+      aria-label="Open a patient by ID"
+      className="flex flex-wrap items-end gap-2"
+      onSubmit={(e) => {
+        e.preventDefault();
+        const v = id.trim();
+        if (!UUID.test(v)) return setError("Enter a patient ID such as 0f8e2c4a-1b2c-4d3e-8f9a-0123456789ab.");
+        setError(undefined);
+        navigate(`/patients/${v}`);
+      }}
+    >
+      <div className="min-w-0 flex-1">
+        <TextField label="Patient ID" value={id} onChange={(e) => setId(e.target.value)} error={error} autoComplete="off" spellCheck={false} />
+      </div>
+      <Button>Open</Button>
+    </form>
+  );
+}
+
 export function PatientsPage() {
+  const { me } = useAuth();
+  const doctor = me!.role === "doctor";
   const [prefix, setPrefix] = useState("");
   const [query, setQuery] = useState("");
   const list = useLoad(async () => (await api.get<Page<PatientProfile>>("/patients", { name_prefix: query || undefined, limit: 50 })).items, [query]);
   return (
     <div className="space-y-4">
       <PageTitle>Patients</PageTitle>
+      {doctor && <p className="text-sm text-slate-700">Your patients: those with an appointment with you and those on whose care team you are.</p>}
       <Card>
         <form
           role="search"
@@ -31,7 +60,7 @@ export function PatientsPage() {
         ) : list.error ? (
           <ErrorBanner error={list.error} />
         ) : list.data!.length === 0 ? (
-          <p className="text-sm text-slate-600">No patients found.</p>
+          <p className="text-sm text-slate-600">{doctor && !query ? "No patients in your care yet." : "No patients found."}</p>
         ) : (
           <ul className="divide-y divide-slate-100">
             {list.data!.map((p) => (
@@ -45,22 +74,72 @@ export function PatientsPage() {
           </ul>
         )}
       </Card>
+      <Card title="Open a patient by ID">
+        {doctor && <p className="mb-3 text-sm text-slate-700">For a patient who is not in your list, for example in an emergency.</p>}
+        <OpenById />
+      </Card>
     </div>
   );
 }
 
+// Emergency grants this tab opened, by doctor and patient: in memory only, like the tokens.
+const grants = new Map<string, EmergencyGrant>();
+
 export function PatientRecordPage({ patientId }: { patientId: string }) {
   const { me } = useAuth();
-  const profile = useLoad(() => api.get<PatientProfile>(`/patients/${patientId}`), [patientId]);
+  const grantKey = `${me!.user_id}:${patientId}`;
+  const [grant, setGrant] = useState(() => grants.get(grantKey) ?? null);
+  // A doctor outside the patient's care gets 403: they are offered emergency access instead.
+  // Only the profile is asked first, so a refusal leaves one denied entry in the access log.
+  const profile = useLoad(async () => {
+    try {
+      return { profile: await api.get<PatientProfile>(`/patients/${patientId}`) };
+    } catch (e) {
+      if (me!.role === "doctor" && e instanceof ApiError && e.status === 403) return { profile: null };
+      throw e;
+    }
+  }, [patientId, grant]);
+  if (profile.loading && !profile.data?.profile) return <Spinner label="Loading the record…" />;
+  if (profile.error) return <ErrorBanner error={profile.error} />;
+  const p = profile.data!.profile;
+  if (!p)
+    return (
+      <EmergencyAccess
+        patientId={patientId}
+        expired={grant && new Date(grant.expires_at) <= new Date() ? grant : null}
+        onGranted={(g) => {
+          grants.set(grantKey, g);
+          setGrant(g);
+        }}
+      />
+    );
+  const underGrant = grant && new Date(grant.expires_at) > new Date() ? grant : null;
+  return <PatientRecord p={p} patientId={patientId} grant={underGrant} />;
+}
+
+function PatientRecord({ p, patientId, grant }: { p: PatientProfile; patientId: string; grant: EmergencyGrant | null }) {
+  const { me } = useAuth();
   const history = useLoad(async () => (await api.get<Page<HistoryEntry>>(`/patients/${patientId}/history`, { limit: 50 })).items, [patientId]);
   const [labKey, setLabKey] = useState(0);
-  if (profile.loading && !profile.data) return <Spinner label="Loading the record…" />;
-  if (profile.error) return <ErrorBanner error={profile.error} />;
-  const p = profile.data!;
   return (
     <div className="space-y-4">
       <PageTitle>{p.full_name}</PageTitle>
-      <Card title="Profile">
+      {grant && (
+        <Notice>
+          <strong>Emergency access open until {dateTime(grant.expires_at)}.</strong> Everything you open is recorded as emergency access, shown to the patient and reviewed by
+          administrators.
+        </Notice>
+      )}
+      <Card
+        title="Profile"
+        actions={
+          me!.role === "admin" && (
+            <a className="text-sm font-semibold text-teal-700 underline" href={`#/admin/care-teams/${patientId}`}>
+              Care team
+            </a>
+          )
+        }
+      >
         <dl className="grid grid-cols-1 gap-3 text-sm sm:grid-cols-3">
           {[
             ["Date of birth", p.date_of_birth],
@@ -115,6 +194,66 @@ export function PatientRecordPage({ patientId }: { patientId: string }) {
           </details>
         )}
         <LabReportList patientId={patientId} refreshKey={labKey} />
+      </Card>
+    </div>
+  );
+}
+
+/** Break the glass: a doctor states why, and may then use the record for a limited time. */
+function EmergencyAccess({ patientId, expired, onGranted }: { patientId: string; expired: EmergencyGrant | null; onGranted: (g: EmergencyGrant) => void }) {
+  const [reason, setReason] = useState("");
+  const [fieldError, setFieldError] = useState<string | undefined>();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    const r = reason.trim();
+    const v = r.length < 10 ? "Say why you need the record, in at least 10 characters." : r.length > 500 ? "Keep the reason under 500 characters." : undefined;
+    setFieldError(v);
+    if (v) return;
+    setBusy(true);
+    setError(null);
+    try {
+      onGranted(await request<EmergencyGrant>("POST", `/patients/${patientId}/emergency-access`, { body: { reason: r } }));
+    } catch (err) {
+      if (err instanceof ApiError && err.field === "reason") setFieldError(err.message);
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="mx-auto max-w-2xl space-y-4">
+      <PageTitle>Patient record</PageTitle>
+      <div role="alert" className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900">
+        {expired
+          ? `Your emergency access ended at ${dateTime(expired.expires_at)}.`
+          : "This record is closed to you: you have no appointment with this patient and are not on their care team (or there is no such patient)."}
+      </div>
+      <Card title="Emergency access">
+        <form noValidate onSubmit={submit} className="space-y-4" aria-label="Emergency access">
+          <p className="text-sm text-slate-700">If you need this record to treat the patient now, you can open it yourself (“break the glass”):</p>
+          <ul className="list-disc space-y-1 pl-5 text-sm text-slate-700">
+            <li>access is time-limited (usually one hour) and then closes by itself;</li>
+            <li>everything you open is recorded as emergency access;</li>
+            <li>the patient sees it and your reason in their access log, and administrators review every emergency access.</li>
+          </ul>
+          <ErrorBanner error={error} />
+          <TextAreaField
+            label="Reason for emergency access"
+            rows={3}
+            value={reason}
+            onChange={(e) => setReason(e.target.value)}
+            error={fieldError}
+            hint="At least 10 characters; shown to the patient."
+            maxLength={500}
+          />
+          <Button busy={busy} variant="danger">
+            Open emergency access
+          </Button>
+        </form>
       </Card>
     </div>
   );
