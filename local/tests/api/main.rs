@@ -10,6 +10,7 @@ mod care;
 mod contract;
 mod iam;
 mod lab;
+mod mfa;
 mod patients;
 mod queries;
 mod runner;

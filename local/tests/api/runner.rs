@@ -150,8 +150,9 @@ async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
         );
     }
 
-    // The bootstrapped admin can create a doctor through the gateway; a patient cannot.
-    let (_, _, admin) = r
+    // The bootstrapped admin signs in through the gateway with a second factor (enrolling at
+    // first login) and can create a doctor; a patient cannot.
+    let (status, _, challenge) = r
         .send(
             "POST",
             "/auth/login",
@@ -159,6 +160,28 @@ async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
             Some(json!({"email": "admin@clinic.example", "password": "clinic keys for ops 7"})),
         )
         .await;
+    assert_eq!(status, 200, "{challenge}");
+    assert_eq!(challenge["enrolment_required"], true, "{challenge}");
+    let mfa_token = challenge["mfa_token"].clone();
+    let (status, _, enrolment) = r
+        .send(
+            "POST",
+            "/auth/mfa/enroll",
+            None,
+            Some(json!({ "mfa_token": mfa_token })),
+        )
+        .await;
+    assert_eq!(status, 200, "{enrolment}");
+    let code = totp_now(enrolment["secret"].as_str().unwrap());
+    let (status, _, admin) = r
+        .send(
+            "POST",
+            "/auth/mfa/verify",
+            None,
+            Some(json!({ "mfa_token": mfa_token, "code": code })),
+        )
+        .await;
+    assert_eq!(status, 200, "{admin}");
     let doctor = json!({"email": "dr@clinic.example", "password": "doctor passphrase 1", "full_name": "Dr Who", "specialty": "GP"});
     let (status, _, _) = r
         .send("POST", "/users/doctors", Some(valid), Some(doctor.clone()))

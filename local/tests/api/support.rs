@@ -597,3 +597,66 @@ pub fn kafka_event(values: &[Value], first: i64) -> Value {
     serde_json::json!({"eventSource": "SelfManagedKafka", "bootstrapServers": "localhost:9092",
            "records": {"appointments-0": records}})
 }
+
+/// The current TOTP code of a base32 secret.
+pub fn totp_now(secret: &str) -> String {
+    totp_at(secret, 0)
+}
+
+/// The TOTP code `steps` 30-second steps from now.
+pub fn totp_at(secret: &str, steps: i64) -> String {
+    let secret = careflow::auth::totp::Secret::from_base32(secret).expect("a base32 secret");
+    secret.code_at(careflow::auth::totp::step_of(chrono::Utc::now().timestamp()) + steps)
+}
+
+/// A staff sign-in as a client does it: login (a challenge), enrolment when the account has no
+/// factor yet, then the current code. Returns the verify answer (tokens, and recovery codes
+/// after an enrolment) and the secret (`None` when the account was enrolled already and
+/// `known_secret` was used).
+pub async fn staff_sign_in(
+    env: &TestEnv,
+    email: &str,
+    password: &str,
+    known_secret: Option<&str>,
+) -> (Value, String) {
+    let login = env
+        .call(
+            "auth-login",
+            with_body(
+                event("auth-login/login.json"),
+                &serde_json::json!({"email": email, "password": password}),
+            ),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    assert_eq!(login.body["mfa_required"], true, "{login:?}");
+    assert!(login.body.get("access_token").is_none());
+    let token = login.body["mfa_token"].as_str().unwrap().to_owned();
+    let secret = match known_secret {
+        Some(secret) => secret.to_owned(),
+        None => {
+            let enrolled = env
+                .call(
+                    "auth-mfa",
+                    with_body(
+                        event("auth-mfa/enroll.json"),
+                        &serde_json::json!({"mfa_token": token}),
+                    ),
+                )
+                .await;
+            assert_eq!(enrolled.status, 200, "{enrolled:?}");
+            enrolled.body["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let verified = env
+        .call(
+            "auth-mfa",
+            with_body(
+                event("auth-mfa/verify.json"),
+                &serde_json::json!({"mfa_token": token, "code": totp_now(&secret)}),
+            ),
+        )
+        .await;
+    assert_eq!(verified.status, 200, "{verified:?}");
+    (verified.body, secret)
+}

@@ -37,6 +37,16 @@ impl Secret {
         Self(bytes)
     }
 
+    /// A secret as an app shows it (base32, any case, spaces ignored).
+    pub fn from_base32(text: &str) -> Option<Self> {
+        let canonical: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '=')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        BASE32_NOPAD.decode(canonical.as_bytes()).ok().map(Self)
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
@@ -156,6 +166,10 @@ mod tests {
     fn otpauth_uri_names_the_account_and_the_secret() {
         let secret = Secret::from_bytes(b"12345678901234567890".to_vec());
         assert_eq!(secret.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        assert_eq!(
+            Secret::from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq"),
+            Some(secret.clone())
+        );
         assert_eq!(
             secret.otpauth_uri("CareFlow", "dr.who+1@example.com"),
             "otpauth://totp/CareFlow:dr.who%2B1%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=CareFlow&algorithm=SHA1&digits=6&period=30"

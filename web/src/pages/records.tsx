@@ -245,7 +245,10 @@ function EmergencyAccess({ patientId, expired, onGranted }: { patientId: string;
             label="Reason for emergency access"
             rows={3}
             value={reason}
-            onChange={(e) => setReason(e.target.value)}
+            onChange={(e) => {
+              setReason(e.target.value);
+              setFieldError(undefined);
+            }}
             error={fieldError}
             hint="At least 10 characters; shown to the patient."
             maxLength={500}
