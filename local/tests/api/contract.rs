@@ -129,3 +129,32 @@ fn sample_events_are_api_gateway_events_for_their_functions_routes() {
         assert!(matched, "no sample event for {}", route.key());
     }
 }
+
+/// A browser on the portal's origin can call every route: the HTTP API's CORS configuration
+/// allows every method a route uses (API Gateway answers the preflight itself; a method left
+/// out fails in the browser only, after deployment).
+#[test]
+fn cors_allows_every_method_a_route_uses() {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("AllowMethods:"))
+        .expect("the HTTP API's CorsConfiguration names AllowMethods");
+    let allowed: BTreeSet<String> = line
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .expect("AllowMethods is a flow list")
+        .0
+        .split(',')
+        .map(|m| m.trim().to_owned())
+        .collect();
+    for route in &template().routes {
+        assert!(
+            allowed.contains(&route.method),
+            "{} {} is not in the CORS AllowMethods {allowed:?}",
+            route.method,
+            route.path
+        );
+    }
+    assert!(allowed.contains("OPTIONS"));
+}
