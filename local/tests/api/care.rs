@@ -329,6 +329,14 @@ async fn break_the_glass_is_open_audited_and_visible_to_the_patient() {
             .status,
         403
     );
+    // A mistyped patient id opens nothing.
+    let nobody = Uuid::new_v4();
+    let text = open(&doctor_token, json!({"reason": reason}))
+        .to_string()
+        .replace(&patient.to_string(), &nobody.to_string());
+    env.call("emergency-access", serde_json::from_str(&text).unwrap())
+        .await
+        .assert_problem(404, None);
     let grant = env
         .call(
             "emergency-access",

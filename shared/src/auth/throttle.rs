@@ -48,8 +48,8 @@ impl Subject {
     fn key(&self) -> String {
         let (kind, value) = match self {
             Subject::Account(email) => ("account", email.clone()),
-            Subject::Address(ip) => ("address", ip.to_string()),
-            Subject::Registrations(ip) => ("registrations", ip.to_string()),
+            Subject::Address(ip) => ("address", network(*ip)),
+            Subject::Registrations(ip) => ("registrations", network(*ip)),
             Subject::SecondFactor(user) => ("second-factor", user.to_string()),
         };
         let hash = digest(&SHA256, value.as_bytes());
@@ -64,6 +64,21 @@ impl Subject {
             Subject::Registrations(_) => ADDRESS_FREE_REGISTRATIONS,
             Subject::SecondFactor(_) => SECOND_FACTOR_FREE_FAILURES,
         }
+    }
+}
+
+/// The network an address is counted as: an IPv4 address itself; an IPv6 address's /64, which
+/// one subscriber holds whole (a client rotating through its /64 is still one client).
+fn network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
     }
 }
 
@@ -183,6 +198,22 @@ mod tests {
         assert_ne!(
             Subject::Address("10.0.0.1".parse().unwrap()).key(),
             Subject::Registrations("10.0.0.1".parse().unwrap()).key()
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Subject::Address(a).key(), Subject::Address(b).key());
+        assert_ne!(Subject::Address(a).key(), Subject::Address(other).key());
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(Subject::Address(v4).key(), Subject::Address(mapped).key());
+        assert_ne!(
+            Subject::Address(v4).key(),
+            Subject::Address("203.0.113.8".parse().unwrap()).key()
         );
     }
 }

@@ -514,15 +514,26 @@ impl Care {
             .under(Access {
                 emergency_grant: Some(grant.grant_id),
             });
+        // Only on a patient who has a record: a mistyped id opens nothing (and says so; the
+        // doctor is about to read the record anyway, and the attempt is audited).
         let items = vec![
+            self.store.profile_exists(patient)?,
             self.store
                 .put(record.item()?, Some("attribute_not_exists(pk)"))?,
             self.store.put(RecordsTable::audit_item(&audit)?, None)?,
         ];
-        transact(self.store.client(), items, |_| {
-            Error::Unavailable("emergency grant id collision".into())
+        let written = transact(self.store.client(), items, |failed| match failed {
+            0 => Error::NotFound("patient"),
+            _ => Error::Unavailable("emergency grant id collision".into()),
         })
-        .await?;
+        .await;
+        if let Err(Error::NotFound(what)) = written {
+            let event =
+                AuditEvent::new(caller, patient, Action::EmergencyAccess, Outcome::NotFound);
+            self.store.record(&[event]).await?;
+            return Err(Error::NotFound(what));
+        }
+        written?;
         tracing::warn!(actor = %caller.user_id, grant_id = %grant.grant_id, "emergency access opened");
         Ok(grant)
     }
