@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             match extract_in_process(&f.bytes) {
                 Outcome::Text { text, pages } => println!("[{pages} pages]\n{text}"),
                 Outcome::Unreadable { reason } => println!("UNREADABLE: {reason}"),
+                Outcome::Failed { reason } => println!("FAILED: {reason}"),
             }
         }
         return Ok(());

@@ -527,6 +527,50 @@ async fn a_crashing_or_hanging_parser_does_not_stop_the_batch() {
     assert_eq!(r.status, Status::Processed);
 }
 
+/// When the extraction child cannot enter its sandbox (a kernel refusing the seccomp filter),
+/// nothing is parsed unsandboxed and the PDF is not blamed: its record fails for a retry and its
+/// report stays unjudged, while the rest of the batch is processed.
+#[tokio::test]
+async fn a_sandbox_that_cannot_be_entered_is_retried_not_called_unreadable() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(10)).await;
+    let patient = Uuid::new_v4();
+    let refused = Uuid::now_v7();
+    let mut pdf = data("report-fpdf2.pdf");
+    pdf.extend_from_slice(b"\n%CAREFLOW-FAULT:sandbox-refused\n");
+    let key = object_key(patient, refused);
+    let version = lab.put(&key, pdf).await;
+    let mut records = vec![s3_record(&lab.bucket, &key, version.as_deref())];
+    let good = Uuid::now_v7();
+    let key = object_key(patient, good);
+    let version = lab.put(&key, data("report-groff.pdf")).await;
+    records.push(s3_record(&lab.bucket, &key, version.as_deref()));
+    let failed = lab
+        .processor
+        .handle(serde_json::from_value::<S3Event>(json!({"Records": records})).unwrap())
+        .await;
+    assert!(
+        failed.is_err(),
+        "the batch must fail for a retry: {failed:?}"
+    );
+    assert_eq!(
+        env.lab_report(patient, good).await.status,
+        Status::Processed
+    );
+    let stored = env
+        .admin_records()
+        .await
+        .get_lab_report(patient, refused)
+        .await
+        .unwrap();
+    assert!(
+        stored
+            .as_ref()
+            .is_none_or(|r| r.status != Status::Unreadable),
+        "{stored:?}"
+    );
+}
+
 fn s3_record(bucket: &str, key: &str, version: Option<&str>) -> Value {
     let mut record = event("lab-processor/put.json")["Records"][0].clone();
     record["s3"]["bucket"]["name"] = json!(bucket);

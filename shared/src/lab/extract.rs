@@ -41,8 +41,20 @@ pub const MAX_TEXT_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Text { text: String, pages: usize },
-    Unreadable { reason: String },
+    Text {
+        text: String,
+        pages: usize,
+    },
+    Unreadable {
+        reason: String,
+    },
+    /// Ours, not the PDF's: the child could not be started or could not enter its sandbox.
+    /// The report is not judged; the processor fails the record so it is retried (and lands in
+    /// the dead-letter queue if it keeps failing), instead of calling a good PDF unreadable.
+    #[serde(skip)]
+    Failed {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -228,7 +240,9 @@ impl Isolated {
             Ok(child) => child,
             Err(e) => {
                 tracing::error!(error = %e, program = %self.program.display(), "cannot start the extraction child");
-                return Outcome::unreadable("extraction could not be started");
+                return Outcome::Failed {
+                    reason: "extraction could not be started".into(),
+                };
             }
         };
         let mut stdin = child.stdin.take().expect("piped stdin");
@@ -277,7 +291,9 @@ impl Isolated {
             Ok(status) => status,
             Err(e) => {
                 tracing::error!(error = %e, "waiting for the extraction child");
-                return Outcome::unreadable("extraction failed");
+                return Outcome::Failed {
+                    reason: "waiting for the extraction child failed".into(),
+                };
             }
         };
         if status.success()
@@ -292,6 +308,13 @@ impl Isolated {
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
         tracing::warn!(?status, stderr = %first_line(tail, 300), "extraction child failed");
+        // Fail closed, and do not blame the PDF: a kernel that refuses the filter gets no
+        // unsandboxed parsing, and the report waits for a retry.
+        if status.code() == Some(SANDBOX_REFUSED) {
+            return Outcome::Failed {
+                reason: "extraction could not enter its sandbox (seccomp refused)".into(),
+            };
+        }
         Outcome::unreadable(child_failure_reason(status, &stderr))
     }
 }
@@ -318,10 +341,6 @@ fn child_failure_reason(status: std::process::ExitStatus, stderr: &str) -> Strin
         }
         Some(signal) => format!("corrupt PDF: the parser died on it (signal {signal})"),
         None if lower.contains("panicked") => "corrupt PDF: the parser failed on it".into(),
-        // Fail closed: a kernel that refuses the filter gets no unsandboxed parsing.
-        None if status.code() == Some(SANDBOX_REFUSED) => {
-            "extraction could not enter its sandbox (seccomp refused)".into()
-        }
         None => format!(
             "extraction failed (exit status {})",
             status.code().unwrap_or(-1)
@@ -468,7 +487,7 @@ fn child_main() -> i32 {
 }
 
 /// Debug builds only (compiled out of release builds, which Lambda runs): a PDF carrying
-/// `%CAREFLOW-FAULT:{panic|abort|overflow|hang|oom|socket|exec|file}` makes the child fail or
+/// `%CAREFLOW-FAULT:{panic|abort|overflow|hang|oom|socket|exec|file|sandbox-refused}` makes the child fail or
 /// misbehave that way, so the tests can prove that each failure of a real parser, and each
 /// escape a subverted one would try, ends as `unreadable` and the batch goes on.
 #[cfg(debug_assertions)]
@@ -520,6 +539,9 @@ fn inject_fault(pdf: &[u8]) {
     } else if fault(b"file") {
         let created = std::fs::write("/tmp/careflow-sandbox-escape", b"x");
         let _ = writeln!(std::io::stderr(), "file write: {created:?}");
+    } else if fault(b"sandbox-refused") {
+        // As when the kernel refuses the filter: the status the child exits with then.
+        std::process::exit(SANDBOX_REFUSED);
     } else if fault(b"oom") {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {

@@ -116,6 +116,7 @@ impl Processor {
                 Ok(Some(bytes)) => match self.extractor.extract(bytes).await {
                     Outcome::Text { text, .. } => Verdict::Text { text },
                     Outcome::Unreadable { reason } => Verdict::Unreadable { reason },
+                    Outcome::Failed { reason } => return Err(Error::Unavailable(reason.into())),
                 },
             }
         };
