@@ -3,7 +3,9 @@
 // CAREFLOW_E2E_BASE_URL and the first admin's credentials. Screenshots go to test-results/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 import { labReportPdf } from "./pdf.mjs";
 
@@ -67,12 +69,146 @@ async function shoot(page, name, mustSee) {
   await page.setViewportSize(DESKTOP);
 }
 
-async function signIn(page, who) {
+// ---------------------------------------------------------------- the second factor of staff
+// Doctors and admins confirm a login with a TOTP code (RFC 6238: HMAC-SHA1, 30-second steps,
+// 6 digits). The API accepts the step before and after the current one, and each code once: a
+// step is accepted only when it is later than the account's last accepted step.
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** RFC 4648 base32 (padding and spaces ignored) to bytes. */
+function base32Decode(text) {
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/[\s=]/g, "").toUpperCase()) {
+    const i = BASE32.indexOf(ch);
+    assert.ok(i >= 0, `not base32: ${JSON.stringify(ch)} in ${text}`);
+    value = ((value << 5) | i) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The 6-digit TOTP code of a base32 secret for 30-second step `step`. */
+function totpAt(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+const stepNow = () => Math.floor(Date.now() / 30_000);
+
+/** What the tests know of each staff account's second factor, by e-mail, however it was set up
+ *  (read from the portal or from the API's enroll answer): the secret, the last step used and
+ *  the recovery codes not used yet. */
+const factors = new Map();
+
+function rememberFactor(email, secret) {
+  // A new factor (a first enrolment, or one after a reset) has no accepted step yet.
+  factors.set(email, { secret, lastStep: -Infinity, recoveryCodes: [] });
+}
+
+function factorOf(email) {
+  const f = factors.get(email);
+  assert.ok(f, `no second factor known for ${email}`);
+  return f;
+}
+
+/** A code the account has not used: the current step, else the next one (accepted too), else
+ *  the one after the next 30-second boundary (a real wait). */
+async function nextCode(email) {
+  const f = factorOf(email);
+  for (;;) {
+    const now = stepNow();
+    const step = Math.max(now, f.lastStep + 1);
+    if (step <= now + 1) {
+      f.lastStep = step;
+      return totpAt(f.secret, step);
+    }
+    await sleep((now + 1) * 30_000 - Date.now() + 50);
+  }
+}
+
+/** Six digits that are none of the account's valid codes right now. */
+function wrongCode(email) {
+  const { secret } = factorOf(email);
+  const now = stepNow();
+  const valid = new Set([now - 1, now, now + 1, now + 2].map((s) => totpAt(secret, s)));
+  let n = 123456;
+  while (valid.has(String(n))) n++;
+  return String(n);
+}
+
+const RECOVERY_CODE = /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/;
+
+/** The claims of an access token (not verified: the API did that). */
+const claims = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
+
+/**
+ * Signs in through the portal. Doctors and admins then get a second step: the first sign-in of
+ * an account sets up the authenticator app (the secret is read from the page and kept, the ten
+ * recovery codes are kept too), later ones take the current code, or with `recoveryCode` one of
+ * the recovery codes. `onStep(kind, locator)` runs while a step is shown ("enrol", "code",
+ * "recovery-codes"). Returns the second step there was: "none" (patients), "enrol" or "code".
+ */
+async function signIn(page, who, { recoveryCode = false, onStep } = {}) {
   await page.goto(`${BASE}/#/login`);
   await page.getByLabel("E-mail").fill(who.email);
   await page.getByLabel("Password").fill(who.password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  const signOut = page.getByRole("button", { name: "Sign out" });
+  const enrol = page.getByRole("form", { name: "Set up two-step sign-in", exact: true });
+  const code = page.getByRole("form", { name: "Two-step sign-in", exact: true });
+  await signOut.or(enrol).or(code).first().waitFor();
+  let kind = "none";
+  if (await enrol.isVisible()) {
+    kind = "enrol";
+    const secret = (await enrol.getByTestId("mfa-secret").textContent()).replace(/\s/g, "");
+    assert.match(secret, /^[A-Z2-7]{16,}$/, "the key is base32, grouped for typing");
+    await enrol.getByRole("img", { name: "QR code of the setup link" }).waitFor();
+    const uri = await enrol.getByRole("link", { name: "Open the setup link" }).getAttribute("href");
+    const parsed = new URL(uri);
+    assert.equal(`${parsed.protocol}//${parsed.host}`, "otpauth://totp");
+    assert.equal(decodeURIComponent(parsed.pathname), `/CareFlow:${who.email}`);
+    assert.equal(parsed.searchParams.get("secret"), secret, "the key shown is the link's");
+    assert.equal(parsed.searchParams.get("issuer"), "CareFlow");
+    assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, "the challenge is kept in memory only");
+    rememberFactor(who.email, secret);
+    await onStep?.("enrol", enrol);
+    await enrol.getByLabel("Code from your authenticator app").fill(await nextCode(who.email));
+    await enrol.getByRole("button", { name: "Turn on and sign in" }).click();
+    const list = page.getByRole("list", { name: "Recovery codes" });
+    await list.waitFor();
+    const codes = (await list.getByRole("listitem").allTextContents()).map((c) => c.trim());
+    assert.equal(codes.length, 10, `ten recovery codes: ${codes.join(" ")}`);
+    for (const c of codes) assert.match(c, RECOVERY_CODE);
+    assert.equal(new Set(codes).size, 10);
+    factorOf(who.email).recoveryCodes = codes;
+    assert.equal(await signOut.count(), 0, "the portal opens only once the codes were seen");
+    await onStep?.("recovery-codes", list);
+    await page.getByRole("button", { name: "I have saved them" }).click();
+  } else if (await code.isVisible()) {
+    kind = "code";
+    await onStep?.("code", code);
+    if (recoveryCode) {
+      await code.getByRole("button", { name: "Use a recovery code instead" }).click();
+      const spare = factorOf(who.email).recoveryCodes.shift();
+      assert.ok(spare, `no recovery code left for ${who.email}`);
+      await code.getByLabel("Recovery code").fill(spare);
+    } else {
+      await code.getByLabel("Code from your authenticator app").fill(await nextCode(who.email));
+    }
+    await code.getByRole("button", { name: "Verify" }).click();
+  }
+  await signOut.waitFor();
+  return kind;
 }
 
 const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true });
@@ -83,11 +219,37 @@ async function apiJson(path, init = {}) {
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-/** An access token from the API directly (for set-up the portal is not under test for). */
-async function token(who) {
-  const login = await apiJson("/auth/login", { method: "POST", body: JSON.stringify({ email: who.email, password: who.password }) });
+/** A token pair from the API directly (for set-up the portal is not under test for). Staff answer
+ *  the second-factor challenge: enrolling first when the account has no factor yet (its secret
+ *  and recovery codes are kept for later sign-ins, in the portal too), else with a fresh code. */
+async function apiLogin(who) {
+  const post = (path, body) => apiJson(path, { method: "POST", body: JSON.stringify(body) });
+  const login = await post("/auth/login", { email: who.email, password: who.password });
   assert.equal(login.status, 200, `login of ${who.email}: ${JSON.stringify(login.body)}`);
-  return login.body.access_token;
+  if (!login.body.mfa_required) return login.body;
+  const { mfa_token, enrolment_required } = login.body;
+  assert.ok(mfa_token, JSON.stringify(login.body));
+  assert.equal(login.body.access_token, undefined, "no tokens before the second factor");
+  if (enrolment_required) {
+    const enrol = await post("/auth/mfa/enroll", { mfa_token });
+    assert.equal(enrol.status, 200, `enrolment of ${who.email}: ${JSON.stringify(enrol.body)}`);
+    assert.ok(enrol.body.otpauth_uri.startsWith("otpauth://totp/CareFlow:"), enrol.body.otpauth_uri);
+    rememberFactor(who.email, enrol.body.secret);
+  }
+  const verify = await post("/auth/mfa/verify", { mfa_token, code: await nextCode(who.email) });
+  assert.equal(verify.status, 200, `second factor of ${who.email}: ${JSON.stringify(verify.body)}`);
+  if (enrolment_required) {
+    assert.equal(verify.body.recovery_codes?.length, 10, JSON.stringify(verify.body));
+    factorOf(who.email).recoveryCodes = [...verify.body.recovery_codes];
+  } else {
+    assert.equal(verify.body.recovery_codes, undefined, "recovery codes are shown once, at enrolment");
+  }
+  return verify.body;
+}
+
+/** An access token from the API directly. */
+async function token(who) {
+  return (await apiLogin(who)).access_token;
 }
 
 /** Follows a paged list's "More" until `row` is shown (access logs and grants are newest first). */
@@ -108,10 +270,34 @@ let initialTotal = 0;
 let doctorId;
 let patientId;
 
-test("admin signs in and creates a doctor", async () => {
+test("the TOTP helper computes RFC 6238's codes", () => {
+  // RFC 6238 appendix B, SHA-1 key "12345678901234567890" (the last six of its eight digits).
+  const key = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+  assert.equal(base32Decode(key).toString(), "12345678901234567890");
+  for (const [time, code] of [[59, "287082"], [1111111109, "081804"], [1234567890, "005924"], [20000000000, "353130"]]) {
+    assert.equal(totpAt(key, Math.floor(time / 30)), code, `T=${time}`);
+  }
+});
+
+test("admin signs in, sets up two-step sign-in and creates a doctor", async () => {
   assert.ok(ADMIN.password, "CAREFLOW_E2E_ADMIN_PASSWORD is not set (run scripts/test-web.sh)");
   const page = await newPage("admin");
-  await signIn(page, ADMIN);
+  // The admin's first sign-in: the password, then an authenticator app is set up (the key is
+  // shown as a link and as text) and the ten recovery codes are shown once.
+  const second = await signIn(page, ADMIN, {
+    onStep: async (kind, at) => {
+      if (kind === "enrol") {
+        await at.getByRole("button", { name: "Turn on and sign in" }).click();
+        await at.getByText("Enter the 6-digit code your app shows.").waitFor(); // validated before sending
+        await shoot(page, "mfa-enrol", [page.getByRole("heading", { name: "Set up two-step sign-in" }), at.getByRole("img", { name: "QR code" }), at.getByTestId("mfa-secret")]);
+      }
+      if (kind === "recovery-codes") {
+        await page.getByRole("heading", { name: "Save these recovery codes" }).waitFor();
+        await shoot(page, "mfa-recovery-codes", [at, page.getByRole("button", { name: "I have saved them" })]);
+      }
+    },
+  });
+  assert.equal(second, "enrol", "the admin's first sign-in sets up two-step sign-in");
   await page.waitForURL(/#\/admin\/analytics$/);
   await page.getByRole("heading", { name: "Appointments per minute" }).waitFor();
   // The chart (or its empty state, or an error) once the first poll answered; the chart's
@@ -133,9 +319,13 @@ test("admin signs in and creates a doctor", async () => {
   await page.getByText(`Doctor account created for ${DOCTOR.name}`).waitFor();
   await shoot(page, "admin-doctors", [page.getByRole("heading", { name: "Doctors", exact: true })]);
 
-  const login = await apiJson("/auth/login", { method: "POST", body: JSON.stringify({ email: DOCTOR.email, password: DOCTOR.password }) });
-  assert.equal(login.status, 200);
-  doctorId = (await apiJson("/me", { headers: { authorization: `Bearer ${login.body.access_token}` } })).body.user_id;
+  // The new doctor's first login is through the API: it enrols there (the portal sign-in later
+  // uses one of these recovery codes).
+  const login = await apiLogin(DOCTOR);
+  assert.deepEqual(claims(login.access_token).amr, ["pwd", "otp", "mfa"]);
+  doctorId = (await apiJson("/me", { headers: { authorization: `Bearer ${login.access_token}` } })).body.user_id;
+  // The admin's own second login, through the API, takes a code of the app set up in the portal.
+  assert.deepEqual(claims(await token(ADMIN)).amr, ["pwd", "otp", "mfa"]);
 });
 
 test("a wrong password is shown as a readable error", async () => {
@@ -224,6 +414,17 @@ test("a patient registers, completes the profile and books", async () => {
   await shoot(page, "patient-appointments", [page.getByRole("heading", { name: "My appointments" }), rows.filter({ hasText: "Consultation" })]);
 });
 
+test("a patient signs in with the password alone", async () => {
+  const page = await newPage("patient-again");
+  assert.equal(await signIn(page, PATIENT), "none", "no second step for patients");
+  await page.waitForURL(/#\/appointments$/);
+  await page.close();
+  const login = await apiJson("/auth/login", { method: "POST", body: JSON.stringify({ email: PATIENT.email, password: PATIENT.password }) });
+  assert.equal(login.status, 200);
+  assert.equal(login.body.mfa_required, undefined, JSON.stringify(login.body));
+  assert.deepEqual(claims(login.body.access_token).amr, ["pwd"]);
+});
+
 test("the patient sees the invoice appear", async () => {
   const page = pages.patient;
   await nav(page, "Invoices").click();
@@ -257,7 +458,20 @@ test("the patient uploads a lab PDF and sees its values, out-of-range ones marke
 
 test("the doctor sees the appointment, the patient's record, adds history and sees lab results", async () => {
   const page = await newPage("doctor");
-  await signIn(page, DOCTOR);
+  // Enrolled through the API in the first step: the portal asks for a code; a wrong one is
+  // refused readably on the same step, then one of the recovery codes signs her in.
+  const second = await signIn(page, DOCTOR, {
+    recoveryCode: true,
+    onStep: async (kind, at) => {
+      if (kind !== "code") return;
+      await at.getByRole("button", { name: "Use a recovery code instead" }).waitFor();
+      await at.getByLabel("Code from your authenticator app").fill(wrongCode(DOCTOR.email));
+      await at.getByRole("button", { name: "Verify" }).click();
+      await at.getByRole("alert").filter({ hasText: "That code is not valid or was used already." }).waitFor();
+      await shoot(page, "mfa-code", [page.getByRole("heading", { name: "Two-step sign-in" }), at.getByRole("alert")]);
+    },
+  });
+  assert.equal(second, "code", "set up through the API: the portal asks for a code, not a new set-up");
   await page.waitForURL(/#\/schedule$/);
   const row = page.locator("tbody tr").filter({ hasText: "Consultation" });
   await row.getByRole("link", { name: PATIENT.name }).waitFor();
@@ -374,7 +588,7 @@ test("a doctor outside the patient's care is refused, breaks the glass and sees 
   assert.equal(created.status, 201, JSON.stringify(created.body));
 
   const page = await newPage("doctor2");
-  await signIn(page, DOCTOR2);
+  assert.equal(await signIn(page, DOCTOR2), "enrol", "a new doctor sets up two-step sign-in at the first sign-in");
   await nav(page, "Patients").click();
   await page.getByText("No patients in your care yet.").waitFor(); // only patients in their care
   const open = page.getByRole("form", { name: "Open a patient by ID" });
@@ -429,4 +643,46 @@ test("the admin sees the grant among the emergency access grants", async () => {
   await row.getByRole("link", { name: patientId }).waitFor();
   await row.getByText("Open", { exact: true }).waitFor();
   await shoot(page, "admin-emergency-grants", [page.getByRole("heading", { name: "Emergency access grants" }), row]);
+});
+
+test("the admin resets the second doctor's two-step sign-in; his next sign-in sets it up again", async () => {
+  // Bo signs out and starts signing in again: the portal asks for his app's code.
+  const doc = pages.doctor2;
+  await doc.getByRole("button", { name: "Sign out" }).click();
+  await doc.getByRole("form", { name: "Sign in" }).waitFor();
+  await doc.getByLabel("E-mail").fill(DOCTOR2.email);
+  await doc.getByLabel("Password").fill(DOCTOR2.password);
+  await doc.getByRole("button", { name: "Sign in" }).click();
+  const codeStep = doc.getByRole("form", { name: "Two-step sign-in", exact: true });
+  await codeStep.getByLabel("Code from your authenticator app").waitFor();
+
+  // Meanwhile the admin resets it (a lost phone).
+  const page = pages.admin;
+  await nav(page, "Doctors").click();
+  const row = page.locator("tbody tr").filter({ hasText: DOCTOR2.name });
+  await row.getByRole("button", { name: `Reset two-step sign-in for ${DOCTOR2.name}` }).click(); // confirm() accepted
+  await page.getByRole("status").filter({ hasText: `Two-step sign-in was reset for ${DOCTOR2.name}` }).waitFor();
+  await shoot(page, "admin-mfa-reset", [page.getByRole("heading", { name: "Doctors", exact: true }), row]);
+
+  // Only admins reset, and not their own; an unknown account is a 404.
+  const admin = await token(ADMIN);
+  const adminId = (await apiJson("/me", { headers: { authorization: `Bearer ${admin}` } })).body.user_id;
+  const reset = async (userId, bearer) => (await apiJson(`/users/${userId}/mfa`, { method: "DELETE", headers: { authorization: `Bearer ${bearer}` } })).status;
+  assert.equal(await reset(adminId, admin), 403, "an admin cannot reset their own second factor");
+  assert.equal(await reset("00000000-0000-4000-8000-000000000000", admin), 404);
+  assert.equal(await reset(patientId, await token(DOCTOR)), 403, "doctors cannot reset second factors");
+
+  // The challenge Bo holds ended with the reset: even a right code sends him back to the
+  // password step, with the reason.
+  await codeStep.getByLabel("Code from your authenticator app").fill(await nextCode(DOCTOR2.email));
+  await codeStep.getByRole("button", { name: "Verify" }).click();
+  const signInForm = doc.getByRole("form", { name: "Sign in" });
+  await signInForm.getByRole("alert").filter({ hasText: "Sign in again with your password" }).waitFor();
+  assert.equal(await signInForm.getByLabel("Password").inputValue(), "", "the password is typed again");
+
+  // His next sign-in sets up an app again, with a new key.
+  const oldSecret = factorOf(DOCTOR2.email).secret;
+  assert.equal(await signIn(doc, DOCTOR2), "enrol", "after a reset the next sign-in enrols again");
+  assert.notEqual(factorOf(DOCTOR2.email).secret, oldSecret, "a new key after the reset");
+  await nav(doc, "Patients").waitFor();
 });

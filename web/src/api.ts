@@ -190,19 +190,87 @@ export const api = {
   post: <T>(path: string, body?: unknown) => request<T>("POST", path, { body }),
 };
 
-export async function login(email: string, password: string): Promise<Me> {
-  const res = await rawFetch("/auth/login", {
+/** What a staff account's correct password yields instead of tokens: a short-lived challenge
+ *  for the second factor. Its `mfa_token` is kept in memory (component state) only. */
+export interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+  /** No confirmed factor yet: enrol (`enrollMfa`) before a code can be verified. */
+  enrolment_required: boolean;
+  expires_in: number;
+}
+/** A new TOTP secret, shown once. */
+export interface MfaEnrolment {
+  secret: string;
+  otpauth_uri: string;
+  digits: number;
+  period: number;
+}
+export type MfaProof = { code: string } | { recovery_code: string };
+export type LoginResult = { me: Me; challenge?: undefined } | { me?: undefined; challenge: MfaChallenge };
+
+/** The sign-in challenge is spent (too many wrong codes), expired or was revoked: the password
+ *  step has to be done again. */
+export class ChallengeEndedError extends ApiError {}
+
+function publicPost(path: string, body: unknown): Promise<Response> {
+  // No bearer token: these calls start a session.
+  return rawFetch(path, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify(body),
   });
+}
+
+/** Checks the password. Patients are signed in at once (`me`); staff get a `challenge`. */
+export async function login(email: string, password: string): Promise<LoginResult> {
+  const res = await publicPost("/auth/login", { email, password });
   if (!res.ok) {
     const err = await toError(res);
     if (res.status === 401) err.message = "Wrong e-mail or password.";
     throw err;
   }
-  storeTokens((await res.json()) as TokenResponse);
-  return api.get<Me>("/me");
+  const body = (await res.json()) as TokenResponse | MfaChallenge;
+  if ("mfa_required" in body && body.mfa_required) return { challenge: body };
+  storeTokens(body as TokenResponse);
+  return { me: await api.get<Me>("/me") };
+}
+
+/** Errors of the two second-factor calls, in words for the sign-in page. */
+async function mfaError(res: Response, proof?: MfaProof): Promise<ApiError> {
+  const err = await toError(res);
+  if (res.status === 401) {
+    if (/log in again|expired/i.test(err.message) || !proof) {
+      return new ChallengeEndedError("This sign-in attempt is no longer valid (it expired, had too many wrong codes or was reset). Sign in again with your password.", 401, err.type);
+    }
+    err.message = "recovery_code" in proof ? "That recovery code is not valid or was used already." : "That code is not valid or was used already. Wait for the next code in your app and try again.";
+  } else if (res.status === 429) {
+    const wait = Number(res.headers.get("retry-after"));
+    err.message = `Too many attempts. Try again in ${wait > 0 ? `${wait} s` : "a moment"}.`;
+  }
+  return err;
+}
+
+/** Starts (or restarts) enrolment of an authenticator app for a challenge's account. */
+export async function enrollMfa(mfaToken: string): Promise<MfaEnrolment> {
+  const res = await publicPost("/auth/mfa/enroll", { mfa_token: mfaToken });
+  if (!res.ok) throw await mfaError(res);
+  return (await res.json()) as MfaEnrolment;
+}
+
+/** Trades the challenge and a code (or recovery code) for a session. `recoveryCodes` is set
+ *  when this code confirmed a new enrolment: they are shown to the user once. */
+export async function verifyMfa(mfaToken: string, proof: MfaProof): Promise<{ me: Me; recoveryCodes: string[] | null }> {
+  const res = await publicPost("/auth/mfa/verify", { mfa_token: mfaToken, ...proof });
+  if (!res.ok) throw await mfaError(res, proof);
+  const body = (await res.json()) as TokenResponse & { recovery_codes?: string[] };
+  storeTokens(body);
+  return { me: await api.get<Me>("/me"), recoveryCodes: body.recovery_codes?.length ? body.recovery_codes : null };
+}
+
+/** An admin removes a staff account's second factor (a lost phone); its next sign-in enrols again. */
+export async function resetMfa(userId: string): Promise<void> {
+  await request("DELETE", `/users/${encodeURIComponent(userId)}/mfa`);
 }
 
 export async function logout() {

@@ -1,9 +1,12 @@
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { login as apiLogin, logout as apiLogout, setSignedOutHandler, type Me } from "./api";
+import { login as apiLogin, logout as apiLogout, setSignedOutHandler, type LoginResult, type Me } from "./api";
 
 interface AuthState {
   me: Me | null;
-  signIn: (email: string, password: string) => Promise<Me>;
+  /** Checks the password: a patient is signed in at once; staff get a second-factor challenge. */
+  signIn: (email: string, password: string) => Promise<LoginResult>;
+  /** Enters the portal once the second factor was accepted (and recovery codes were shown). */
+  completeSignIn: (me: Me) => void;
   signOut: () => Promise<void>;
   expired: boolean;
 }
@@ -24,10 +27,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       me,
       expired,
       signIn: async (email, password) => {
-        const m = await apiLogin(email, password);
+        const result = await apiLogin(email, password);
+        if (result.me) {
+          setExpired(false);
+          setMe(result.me);
+        }
+        return result;
+      },
+      completeSignIn: (m) => {
         setExpired(false);
         setMe(m);
-        return m;
       },
       signOut: async () => {
         await apiLogout();

@@ -1,4 +1,18 @@
-import { useId, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
+import { useId, useMemo, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
+import { qrModules, qrPath } from "../qr";
+
+/** `text` as a QR code (an SVG drawn here, no image service); nothing when it is too long. */
+export function QrCode({ text, label, size = 192 }: { text: string; label: string; size?: number }) {
+  const modules = useMemo(() => qrModules(text), [text]);
+  if (!modules) return null;
+  const n = modules.length + 8; // a quiet zone of four modules on each side
+  return (
+    <svg role="img" aria-label={label} viewBox={`0 0 ${n} ${n}`} width={size} height={size} shapeRendering="crispEdges" className="max-w-full rounded border border-slate-200 bg-white">
+      <rect width={n} height={n} fill="#fff" />
+      <path d={qrPath(modules)} fill="#0f172a" />
+    </svg>
+  );
+}
 
 export function Spinner({ label = "Loading…" }: { label?: string }) {
   return (

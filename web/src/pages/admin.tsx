@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { ApiError, api, errorMessage, request, type AnalyticsWindow } from "../api";
+import { ApiError, api, errorMessage, request, resetMfa, type AnalyticsWindow, type Doctor } from "../api";
 import { Button, Card, ErrorBanner, Notice, PageTitle, ResponsiveTable, Spinner, TextField } from "../components/ui";
 import { useInterval, useLoad } from "../hooks";
 import { useDoctors } from "./appointments";
@@ -15,6 +15,26 @@ export function DoctorsPage() {
   const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const set = (k: keyof typeof f) => (e: React.ChangeEvent<HTMLInputElement>) => setF({ ...f, [k]: e.target.value });
+  const [resetting, setResetting] = useState<string | null>(null);
+  const [resetDone, setResetDone] = useState<string | null>(null);
+  const [resetError, setResetError] = useState<string | null>(null);
+
+  /** A lost phone: the doctor's authenticator and recovery codes are removed and their sessions
+   *  end; their next sign-in sets up a new app. */
+  async function resetSecondFactor(d: Doctor) {
+    if (!window.confirm(`Reset two-step sign-in for ${d.full_name}? They are signed out everywhere and set up their authenticator app again at their next sign-in.`)) return;
+    setResetting(d.doctor_id);
+    setResetDone(null);
+    setResetError(null);
+    try {
+      await resetMfa(d.doctor_id);
+      setResetDone(`Two-step sign-in was reset for ${d.full_name}. They set up their authenticator app again at their next sign-in.`);
+    } catch (err) {
+      setResetError(err instanceof ApiError && err.status === 404 ? `${d.full_name}'s account no longer exists.` : errorMessage(err));
+    } finally {
+      setResetting(null);
+    }
+  }
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -63,16 +83,28 @@ export function DoctorsPage() {
         ) : doctors.error ? (
           <ErrorBanner error={doctors.error} />
         ) : (
-          <ResponsiveTable
-            caption="Doctors"
-            rows={doctors.data!}
-            rowKey={(d) => d.doctor_id}
-            empty="No doctors yet."
-            columns={[
-              { header: "Name", cell: (d) => d.full_name },
-              { header: "Specialty", cell: (d) => d.specialty },
-            ]}
-          />
+          <div className="space-y-3">
+            <ErrorBanner error={resetError} />
+            {resetDone && <Notice>{resetDone}</Notice>}
+            <ResponsiveTable
+              caption="Doctors"
+              rows={doctors.data!}
+              rowKey={(d) => d.doctor_id}
+              empty="No doctors yet."
+              columns={[
+                { header: "Name", cell: (d) => d.full_name },
+                { header: "Specialty", cell: (d) => d.specialty },
+                {
+                  header: "Actions",
+                  cell: (d) => (
+                    <Button type="button" variant="secondary" busy={resetting === d.doctor_id} onClick={() => void resetSecondFactor(d)} aria-label={`Reset two-step sign-in for ${d.full_name}`}>
+                      Reset two-step sign-in
+                    </Button>
+                  ),
+                },
+              ]}
+            />
+          </div>
         )}
       </Card>
     </div>
