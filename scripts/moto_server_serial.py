@@ -214,6 +214,49 @@ def _install_secretsmanager_authorisation() -> None:
     SecretsManagerResponse._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------ SES (v2)
+
+
+def _install_ses_authorisation() -> None:
+    """SESv2 SendEmail is checked against the sending identity's ARN, as SES does (moto checks
+    `*`, which no grant of one identity matches): the sender's domain identity when there is
+    one, else the address's own. Refused with SES's JSON error."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.sesv2.responses import SESV2Response
+    from werkzeug.exceptions import HTTPException
+
+    def determine_resource(self: Any) -> str:
+        try:
+            body = json.loads(self.body or "{}") if not isinstance(self.body, dict) else self.body
+        except ValueError:
+            return "*"
+        sender = body.get("FromEmailAddress") if isinstance(body, dict) else None
+        if not sender or "@" not in sender:
+            return "*"
+        from moto.sesv2.models import sesv2_backends
+
+        backend = sesv2_backends[self.current_account][self.region]
+        identities = backend.core_backend.email_identities
+        domain = sender.rsplit("@", 1)[1]
+        identity = domain if domain in identities or sender not in identities else sender
+        return f"arn:{PARTITION}:ses:{self.region}:{self.current_account}:identity/{identity}"
+
+    original = SESV2Response._authenticate_and_authorize_normal_action
+
+    def authorise(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except HTTPException:
+            action = f"ses:{self._get_action()}"
+            raise JsonRESTError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: {action} on resource: {resource}",
+            ) from None
+
+    SESV2Response._determine_resource = determine_resource  # type: ignore[attr-defined]
+    SESV2Response._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+
+
 # ------------------------------------------------------------------------------ S3 presigned POST
 
 
@@ -363,6 +406,7 @@ def main() -> None:
     _install_dynamodb_authorisation()
     _install_secretsmanager_authorisation()
     _install_s3_post_authorisation()
+    _install_ses_authorisation()
     if args.admin_credentials:
         _create_admin(args.admin_credentials)
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0

@@ -73,6 +73,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "auth-mfa",
     "auth-refresh",
     "auth-register",
+    "auth-verify-email",
     "doctors-list",
     "emergency-access",
     "invoices-get",
@@ -127,6 +128,7 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "auth-mfa" => erase(auth_mfa::AuthMfa::from_vars(vars).await?),
         "auth-refresh" => erase(auth_refresh::AuthRefresh::from_vars(vars).await?),
         "auth-register" => erase(auth_register::AuthRegister::from_vars(vars).await?),
+        "auth-verify-email" => erase(auth_verify_email::AuthVerifyEmail::from_vars(vars).await?),
         "doctors-list" => erase(doctors_list::DoctorsList::from_vars(vars).await?),
         "emergency-access" => erase(emergency_access::EmergencyAccess::from_vars(vars).await?),
         "invoices-get" => erase(invoices_get::InvoicesGet::from_vars(vars).await?),
@@ -225,6 +227,8 @@ pub struct LocalEnvironment<'a> {
     pub tokens: &'a TokenSettings,
     pub key: &'a SigningKey,
     pub aws: &'a AwsFunctions,
+    /// Where links in e-mails point: the runner's own portal.
+    pub portal_url: &'a str,
 }
 
 impl LocalEnvironment<'_> {
@@ -250,6 +254,7 @@ impl LocalEnvironment<'_> {
                     serde_json::to_string(&self.key.to_document())?,
                 ),
                 ("CAREFLOW_JWT_SIGNING_KEY_SECRET_ARN", String::new()),
+                ("CAREFLOW_PORTAL_URL", self.portal_url.to_owned()),
             ]
             .map(|(k, v)| (k.to_owned(), v)),
         );

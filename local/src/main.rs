@@ -43,11 +43,12 @@ async fn run() -> anyhow::Result<()> {
     }
     println!(
         r#"
-Try it:
+Try it (registration mails a link; the emulator keeps the mail):
   curl -s {base}/auth/register -H 'content-type: application/json' \
     -d '{{"email":"pat@example.com","password":"a long passphrase","full_name":"Pat Example"}}'
-  TOKEN=$(curl -s {base}/auth/login -H 'content-type: application/json' \
-    -d '{{"email":"pat@example.com","password":"a long passphrase"}}' | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  LINK_TOKEN=$(curl -s "$AWS_ENDPOINT_URL/moto-api/data.json" | grep -o 'token=cfv_[A-Za-z0-9_-]*' | tail -1 | cut -d= -f2)
+  TOKEN=$(curl -s {base}/auth/verify-email -H 'content-type: application/json' \
+    -d "{{\"token\":\"$LINK_TOKEN\",\"password\":\"a long passphrase\"}}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
   curl -s {base}/me -H "authorization: Bearer $TOKEN"
 Press Ctrl-C to stop.
 "#

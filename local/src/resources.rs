@@ -69,3 +69,33 @@ pub async fn dynamodb_client() -> Client {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     Client::new(&config)
 }
+
+/// Makes the domain of `sender` a verified SES identity in the emulator, as the deployment's
+/// DNS records make it in AWS (terraform/modules/careflow): SES refuses to send from an
+/// unverified sender, and so does the emulator. Creating it again changes nothing.
+pub async fn verify_sender_domain(sender: &str) -> anyhow::Result<()> {
+    let domain = sender
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .ok_or_else(|| anyhow::anyhow!("{sender} is not an e-mail address"))?;
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ses = aws_sdk_sesv2::Client::new(&config);
+    match ses
+        .create_email_identity()
+        .email_identity(domain)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "creating the SES identity {domain}: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(e)
+        )),
+    }
+}

@@ -210,14 +210,24 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
     resources::create_table(&dynamodb, records, &aws.records_table).await?;
     // Every function is built by its own `from_vars` from the variables the template gives it,
     // with the local database, broker, key, table and bucket in place of the deployment's.
+    let portal_url = format!("http://{domain}");
     let local = LocalEnvironment {
         database_url: &settings.database_url,
         kafka_bootstrap_servers: &kafka.bootstrap_servers,
         tokens: &token_settings,
         key: &key,
         aws: &aws,
+        portal_url: &portal_url,
     }
     .variables()?;
+    // The sender of registration e-mails, verified in the emulator as DNS verifies it in AWS.
+    if let Some(sender) = aws
+        .identities
+        .vars("auth-register", &local)?
+        .optional("CAREFLOW_EMAIL_FROM")
+    {
+        resources::verify_sender_domain(&sender).await?;
+    }
     // Lab reports: the template's bucket in the emulator, its uploads relayed to lab-processor.
     let lab_relay = crate::s3_relay::start_lab_relay(
         &settings.template,

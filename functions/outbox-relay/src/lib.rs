@@ -70,6 +70,9 @@ pub struct RelayReport {
     pub purged_idempotency_keys: u64,
     /// Abuse-limit rows of subjects quiet for a day ([`careflow::auth::throttle`]).
     pub purged_throttle_entries: u64,
+    /// Registrations whose link expired unused, and expired second-factor challenges.
+    pub purged_registrations: u64,
+    pub purged_challenges: u64,
 }
 
 pub struct OutboxRelay {
@@ -146,12 +149,26 @@ impl OutboxRelay {
                 started,
             )
             .await?;
+        let purged_registrations = self
+            .purge(
+                |limit| throttle::purge_expired_registrations(&self.pool, now, limit),
+                started,
+            )
+            .await?;
+        let purged_challenges = self
+            .purge(
+                |limit| throttle::purge_expired_challenges(&self.pool, now, limit),
+                started,
+            )
+            .await?;
         tracing::info!(
             published,
             pending,
             purged_events,
             purged_idempotency_keys,
             purged_throttle_entries,
+            purged_registrations,
+            purged_challenges,
             "outbox relay run"
         );
         Ok(RelayReport {
@@ -160,6 +177,8 @@ impl OutboxRelay {
             purged_events,
             purged_idempotency_keys,
             purged_throttle_entries,
+            purged_registrations,
+            purged_challenges,
         })
     }
 

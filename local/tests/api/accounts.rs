@@ -10,19 +10,56 @@ use crate::support::*;
 const PASSWORD: &str = "a long passphrase 42";
 
 #[tokio::test]
-async fn register_sample_event_creates_a_patient_with_an_argon2id_hash() {
+async fn registration_is_completed_by_the_link_and_the_password_and_makes_a_patient() {
     let env = TestEnv::new().await;
     let sample = event("auth-register/register.json");
-    let sent = body_of(&sample);
-    let reply = env.call("auth-register", sample).await;
-    assert_eq!(reply.status, 201, "{reply:?}");
-    assert_eq!(reply.body["role"], "patient");
+    let mut sent = body_of(&sample);
+    let email = unique_email("Jo.Example");
+    sent["email"] = json!(email);
+    let reply = env.call("auth-register", with_body(sample, &sent)).await;
+    assert_eq!(reply.status, 202, "{reply:?}");
     assert_eq!(
-        reply.body["email"],
-        sent["email"].as_str().unwrap().to_lowercase()
+        reply.body,
+        json!({"status": "verification_sent", "email": email.to_lowercase()})
     );
-    assert!(reply.body.get("password_hash").is_none());
-    let id: uuid::Uuid = reply.body["user_id"].as_str().unwrap().parse().unwrap();
+    // Nothing exists until the link is used; the link is in the mail, not in the answer.
+    assert_eq!(env.db.count("SELECT count(*) FROM users").await, 0);
+    let token = registration_token(&email.to_lowercase()).await;
+    assert!(!reply.body.to_string().contains(&token));
+    let verify = |token: &str, password: &str| {
+        with_body(
+            event("auth-verify-email/verify-email.json"),
+            &json!({"token": token, "password": password}),
+        )
+    };
+    // The link alone is not enough: the password chosen at registration must come with it.
+    env.call(
+        "auth-verify-email",
+        verify(&token, "another long passphrase"),
+    )
+    .await
+    .assert_problem(401, None);
+    env.call("auth-verify-email", verify("cfv_garbage", PASSWORD))
+        .await
+        .assert_problem(400, Some("token"));
+    let done = env
+        .call(
+            "auth-verify-email",
+            verify(&token, sent["password"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(done.status, 201, "{done:?}");
+    assert_eq!(done.body["role"], "patient");
+    assert_eq!(done.body["email"], email.to_lowercase());
+    assert!(done.body.get("password_hash").is_none());
+    let claims = env
+        .deps
+        .verifier
+        .verify(done.body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.amr, ["pwd"]);
+    let id: uuid::Uuid = done.body["user_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(claims.sub, id);
     let row = env
         .db
         .client()
@@ -37,6 +74,13 @@ async fn register_sample_event_creates_a_patient_with_an_argon2id_hash() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(sent["password"].as_str().unwrap()));
     assert_eq!(row.get::<_, String>(1), "patient");
+    // The link works once.
+    env.call(
+        "auth-verify-email",
+        verify(&token, sent["password"].as_str().unwrap()),
+    )
+    .await
+    .assert_problem(400, Some("token"));
 }
 
 #[tokio::test]
@@ -114,29 +158,102 @@ async fn register_rejects_bad_input_naming_the_field_and_writes_nothing() {
     assert_eq!(env.db.count("SELECT count(*) FROM users").await, 0);
 }
 
+/// A stranger cannot tell a taken address from a free one: the same answer, and the owner of
+/// the taken one gets a notice instead of a link.
 #[tokio::test]
-async fn duplicate_email_is_a_conflict_case_insensitively() {
+async fn registration_does_not_tell_which_addresses_have_accounts() {
     let env = TestEnv::new().await;
-    let sample = event("auth-register/register.json");
-    assert_eq!(env.call("auth-register", sample.clone()).await.status, 201);
-    let mut body = body_of(&sample);
-    body["email"] = json!(body["email"].as_str().unwrap().to_uppercase());
-    let reply = env.call("auth-register", with_body(sample, &body)).await;
-    reply.assert_problem(409, None);
-    assert_eq!(reply.body["type"], "/problems/email-taken");
+    let taken = unique_email("owner");
+    register_patient(&env, &taken, PASSWORD, "Owner").await;
+    let free = unique_email("newcomer");
+    let mut answers = Vec::new();
+    for email in [taken.to_uppercase(), free.clone()] {
+        let reply = env
+            .call(
+                "auth-register",
+                with_body(
+                    event("auth-register/register.json"),
+                    &json!({"email": email, "password": "a stranger's passphrase", "full_name": "S"}),
+                ),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        let mut body = reply.body.clone();
+        body["email"] = json!("(the address sent)");
+        answers.push((reply.status, body, reply.headers.clone()));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "a taken address answers differently"
+    );
+    let to_owner = sent_emails(&taken.to_lowercase()).await;
+    assert_eq!(to_owner.len(), 2, "{to_owner:?}");
+    assert!(!to_owner[1].1.contains("token="), "{to_owner:?}");
+    assert!(sent_emails(&free).await[0].1.contains("token="));
     assert_eq!(env.db.count("SELECT count(*) FROM users").await, 1);
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM pending_registrations")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]
-async fn concurrent_registrations_of_one_email_create_one_user() {
+async fn concurrent_confirmations_of_one_address_create_one_user() {
     let env = TestEnv::new().await;
-    let sample = event("auth-register/register.json");
-    let replies =
-        futures::future::join_all((0..8).map(|_| env.call("auth-register", sample.clone()))).await;
+    let email = unique_email("twice");
+    let register = with_body(
+        event("auth-register/register.json"),
+        &json!({"email": email, "password": PASSWORD, "full_name": "Twice"}),
+    );
+    // Two registrations of one address (two links), confirmed at the same time, four times each.
+    for _ in 0..2 {
+        assert_eq!(
+            env.call("auth-register", register.clone()).await.status,
+            202
+        );
+    }
+    let tokens: Vec<String> = sent_emails(&email)
+        .await
+        .iter()
+        .map(|(_, body)| {
+            body.split("token=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    let replies = futures::future::join_all(tokens.iter().cycle().take(8).map(|t| {
+        env.call(
+            "auth-verify-email",
+            with_body(
+                event("auth-verify-email/verify-email.json"),
+                &json!({"token": t, "password": PASSWORD}),
+            ),
+        )
+    }))
+    .await;
     let created = replies.iter().filter(|r| r.status == 201).count();
-    let conflicts = replies.iter().filter(|r| r.status == 409).count();
-    assert_eq!((created, conflicts), (1, 7), "{replies:?}");
+    assert_eq!(created, 1, "{replies:?}");
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status != 201)
+            .all(|r| r.status == 400 || r.status == 409),
+        "{replies:?}"
+    );
     assert_eq!(env.db.count("SELECT count(*) FROM users").await, 1);
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM pending_registrations")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -749,7 +866,7 @@ async fn registrations_from_one_address_are_throttled() {
     let register = |i: usize, ip: &'static str| {
         let mut sample = event("auth-register/register.json");
         let mut body = body_of(&sample);
-        body["email"] = json!(format!("new{i}@example.com"));
+        body["email"] = json!(unique_email(&format!("new{i}")));
         sample = with_body(sample, &body);
         sample["requestContext"]["http"]["sourceIp"] = json!(ip);
         env.call("auth-register", sample)
@@ -758,8 +875,8 @@ async fn registrations_from_one_address_are_throttled() {
     for i in 0..25 {
         statuses.push(register(i, "198.51.100.200").await.status);
     }
-    let created = statuses.iter().filter(|s| **s == 201).count();
+    let created = statuses.iter().filter(|s| **s == 202).count();
     assert!((20..=22).contains(&created), "{statuses:?}");
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
-    assert_eq!(register(99, "198.51.100.201").await.status, 201);
+    assert_eq!(register(99, "198.51.100.201").await.status, 202);
 }

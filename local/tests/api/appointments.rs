@@ -356,7 +356,10 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
          INSERT INTO auth_throttle (subject, failures, blocked_until, updated_at) VALUES
              ('address:quiet', 3, NULL, now() - interval '2 days'),
              ('address:blocked', 40, now() + interval '10 minutes', now() - interval '2 days'),
-             ('address:recent', 3, NULL, now() - interval '1 hour');",
+             ('address:recent', 3, NULL, now() - interval '1 hour');
+         INSERT INTO pending_registrations (token_hash, email, password_hash, full_name, expires_at) VALUES
+             ('\\x01', 'old@example.com', 'x', 'Old', now() - interval '1 hour'),
+             ('\\x02', 'new@example.com', 'x', 'New', now() + interval '1 hour');",
     )
     .await
     .unwrap();
@@ -372,7 +375,17 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
             purged_events: 2,
             purged_idempotency_keys: 1,
             purged_throttle_entries: 1,
+            purged_registrations: 1,
+            purged_challenges: 0,
         }
+    );
+    assert_eq!(
+        c.env
+            .db
+            .count("SELECT count(*) FROM pending_registrations WHERE email = 'new@example.com'")
+            .await,
+        1,
+        "a registration whose link still works is kept"
     );
     assert_eq!(
         c.env.db.count("SELECT count(*) FROM auth_throttle").await,

@@ -41,6 +41,31 @@ impl Runner {
         (status, ct, body)
     }
 
+    /// Registers a patient through the gateway as the portal does: register, the e-mailed
+    /// link's token, then the password again.
+    async fn register(&self, email: &str, password: &str, name: &str) -> Value {
+        let (status, _, accepted) = self
+            .send(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"email": email, "password": password, "full_name": name})),
+            )
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        let token = registration_token(&email.to_lowercase()).await;
+        let (status, _, registered) = self
+            .send(
+                "POST",
+                "/auth/verify-email",
+                None,
+                Some(json!({"token": token, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 201, "{registered}");
+        registered
+    }
+
     async fn refresh(&self, refresh_token: &str) -> (u16, String, Value) {
         let body = json!({ "refresh_token": refresh_token });
         self.send("POST", "/auth/refresh", None, Some(body)).await
@@ -50,11 +75,14 @@ impl Runner {
 #[tokio::test]
 async fn register_login_me_refresh_and_reuse_through_the_runner() {
     let r = start_runner().await;
-    let creds = json!({"email": "Pat@Example.com", "password": "a long passphrase 42"});
-    let (status, _, user) = r
-        .send("POST", "/auth/register", None, Some(json!({"email": creds["email"], "password": creds["password"], "full_name": "Pat Example"})))
+    let email = unique_email("Pat");
+    let creds = json!({"email": email, "password": "a long passphrase 42"});
+    let user = r
+        .register(&email, "a long passphrase 42", "Pat Example")
         .await;
-    assert_eq!(status, 201, "{user}");
+    // The registration link was made for the runner's own portal.
+    let (_, body) = sent_emails(&email.to_lowercase()).await.remove(0);
+    assert!(body.contains("/#/verify-email?token=cfv_"), "{body}");
 
     let (status, _, tokens) = r
         .send("POST", "/auth/login", None, Some(creds.clone()))
@@ -64,7 +92,7 @@ async fn register_login_me_refresh_and_reuse_through_the_runner() {
     let (status, _, me) = r.send("GET", "/me", Some(access), None).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["user_id"], user["user_id"]);
-    assert_eq!(me["email"], "pat@example.com");
+    assert_eq!(me["email"], email.to_lowercase());
     assert_eq!(me["role"], "patient");
 
     let rt1 = tokens["refresh_token"].as_str().unwrap();
@@ -89,17 +117,8 @@ async fn register_login_me_refresh_and_reuse_through_the_runner() {
 #[tokio::test]
 async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
     let r = start_runner().await;
-    let (status, _, _) = r
-        .send("POST", "/auth/register", None, Some(json!({"email": "v@example.com", "password": "a long passphrase 42", "full_name": "V"})))
-        .await;
-    assert_eq!(status, 201);
-    let (_, _, tokens) = r
-        .send(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": "v@example.com", "password": "a long passphrase 42"})),
-        )
+    let tokens = r
+        .register(&unique_email("v"), "a long passphrase 42", "V")
         .await;
     let valid = tokens["access_token"].as_str().unwrap();
     let sub = r.stack.deps.verifier.verify(valid).unwrap().sub.to_string();

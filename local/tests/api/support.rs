@@ -250,9 +250,18 @@ impl TestEnv {
             tokens: &settings,
             key: &key,
             aws: &aws,
+            portal_url: "http://portal.localhost",
         }
         .variables()
         .unwrap();
+        if let Some(sender) = aws
+            .identities
+            .vars("auth-register", &local)
+            .unwrap()
+            .optional("CAREFLOW_EMAIL_FROM")
+        {
+            resources::verify_sender_domain(&sender).await.unwrap();
+        }
         let functions = http_functions(&aws, &local).await.unwrap();
         let deps = Deps {
             billing: careflow::billing::service::Billing::new(db.pool.clone(), Default::default()),
@@ -659,4 +668,70 @@ pub async fn staff_sign_in(
         .await;
     assert_eq!(verified.status, 200, "{verified:?}");
     (verified.body, secret)
+}
+
+/// The e-mails the emulator's SES sent to `to`, oldest first, as (subject, body).
+pub async fn sent_emails(to: &str) -> Vec<(String, String)> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL names the emulator");
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|d| d == to))
+        })
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap_or_default().to_owned(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The token of the registration link in the last e-mail sent to `to`.
+pub async fn registration_token(to: &str) -> String {
+    let mails = sent_emails(to).await;
+    let (_, body) = mails.last().unwrap_or_else(|| panic!("no e-mail to {to}"));
+    body.split("token=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in: {body}"))
+        .to_owned()
+}
+
+/// An address no other test uses (the emulator's SES outbox is shared by every test).
+pub fn unique_email(name: &str) -> String {
+    format!("{name}.{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A patient registers as a client does: register, read the link, confirm with the password.
+/// Returns the confirmation's answer (the user and its first tokens).
+pub async fn register_patient(env: &TestEnv, email: &str, password: &str, name: &str) -> Value {
+    let ev = with_body(
+        event("auth-register/register.json"),
+        &serde_json::json!({"email": email, "password": password, "full_name": name}),
+    );
+    let accepted = env.call("auth-register", ev).await;
+    assert_eq!(accepted.status, 202, "{accepted:?}");
+    let token = registration_token(&email.to_lowercase()).await;
+    let done = env
+        .call(
+            "auth-verify-email",
+            with_body(
+                event("auth-verify-email/verify-email.json"),
+                &serde_json::json!({"token": token, "password": password}),
+            ),
+        )
+        .await;
+    assert_eq!(done.status, 201, "{done:?}");
+    done.body
 }

@@ -97,7 +97,9 @@ impl std::fmt::Debug for TokenPair {
 }
 
 /// Runs CPU-heavy password work off the async executor.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal(format!("password task failed: {e}")))
@@ -236,16 +238,6 @@ impl Accounts {
             .await?;
         tracing::info!(admin = %caller.user_id, doctor = %doctor.user_id, "doctor created");
         Ok(doctor)
-    }
-
-    /// Self-registration from `from`: every attempt counts against the address, and past
-    /// [`throttle::ADDRESS_FREE_REGISTRATIONS`] it is slowed down (429).
-    pub async fn register(&self, new: NewUser, from: Option<IpAddr>) -> Result<User> {
-        if let Some(ip) = from {
-            let client = db::client(&self.pool).await?;
-            throttle::attempt(&client, &[Subject::Registrations(ip)]).await?;
-        }
-        self.create_user(new).await
     }
 
     /// Creates a user after validating every field. Duplicate e-mail → 409.

@@ -246,27 +246,32 @@ impl Accounts {
         from: Option<IpAddr>,
     ) -> Result<Verified> {
         let address: Vec<Subject> = from.map(Subject::Address).into_iter().collect();
-        let client = db::client(self.pool()).await?;
-        throttle::attempt(&client, &address).await?;
-        let owner: Option<Uuid> = if looks_like_challenge(mfa_token) {
-            client
-                .query_opt(
-                    "SELECT user_id FROM mfa_challenges WHERE token_hash = $1",
-                    &[&challenge_hash(mfa_token)],
-                )
-                .await?
-                .map(|r| r.get(0))
-        } else {
-            None
+        let account = {
+            let client = db::client(self.pool()).await?;
+            throttle::attempt(&client, &address).await?;
+            let owner: Option<Uuid> = if looks_like_challenge(mfa_token) {
+                client
+                    .query_opt(
+                        "SELECT user_id FROM mfa_challenges WHERE token_hash = $1",
+                        &[&challenge_hash(mfa_token)],
+                    )
+                    .await?
+                    .map(|r| r.get(0))
+            } else {
+                None
+            };
+            let Some(owner) = owner else {
+                return Err(invalid_challenge());
+            };
+            let account = [Subject::SecondFactor(owner)];
+            throttle::attempt(&client, &account).await?;
+            account
         };
-        let Some(owner) = owner else {
-            return Err(invalid_challenge());
-        };
-        let account = [Subject::SecondFactor(owner)];
-        throttle::attempt(&client, &account).await?;
+        // One connection at a time: the throttle's is back in the pool before the check.
         let verified = self.verify_locked(issuer, mfa_token, proof).await;
         // A right code, or a failure of ours, gives the counts back; a wrong one keeps them.
         if !matches!(verified, Err(Error::Unauthenticated(_))) {
+            let client = db::client(self.pool()).await?;
             throttle::succeeded(&client, &account).await?;
             throttle::succeeded(&client, &address).await?;
         }

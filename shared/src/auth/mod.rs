@@ -12,6 +12,8 @@ pub mod mfa;
 pub mod password;
 #[cfg(feature = "tokens")]
 pub mod refresh;
+#[cfg(feature = "accounts")]
+pub mod registration;
 #[cfg(feature = "postgres")]
 pub mod throttle;
 #[cfg(feature = "tokens")]

@@ -184,6 +184,43 @@ pub async fn purge_stale(
     .await
 }
 
+/// Deletes up to `limit` pending registrations whose link expired before `cutoff`
+/// (outbox-relay's housekeeping; they hold a password hash and an address).
+pub async fn purge_expired_registrations(
+    pool: &crate::db::PgPool,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64> {
+    crate::db::purge_batch(
+        pool,
+        "WITH old AS (
+             SELECT token_hash FROM pending_registrations WHERE expires_at < $1
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         DELETE FROM pending_registrations p USING old WHERE p.token_hash = old.token_hash",
+        cutoff,
+        limit,
+    )
+    .await
+}
+
+/// Deletes up to `limit` second-factor challenges that expired before `cutoff`.
+pub async fn purge_expired_challenges(
+    pool: &crate::db::PgPool,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> Result<u64> {
+    crate::db::purge_batch(
+        pool,
+        "WITH old AS (
+             SELECT token_hash FROM mfa_challenges WHERE expires_at < $1
+             ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         DELETE FROM mfa_challenges c USING old WHERE c.token_hash = old.token_hash",
+        cutoff,
+        limit,
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

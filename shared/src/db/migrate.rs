@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "mfa",
         sql: include_str!("../../migrations/0007_mfa.sql"),
     },
+    Migration {
+        version: 8,
+        name: "registrations",
+        sql: include_str!("../../migrations/0008_registrations.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

@@ -1,0 +1,82 @@
+//! E-mail through Amazon SES (v2 `SendEmail`): what registration sends. Messages carry no
+//! patient data; the link in a verification message is the only secret and is never logged.
+
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use crate::config::{ConfigError, Vars};
+use crate::{Error, Result};
+
+/// Sends CareFlow's messages from one verified sender.
+#[derive(Clone, Debug)]
+pub struct Mailer {
+    client: Client,
+    from: String,
+    portal_url: String,
+}
+
+impl Mailer {
+    pub fn new(client: Client, from: String, portal_url: String) -> Self {
+        Self {
+            client,
+            from,
+            portal_url: portal_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// `CAREFLOW_EMAIL_FROM` (an address of a verified SES identity) and `CAREFLOW_PORTAL_URL`
+    /// (where links in messages point).
+    pub async fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
+        let from = vars.required("CAREFLOW_EMAIL_FROM")?;
+        if !from.contains('@') {
+            return Err(ConfigError::Invalid {
+                name: "CAREFLOW_EMAIL_FROM",
+                message: "must be an e-mail address".into(),
+            });
+        }
+        let portal_url = vars.required("CAREFLOW_PORTAL_URL")?;
+        if !portal_url.starts_with("https://") && !portal_url.starts_with("http://") {
+            return Err(ConfigError::Invalid {
+                name: "CAREFLOW_PORTAL_URL",
+                message: "must be an http(s) URL".into(),
+            });
+        }
+        let sdk = vars.aws().await;
+        Ok(Self::new(Client::new(&sdk), from, portal_url))
+    }
+
+    /// The portal page a link opens, with `token` in its fragment (fragments are not sent to
+    /// servers, so the token stays out of access logs).
+    pub fn portal_link(&self, page: &str, token: &str) -> String {
+        format!("{}/#/{page}?token={token}", self.portal_url)
+    }
+
+    /// Sends a plain-text message to one address.
+    pub async fn send(&self, to: &str, subject: &str, text: &str) -> Result<()> {
+        let content = |data: &str| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(Error::internal)
+        };
+        let message = Message::builder()
+            .subject(content(subject)?)
+            .body(Body::builder().text(content(text)?).build())
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|e| {
+                // Only the error code: SES's messages can quote the recipient's address.
+                use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                let code = e.code().unwrap_or("no error code").to_owned();
+                Error::Unavailable(format!("e-mail not sent: {code}").into())
+            })?;
+        Ok(())
+    }
+}
