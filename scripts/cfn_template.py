@@ -161,7 +161,14 @@ class Template:
                 return str(self.ev(arg[1])).split(arg[0])
             if key == "Fn::Select":
                 items = self.ev(arg[1])
-                return items[int(self.ev(arg[0]))] if isinstance(items, list) else items
+                index = int(self.ev(arg[0]))
+                if not isinstance(items, list):
+                    return items
+                if index < len(items):
+                    return items[index]
+                # A value only known at deploy time (a Terraform expression passed as a
+                # parameter) splits into one opaque piece: keep the expression, marked.
+                return f"<Select {index} of {'|'.join(str(i) for i in items)}>"
             if key == "Fn::FindInMap":
                 m, k1, k2 = (self.ev(a) for a in arg[:3])
                 return self.mappings.get(m, {}).get(k1, {}).get(k2)

@@ -62,3 +62,8 @@ output "web_distribution_id" {
   description = "aws cloudfront create-invalidation --distribution-id ID --paths '/*' after a release."
   value       = module.careflow.web_distribution_id
 }
+
+output "email_dkim_records" {
+  description = "Publish these CNAMEs so SES accepts the registration mails' sender."
+  value       = module.careflow.email_dkim_records
+}

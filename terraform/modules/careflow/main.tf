@@ -30,12 +30,16 @@ locals {
     KafkaCredentialsSecretArn  = module.secrets.kafka_secret_arns["lambda"]
     LogsKmsKeyArn              = module.kms.key_arn
     SecretsKmsKeyArn           = module.kms.key_arn # encrypts the three secrets: their readers get kms:Decrypt
+    EmailFromAddress           = local.email_from
+    PortalUrl                  = module.web.url
     CareRelationshipWindowDays = tostring(var.care_relationship_window_days)
     EmergencyAccessMinutes     = tostring(var.emergency_access_minutes)
   }, var.sam_extra_parameters)
 
   sam_parameters = { for k, v in local.offered_parameters : k => v if contains(local.template_names, k) }
   api_domain     = regex("^https://([^/]+)", var.jwt_issuer)[0]
+  email_from     = coalesce(var.email_from_address, "no-reply@${local.api_domain}")
+  email_domain   = split("@", local.email_from)[1]
 }
 
 module "kms" {
@@ -157,4 +161,14 @@ resource "aws_apigatewayv2_api_mapping" "api" {
   api_id      = module.app.api_id
   domain_name = aws_apigatewayv2_domain_name.api[0].id
   stage       = var.stage
+}
+
+# ------------------------------------------------------------------------------ e-mail (SES)
+
+# The registration mails' sender: its domain as an SES identity, verified by the DKIM records
+# in the output email_dkim_records (three CNAMEs in the domain's DNS). auth-register may send
+# only from it (template.yaml). New SES accounts are in the sandbox: request production access.
+resource "aws_sesv2_email_identity" "sender" {
+  email_identity = local.email_domain
+  tags           = local.tags
 }

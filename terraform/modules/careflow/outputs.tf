@@ -67,3 +67,11 @@ output "web_distribution_id" {
   description = "CloudFront distribution of the web portal."
   value       = module.web.distribution_id
 }
+
+output "email_dkim_records" {
+  description = "CNAME records that verify the registration mails' sending domain in SES (name -> value)."
+  value = {
+    for token in aws_sesv2_email_identity.sender.dkim_signing_attributes[0].tokens :
+    "${token}._domainkey.${local.email_domain}" => "${token}.dkim.amazonses.com"
+  }
+}

@@ -108,6 +108,16 @@ variable "cors_allowed_origins" {
   type        = list(string)
 }
 
+variable "email_from_address" {
+  description = "Sender of registration e-mails. Null: no-reply@ the API's domain. Its domain becomes an SES identity here; publish the DKIM records output as email_dkim_records."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.email_from_address == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.email_from_address))
+    error_message = "email_from_address must be an e-mail address."
+  }
+}
+
 variable "care_relationship_window_days" {
   description = "Days after an appointment's start during which its doctor keeps access to the patient's records (template CareRelationshipWindowDays)."
   type        = number
