@@ -14,3 +14,10 @@ CREATE TABLE pending_registrations (
 );
 CREATE INDEX pending_registrations_email_idx ON pending_registrations (email);
 CREATE INDEX pending_registrations_expires_idx ON pending_registrations (expires_at);
+
+-- Addresses stored before e-mails were normalised to NFC (login and registration compare the
+-- NFC form): bring them to it, unless that form is taken already by another account (two
+-- accounts that differ only in normalisation), which is left for an operator to merge.
+UPDATE users u SET email = normalize(u.email, NFC)
+WHERE u.email IS NOT NFC NORMALIZED
+  AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = normalize(u.email, NFC));

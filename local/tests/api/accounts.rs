@@ -637,6 +637,72 @@ async fn jwks_and_discovery_documents_verify_issued_tokens() {
     verifier.verify(&env.token_for(&user).token).unwrap();
 }
 
+/// A deployment from before e-mails were normalised to NFC: the upgrade brings stored addresses
+/// to NFC (so their owners can still sign in), except one whose NFC form another account holds.
+#[tokio::test]
+async fn upgrading_normalises_stored_emails_to_nfc() {
+    use careflow::db::migrate::{self, MIGRATIONS};
+    let db = TestDb::empty().await;
+    let mut client = db.client().await;
+    let before = MIGRATIONS
+        .iter()
+        .position(|m| m.name == "registrations")
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                 checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+        )
+        .await
+        .unwrap();
+    for m in &MIGRATIONS[..before] {
+        client.batch_execute(m.sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                &[&m.version, &m.name, &m.checksum()],
+            )
+            .await
+            .unwrap();
+    }
+    // "josé" written with a combining accent (NFD), and a pair that collides once normalised.
+    let decomposed = "jose\u{301}@example.com";
+    let clash_nfd = "rene\u{301}@example.com";
+    for (email, name) in [
+        (decomposed, "Jose"),
+        (clash_nfd, "Rene one"),
+        ("ren\u{e9}@example.com", "Rene two"),
+    ] {
+        client
+            .execute(
+                "INSERT INTO users (id, email, password_hash, full_name, role)
+                 VALUES ($1, $2, 'x', $3, 'patient')",
+                &[&uuid::Uuid::new_v4(), &email, &name],
+            )
+            .await
+            .unwrap();
+    }
+    let applied = migrate::run(&mut client).await.unwrap();
+    assert!(applied.contains(&MIGRATIONS[before].version), "{applied:?}");
+    let email_of = |name: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one("SELECT email FROM users WHERE full_name = $1", &[&name])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    assert_eq!(email_of("Jose").await, "jos\u{e9}@example.com");
+    assert_eq!(
+        email_of("Rene one").await,
+        clash_nfd,
+        "left for an operator"
+    );
+    assert_eq!(email_of("Rene two").await, "ren\u{e9}@example.com");
+}
+
 #[tokio::test]
 async fn migrate_applies_once_and_bootstraps_one_admin() {
     use migrate::{Migrate, MigrateRequest, MigrateResponse};
