@@ -11,7 +11,7 @@ use careflow::http::{
     DEFAULT_BODY_LIMIT, HttpHandler, Protected, empty, json_body, json_no_store, path_param,
 };
 use careflow::patient::care::Care;
-use careflow::{Error, Result, policy};
+use careflow::{Error, Result};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -51,7 +51,8 @@ impl HttpHandler for PatientsCareTeam {
             }
             "PUT" => {
                 let doctor_id: Uuid = path_param(&req, "doctorId")?;
-                policy::manage_care(&caller)?;
+                // Before the body is read or the account looked up: a stranger learns nothing.
+                care.require_manager(&caller, patient_id).await?;
                 let body: Assignment = json_body(&req, DEFAULT_BODY_LIMIT)?;
                 self.accounts
                     .require_doctor_account(doctor_id, "doctorId")

@@ -436,7 +436,8 @@ impl Care {
         Ok(())
     }
 
-    async fn require_manager(&self, caller: &Caller, patient: Uuid) -> Result<()> {
+    /// Admins only ([`policy::manage_care`]); a denial is audited on the patient's trail.
+    pub async fn require_manager(&self, caller: &Caller, patient: Uuid) -> Result<()> {
         if let Err(denied) = policy::manage_care(caller) {
             let event = AuditEvent::new(caller, patient, Action::ManageCareTeam, Outcome::Denied);
             if let Err(e) = self.store.record(&[event]).await {
