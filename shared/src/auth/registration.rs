@@ -17,11 +17,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::accounts::{Accounts, NAME_MAX, NewUser, TokenPair, User, blocking};
+#[cfg(feature = "email")]
+use super::accounts::{NAME_MAX, NewUser};
+use super::accounts::{Accounts, TokenPair, User, blocking};
 use super::throttle::{self, Subject};
 use super::token::TokenIssuer;
 use super::{Amr, Role, password};
 use crate::db::{self, SqlState, column};
+#[cfg(feature = "email")]
 use crate::validate::{name, normalize_email};
 use crate::{Error, Result};
 
