@@ -11,8 +11,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use aws_lc_rs::digest::{SHA256, digest};
+#[cfg(any(feature = "email", test))]
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+#[cfg(any(feature = "email", test))]
 use base64::Engine;
+#[cfg(any(feature = "email", test))]
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use uuid::Uuid;
@@ -68,6 +71,7 @@ fn looks_like_token(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+#[cfg(any(feature = "email", test))]
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
