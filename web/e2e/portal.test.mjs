@@ -1,20 +1,25 @@
 // End-to-end tests of the portal in headless Chromium (Debian's /usr/bin/chromium driven by
 // playwright-core) against a running local runner. Started by scripts/test-web.sh, which sets
-// CAREFLOW_E2E_BASE_URL and the first admin's credentials. Screenshots go to test-results/.
+// CAREFLOW_E2E_BASE_URL and the first admin's credentials, and passes on AWS_ENDPOINT_URL (the
+// emulator whose SES outbox holds the registration e-mails). Screenshots go to test-results/.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 import { labReportPdf } from "./pdf.mjs";
 
 const BASE = process.env.CAREFLOW_E2E_BASE_URL ?? "http://localhost:3000";
+// The AWS emulator (moto): registration e-mails are read from its outbox.
+const EMULATOR = process.env.AWS_ENDPOINT_URL;
 const ADMIN = { email: process.env.CAREFLOW_E2E_ADMIN_EMAIL ?? "admin@careflow.local", password: process.env.CAREFLOW_E2E_ADMIN_PASSWORD ?? "" };
 const OUT = new URL("../test-results/", import.meta.url).pathname;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-const run = Date.now().toString(36);
+// Every address of a run is its own: the emulator's outbox may be shared with earlier runs and
+// other tests, and the e-mails are picked by address.
+const run = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
 const PATIENT = { name: "Pat E2E", email: `pat-${run}@example.com`, password: "a long passphrase 1" };
 const DOCTOR = { name: "Dr Ada E2E", email: `ada-${run}@clinic.example`, password: "stethoscope orbit 1", specialty: "Cardiology" };
 // A doctor outside the patient's care: created through the API, breaks the glass.
@@ -216,7 +221,76 @@ const nav = (page, name) => page.getByRole("navigation", { name: "Main" }).getBy
 async function apiJson(path, init = {}) {
   const res = await fetch(BASE + path, { ...init, headers: { "content-type": "application/json", ...init.headers } });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+const postJson = (path, body, headers = {}) => apiJson(path, { method: "POST", headers, body: JSON.stringify(body) });
+
+// ---------------------------------------------------------------- e-mail (the SES emulator)
+// Registering mails a link to a new address and a notice (no link) to one with an account.
+// moto keeps every message it "sent": GET /moto-api/data.json lists them under ses.Message as
+// {id, source, destinations: {ToAddresses}, subject, body}. Its outbox is shared, so messages
+// are picked by address, and by the ids that were there before the step that mails.
+
+/** Every message the emulator sent to `address`. */
+async function mailsTo(address) {
+  assert.ok(EMULATOR, "AWS_ENDPOINT_URL (the SES emulator) is not set (run scripts/test-web.sh)");
+  const res = await fetch(`${EMULATOR.replace(/\/+$/, "")}/moto-api/data.json`);
+  assert.equal(res.status, 200, `the emulator's data.json answered ${res.status}`);
+  const messages = (await res.json()).ses?.Message ?? [];
+  const to = address.toLowerCase();
+  return messages.filter((m) => (m.destinations?.ToAddresses ?? []).some((d) => d.toLowerCase() === to));
+}
+
+/** The ids of the messages sent to `address` so far (taken before the step that mails). */
+const mailIds = async (address) => new Set((await mailsTo(address)).map((m) => m.id));
+
+/** The one message sent to `address` since `before` (ids), polled for a little while. */
+async function newMailTo(address, before) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const fresh = (await mailsTo(address)).filter((m) => !before.has(m.id));
+    if (fresh.length) {
+      assert.equal(fresh.length, 1, `one e-mail to ${address}, not ${fresh.length}`);
+      return fresh[0];
+    }
+    assert.ok(Date.now() < deadline, `no e-mail to ${address} within 15 s`);
+    await sleep(250);
+  }
+}
+
+/** The registration link in a message, `<portal>/#/verify-email?token=cfv_…`, or null. */
+const registrationLink = (mail) => /https?:\/\/\S*?#\/verify-email\?token=cfv_[A-Za-z0-9_-]+/.exec(mail.body ?? "")?.[0] ?? null;
+const linkToken = (link) => new URLSearchParams(link.slice(link.indexOf("?") + 1)).get("token");
+
+/** The link of the registration e-mail sent to `address` since `before`: to the runner's portal. */
+async function registrationLinkTo(address, before) {
+  const mail = await newMailTo(address, before);
+  const link = registrationLink(mail);
+  assert.ok(link, `no registration link in the e-mail to ${address}: ${JSON.stringify(mail)}`);
+  const url = new URL(link);
+  assert.equal(url.port, new URL(BASE).port, `the link opens the runner's own portal: ${link}`);
+  assert.equal(url.pathname, "/");
+  return link;
+}
+
+/** Registers a patient through the API as the portal does: register (202, no account yet), the
+ *  link from the e-mail, then verify-email with the same password (201, signed in). Returns
+ *  verify-email's answer (the user, `access_token` and `refresh_token`), with `accepted`
+ *  (register's answer: status, headers, body) and the `link`. */
+async function registerPatientViaApi(who) {
+  const before = await mailIds(who.email);
+  const accepted = await postJson("/auth/register", { email: who.email, password: who.password, full_name: who.name });
+  assert.equal(accepted.status, 202, `registration of ${who.email}: ${JSON.stringify(accepted.body)}`);
+  assert.deepEqual(accepted.body, { status: "verification_sent", email: who.email.toLowerCase() });
+  const link = await registrationLinkTo(who.email, before);
+  const done = await postJson("/auth/verify-email", { token: linkToken(link), password: who.password });
+  assert.equal(done.status, 201, `confirmation of ${who.email}: ${JSON.stringify(done.body)}`);
+  assert.equal(done.body.role, "patient");
+  assert.equal(done.body.email, who.email.toLowerCase());
+  assert.equal(done.body.full_name, who.name);
+  assert.ok(done.body.access_token && done.body.refresh_token, "the new patient is signed in");
+  return { ...done.body, accepted, link };
 }
 
 /** A token pair from the API directly (for set-up the portal is not under test for). Staff answer
@@ -340,7 +414,7 @@ test("a wrong password is shown as a readable error", async () => {
   await page.close();
 });
 
-test("a patient registers, completes the profile and books", async () => {
+test("a patient registers, confirms from the e-mailed link, completes the profile and books", async () => {
   const page = await newPage("patient");
   await page.goto(`${BASE}/#/register`);
   const form = page.getByRole("form", { name: "Create account" });
@@ -352,9 +426,41 @@ test("a patient registers, completes the profile and books", async () => {
   await form.getByLabel("Password", { exact: true }).fill(PATIENT.password);
   await form.getByLabel("Confirm password").fill(PATIENT.password);
   await shoot(page, "register", [form]);
+  const before = await mailIds(PATIENT.email);
   await form.getByRole("button", { name: "Create account" }).click();
 
+  // Accepted: the page says where the e-mail went and what the link needs, the same words
+  // whether or not the address has an account; nobody is signed in and no account exists yet.
+  const sentTo = page.getByTestId("sent-to");
+  await page.getByRole("heading", { name: "Check your e-mail" }).waitFor();
+  assert.equal((await sentTo.textContent()).trim(), PATIENT.email);
+  const told = (await page.locator("main").textContent()).replace(/\s+/g, " ");
+  assert.match(told, /within 24 hours/);
+  assert.match(told, /the same password you just chose/);
+  assert.match(told, /If this address already has a CareFlow account, the e-mail tells you so instead/);
+  assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0, "not signed in before the link is opened");
+  await shoot(page, "register-check-email", [page.getByRole("heading", { name: "Check your e-mail" }), sentTo]);
+  const early = await postJson("/auth/login", { email: PATIENT.email, password: PATIENT.password });
+  assert.equal(early.status, 401, `no account before the link is opened: ${JSON.stringify(early.body)}`);
+
+  // The link from the e-mail, opened in the same tab: first a password other than the one
+  // chosen (refused, the link still works), then the right one signs the new patient in.
+  const link = await registrationLinkTo(PATIENT.email, before);
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Confirm your registration" }).waitFor();
+  const confirm = page.getByRole("form", { name: "Confirm your registration" });
+  const chosen = confirm.getByLabel("Password you chose when registering");
+  await chosen.fill("not the chosen passphrase");
+  await confirm.getByRole("button", { name: "Confirm and sign in" }).click();
+  await confirm.getByRole("alert").filter({ hasText: "That is not the password you chose when registering" }).waitFor();
+  assert.equal(await chosen.inputValue(), "", "the password is typed again");
+  await shoot(page, "verify-email", [page.getByRole("heading", { name: "Confirm your registration" }), confirm.getByRole("alert"), chosen]);
+  await chosen.fill(PATIENT.password);
+  await confirm.getByRole("button", { name: "Confirm and sign in" }).click();
+
   await page.getByRole("heading", { name: "Complete your profile" }).waitFor();
+  await page.waitForURL(/#\/profile$/);
+  await page.getByText(`${PATIENT.name} (patient)`).waitFor();
   const profile = page.getByRole("form", { name: "Profile" });
   await profile.getByLabel("Date of birth *").fill("1990-04-12");
   await profile.getByLabel("Sex *").selectOption("female");
@@ -423,6 +529,72 @@ test("a patient signs in with the password alone", async () => {
   assert.equal(login.status, 200);
   assert.equal(login.body.mfa_required, undefined, JSON.stringify(login.body));
   assert.deepEqual(claims(login.body.access_token).amr, ["pwd"]);
+});
+
+test("registering tells nobody whether an address has an account; a link works once", async () => {
+  // The patient's address again (in capitals, with a stranger's password and name), and an
+  // address new to CareFlow: the same answer, but a notice without a link to the patient.
+  const FRESH = { name: "Fresh E2E", email: `fresh-${run}@example.com`, password: "another long passphrase 3" };
+  const before = await mailIds(PATIENT.email);
+  const taken = await postJson("/auth/register", { email: PATIENT.email.toUpperCase(), password: "a stranger's passphrase 9", full_name: "Someone Else" });
+  const fresh = await registerPatientViaApi(FRESH);
+  assert.equal(taken.status, 202, JSON.stringify(taken.body));
+  assert.equal(taken.body.email, PATIENT.email, "the address as normalised");
+  const anonymous = (body) => ({ ...body, email: "(address)" });
+  assert.deepEqual(anonymous(taken.body), anonymous(fresh.accepted.body), "the same answer for a taken and a new address");
+  for (const h of ["content-type", "cache-control"]) assert.equal(taken.headers.get(h), fresh.accepted.headers.get(h), h);
+
+  const notice = await newMailTo(PATIENT.email, before);
+  assert.equal(registrationLink(notice), null, `no link to an address with an account: ${notice.body}`);
+  assert.doesNotMatch(notice.body, /token=|verify-email|https?:\/\//, "nothing to open");
+  const all = await mailsTo(PATIENT.email);
+  assert.equal(all.length, 2, "the patient's address got the link, then the notice");
+  assert.ok(registrationLink(all.find((m) => m.id !== notice.id)), "the first e-mail had the link");
+  const login = await postJson("/auth/login", { email: PATIENT.email, password: PATIENT.password });
+  assert.equal(login.status, 200, "the account is as it was");
+
+  // The link signed the new patient in: the tokens work as a login's do.
+  const me = await apiJson("/me", { headers: { authorization: `Bearer ${fresh.access_token}` } });
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.equal(me.body.user_id, fresh.user_id);
+  assert.equal(me.body.role, "patient");
+  assert.deepEqual(claims(fresh.access_token).amr, ["pwd"]);
+  assert.equal((await postJson("/auth/refresh", { refresh_token: fresh.refresh_token })).status, 200);
+
+  // A link works once: the API names the token; the portal offers to register again.
+  const again = await postJson("/auth/verify-email", { token: linkToken(fresh.link), password: FRESH.password });
+  assert.equal(again.status, 400, JSON.stringify(again.body));
+  assert.equal(again.body.field, "token");
+  const used = await newPage("link-used");
+  await used.goto(fresh.link);
+  const confirm = used.getByRole("form", { name: "Confirm your registration" });
+  await confirm.getByLabel("Password you chose when registering").fill(FRESH.password);
+  await confirm.getByRole("button", { name: "Confirm and sign in" }).click();
+  await used.getByRole("alert").filter({ hasText: "This link is invalid or has expired" }).waitFor();
+  await used.getByRole("link", { name: "Register again" }).click();
+  await used.getByRole("form", { name: "Create account" }).waitFor();
+  await used.close();
+
+  // An address that got an account after registering (here the admin made it a doctor's): the
+  // link creates no second one and sends its owner to sign in.
+  const LATE = { name: "Late E2E", email: `late-${run}@example.com`, password: "yet another passphrase 4" };
+  const lateBefore = await mailIds(LATE.email);
+  const late = await postJson("/auth/register", { email: LATE.email, password: LATE.password, full_name: LATE.name });
+  assert.equal(late.status, 202, JSON.stringify(late.body));
+  const lateLink = await registrationLinkTo(LATE.email, lateBefore);
+  const doctor = { email: LATE.email, password: "a doctor's own passphrase 5", full_name: "Dr Late E2E", specialty: "General practice" };
+  const created = await postJson("/users/doctors", doctor, { authorization: `Bearer ${await token(ADMIN)}` });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const page = await newPage("link-taken");
+  await page.goto(lateLink);
+  const form = page.getByRole("form", { name: "Confirm your registration" });
+  await form.getByLabel("Password you chose when registering").fill(LATE.password);
+  await form.getByRole("button", { name: "Confirm and sign in" }).click();
+  await page.getByRole("status").filter({ hasText: "An account with this e-mail address already exists" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+  await page.getByRole("link", { name: "Go to sign in" }).click();
+  await page.getByRole("form", { name: "Sign in" }).waitFor();
+  await page.close();
 });
 
 test("the patient sees the invoice appear", async () => {

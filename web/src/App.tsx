@@ -4,7 +4,7 @@ import { useAuth } from "./auth";
 import { ErrorBanner } from "./components/ui";
 import { AnalyticsPage, DoctorsPage } from "./pages/admin";
 import { AppointmentsPage, BookPage } from "./pages/appointments";
-import { LoginPage, RegisterPage, homeFor } from "./pages/auth";
+import { LoginPage, RegisterPage, VerifyEmailPage, homeFor } from "./pages/auth";
 import { AccessLogPage, CareTeamsPage, EmergencyGrantsPage, MyCareTeamPage } from "./pages/care";
 import { InvoicesPage } from "./pages/invoices";
 import { LabPage } from "./pages/lab";
@@ -37,6 +37,9 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
   ],
 };
 
+/** Pages shown without signing in; `/verify-email` is opened from the registration e-mail. */
+const PUBLIC_ROUTES = ["/login", "/register", "/verify-email"];
+
 function Page({ route, role, userId }: { route: string; role: Role; userId: string }) {
   const allow = (...roles: Role[]) => roles.includes(role);
   let m: Record<string, string> | null;
@@ -67,9 +70,9 @@ export default function App() {
 
   useEffect(() => {
     setMenuOpen(false);
-    if (!me && route !== "/login" && route !== "/register") navigate("/login");
-    // A patient who just registered goes on to complete their profile.
-    if (me && route === "/register") navigate(me.role === "patient" ? "/profile" : homeFor(me));
+    if (!me && !PUBLIC_ROUTES.includes(route)) navigate("/login");
+    // A patient who just confirmed their registration goes on to complete their profile.
+    if (me && (route === "/register" || route === "/verify-email")) navigate(me.role === "patient" ? "/profile" : homeFor(me));
     if (me && (route === "/" || route === "/login")) navigate(homeFor(me));
     // Move focus to the main content on navigation, for keyboard and screen-reader users.
     document.getElementById("main")?.focus({ preventScroll: true });
@@ -127,7 +130,7 @@ export default function App() {
         </div>
       </header>
       <main id="main" tabIndex={-1} className="mx-auto max-w-5xl px-4 py-6 focus:outline-none">
-        {!me ? route === "/register" ? <RegisterPage /> : <LoginPage expired={expired} /> : <Page route={route} role={me.role} userId={me.user_id} />}
+        {me ? <Page route={route} role={me.role} userId={me.user_id} /> : route === "/register" ? <RegisterPage /> : route === "/verify-email" ? <VerifyEmailPage /> : <LoginPage expired={expired} />}
       </main>
     </div>
   );

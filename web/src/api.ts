@@ -236,6 +236,55 @@ export async function login(email: string, password: string): Promise<LoginResul
   return { me: await api.get<Me>("/me") };
 }
 
+/** "in 40 s", "in 3 min" or "in a moment", from a 429's `Retry-After` (seconds). */
+function retryAfterText(res: Response): string {
+  const wait = Number(res.headers.get("retry-after"));
+  if (!(wait > 0)) return "in a moment";
+  return wait <= 90 ? `in ${Math.ceil(wait)} s` : `in ${Math.ceil(wait / 60)} min`;
+}
+
+/** What `POST /auth/register` answers, whether or not the address already has an account. */
+export interface RegistrationAccepted {
+  status: "verification_sent";
+  /** The address as the API normalised it (the one the e-mail went to). */
+  email: string;
+}
+
+/** Asks for a patient account: the API e-mails a confirmation link (or, to an address that
+ *  already has an account, a notice). No account exists, and nobody is signed in, until the
+ *  link is opened ({@link verifyEmail}). Errors keep the API's `field` (400). */
+export async function register(body: { email: string; password: string; full_name: string }): Promise<RegistrationAccepted> {
+  const res = await publicPost("/auth/register", body);
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 429) err.message = `Too many registrations from your network. Try again ${retryAfterText(res)}.`;
+    else if (res.status === 503) err.message = "We could not send the confirmation e-mail just now. Try again in a few minutes.";
+    throw err;
+  }
+  return (await res.json()) as RegistrationAccepted;
+}
+
+/** A new account, answered by `POST /auth/verify-email` with its first tokens. */
+interface Registered extends Me, TokenResponse {
+  created_at: string;
+}
+
+/** Completes a registration from its e-mailed link: the link's `token` and the password chosen
+ *  when registering create the patient's account, who is then signed in (the tokens are kept as
+ *  after a login). Errors: 400 `field: "token"` (invalid, expired or used link), 401 (not the
+ *  password chosen), 409 (the address has an account already), 429 (message with the wait). */
+export async function verifyEmail(token: string, password: string): Promise<Me> {
+  const res = await publicPost("/auth/verify-email", { token, password });
+  if (!res.ok) {
+    const err = await toError(res);
+    if (res.status === 429) err.message = `Too many attempts. Try again ${retryAfterText(res)}.`;
+    throw err;
+  }
+  const body = (await res.json()) as Registered;
+  storeTokens(body);
+  return { user_id: body.user_id, email: body.email, role: body.role, full_name: body.full_name };
+}
+
 /** Errors of the two second-factor calls, in words for the sign-in page. */
 async function mfaError(res: Response, proof?: MfaProof): Promise<ApiError> {
   const err = await toError(res);

@@ -5,7 +5,8 @@ interface AuthState {
   me: Me | null;
   /** Checks the password: a patient is signed in at once; staff get a second-factor challenge. */
   signIn: (email: string, password: string) => Promise<LoginResult>;
-  /** Enters the portal once the second factor was accepted (and recovery codes were shown). */
+  /** Enters the portal once the second factor was accepted (and recovery codes were shown), or
+   *  once a registration was confirmed from its e-mailed link (tokens already stored by api.ts). */
   completeSignIn: (me: Me) => void;
   signOut: () => Promise<void>;
   expired: boolean;

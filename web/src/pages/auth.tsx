@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from "react";
-import { ApiError, ChallengeEndedError, enrollMfa, errorMessage, request, verifyMfa, type Me, type MfaChallenge, type MfaEnrolment } from "../api";
+import { useEffect, useState, type FormEvent } from "react";
+import { ApiError, ChallengeEndedError, enrollMfa, errorMessage, register, verifyEmail, verifyMfa, type Me, type MfaChallenge, type MfaEnrolment } from "../api";
 import { useAuth } from "../auth";
 import { Button, Card, ErrorBanner, Notice, PageTitle, QrCode, TextField } from "../components/ui";
 import { navigate } from "../router";
@@ -102,6 +102,8 @@ export function LoginPage({ expired }: { expired: boolean }) {
               <a className="font-semibold text-teal-700 underline" href="#/register">
                 Create an account
               </a>
+              <br />
+              Just registered? Open the link in the e-mail we sent you first: it creates your account.
             </p>
           </form>
         </Card>
@@ -303,12 +305,16 @@ function RecoveryCodes({ email, codes, onDone }: { email: string; codes: string[
   );
 }
 
+/** Registration asks for an account; the account is created only from the e-mailed link
+ *  (`VerifyEmailPage`). The answer is the same whether or not the address has an account, and so
+ *  is the "check your e-mail" step shown here: it never says which it was. */
 export function RegisterPage() {
-  const { signIn } = useAuth();
   const [form, setForm] = useState({ full_name: "", email: "", password: "", confirm: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The (normalised) address the e-mail went to, once the API accepted the registration. */
+  const [sentTo, setSentTo] = useState<string | null>(null);
   const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value });
 
   async function submit(e: FormEvent) {
@@ -324,15 +330,51 @@ export function RegisterPage() {
     setBusy(true);
     setError(null);
     try {
-      await request("POST", "/auth/register", { body: { email: form.email.trim(), password: form.password, full_name: form.full_name.trim() } });
-      await signIn(form.email.trim(), form.password);
-      navigate("/profile");
+      const accepted = await register({ email: form.email.trim(), password: form.password, full_name: form.full_name.trim() });
+      setSentTo(accepted.email || form.email.trim());
     } catch (err) {
       if (err instanceof ApiError && err.field && err.field in form) setErrors({ [err.field]: err.message });
-      setError(err instanceof ApiError && err.status === 409 ? "An account with this e-mail already exists. Sign in instead." : errorMessage(err));
+      setError(errorMessage(err));
     } finally {
       setBusy(false);
     }
+  }
+
+  function again() {
+    // The details stay for a corrected address; the password is chosen (and typed) again.
+    setForm({ ...form, password: "", confirm: "" });
+    setErrors({});
+    setError(null);
+    setSentTo(null);
+  }
+
+  if (sentTo) {
+    return (
+      <div className="mx-auto max-w-md">
+        <PageTitle>Check your e-mail</PageTitle>
+        <Card>
+          <div className="space-y-4 text-sm text-slate-700">
+            <Notice>
+              We sent an e-mail to <strong className="wrap-anywhere" data-testid="sent-to">{sentTo}</strong>.
+            </Notice>
+            <p>
+              Open the link in it <strong>within 24 hours</strong> to confirm your registration. The link asks for{" "}
+              <strong>the same password you just chose</strong>, so keep it at hand: your account is created only when both match.
+            </p>
+            <p>If this address already has a CareFlow account, the e-mail tells you so instead and has no link: sign in with that account.</p>
+            <p>Nothing after a few minutes? Check your spam folder and that the address above is right, then register again.</p>
+            <div className="flex flex-wrap items-center justify-between gap-3">
+              <Button type="button" variant="secondary" onClick={again}>
+                Register again
+              </Button>
+              <a className={linkButton} href="#/login">
+                Back to sign in
+              </a>
+            </div>
+          </div>
+        </Card>
+      </div>
+    );
   }
 
   return (
@@ -343,7 +385,7 @@ export function RegisterPage() {
           <ErrorBanner error={error} />
           <TextField label="Full name" autoComplete="name" value={form.full_name} onChange={set("full_name")} error={errors.full_name} />
           <TextField label="E-mail" type="email" autoComplete="email" value={form.email} onChange={set("email")} error={errors.email} />
-          <TextField label="Password" type="password" autoComplete="new-password" hint="At least 12 characters." value={form.password} onChange={set("password")} error={errors.password} />
+          <TextField label="Password" type="password" autoComplete="new-password" hint="At least 12 characters. You will need it again to confirm your registration." value={form.password} onChange={set("password")} error={errors.password} />
           <TextField label="Confirm password" type="password" autoComplete="new-password" value={form.confirm} onChange={set("confirm")} error={errors.confirm} />
           <Button busy={busy} className="w-full">
             Create account
@@ -355,6 +397,128 @@ export function RegisterPage() {
             </a>
           </p>
         </form>
+      </Card>
+    </div>
+  );
+}
+
+/** The token of a registration link, `#/verify-email?token=cfv_…` (the fragment never reaches a
+ *  server, so neither does the token). */
+function linkToken(): string | null {
+  const hash = window.location.hash;
+  const q = hash.indexOf("?");
+  if (q < 0) return null;
+  return new URLSearchParams(hash.slice(q + 1)).get("token")?.trim() || null;
+}
+
+/** Where a registration link leads: the password chosen at registration creates the account and
+ *  signs the patient in. A link that cannot work any more (used, expired, damaged) or an address
+ *  that has an account meanwhile end here with what to do instead. */
+export function VerifyEmailPage() {
+  const { completeSignIn } = useAuth();
+  const [token, setToken] = useState(linkToken);
+  const [password, setPassword] = useState("");
+  const [fieldError, setFieldError] = useState<string | undefined>();
+  const [error, setError] = useState<string | null>(null);
+  const [ended, setEnded] = useState<"link" | "taken" | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    // Another link pasted into the address bar of this tab.
+    const on = () => {
+      setToken(linkToken());
+      setEnded(null);
+      setError(null);
+      setFieldError(undefined);
+    };
+    window.addEventListener("hashchange", on);
+    return () => window.removeEventListener("hashchange", on);
+  }, []);
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (!token) return;
+    if (!password) {
+      setFieldError("Enter the password you chose when registering.");
+      return;
+    }
+    setFieldError(undefined);
+    setBusy(true);
+    setError(null);
+    try {
+      const me = await verifyEmail(token, password);
+      completeSignIn(me);
+      navigate("/profile");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 400 && err.field === "token") setEnded("link");
+      else if (err instanceof ApiError && err.status === 409) setEnded("taken");
+      else if (err instanceof ApiError && err.status === 401) {
+        setPassword("");
+        setError("That is not the password you chose when registering. Check it (capital letters and spaces count) and try again.");
+      } else {
+        if (err instanceof ApiError && err.field === "password") setFieldError(err.message);
+        setError(errorMessage(err));
+      }
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const registerAgain = (
+    <a className={linkButton} href="#/register">
+      Register again
+    </a>
+  );
+
+  return (
+    <div className="mx-auto max-w-md">
+      <PageTitle>Confirm your registration</PageTitle>
+      <Card>
+        {!token || ended === "link" ? (
+          <div className="space-y-4 text-sm text-slate-700">
+            <ErrorBanner
+              error={
+                token
+                  ? "This link is invalid or has expired. A link works once, for 24 hours."
+                  : "This link is incomplete. Open it again from the e-mail, or copy the whole link into the address bar."
+              }
+            />
+            <p>{registerAgain} to get a new link. Confirmed already? Then your account exists: sign in instead.</p>
+            <p>
+              <a className={linkButton} href="#/login">
+                Go to sign in
+              </a>
+            </p>
+          </div>
+        ) : ended === "taken" ? (
+          <div className="space-y-4 text-sm text-slate-700">
+            <Notice>An account with this e-mail address already exists, so no new one was created.</Notice>
+            <p>Sign in with that account. If you do not know its password, ask the clinic to help.</p>
+            <p>
+              <a className={linkButton} href="#/login">
+                Go to sign in
+              </a>
+            </p>
+          </div>
+        ) : (
+          <form noValidate onSubmit={submit} className="space-y-4" aria-label="Confirm your registration">
+            <p className="text-sm text-slate-700">To create your CareFlow account, enter the password you chose when you registered.</p>
+            <ErrorBanner error={error} />
+            <TextField
+              label="Password you chose when registering"
+              type="password"
+              autoComplete="current-password"
+              autoFocus
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+              error={fieldError}
+            />
+            <Button busy={busy} className="w-full">
+              Confirm and sign in
+            </Button>
+            <p className="text-sm text-slate-600">Forgot which password you chose? {registerAgain} with the same address; the new e-mail has a new link.</p>
+          </form>
+        )}
       </Card>
     </div>
   );
