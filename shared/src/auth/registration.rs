@@ -20,9 +20,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::accounts::{Accounts, TokenPair, User, blocking};
 #[cfg(feature = "email")]
 use super::accounts::{NAME_MAX, NewUser};
-use super::accounts::{Accounts, TokenPair, User, blocking};
 use super::throttle::{self, Subject};
 use super::token::TokenIssuer;
 use super::{Amr, Role, password};
