@@ -257,6 +257,30 @@ def _install_ses_authorisation() -> None:
     SESV2Response._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------ sent mail
+
+SENT_MAIL_PATH = "/_careflow/ses/messages"
+
+
+def _sent_mail(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The messages SES "sent", for the tests and local runs: `GET /_careflow/ses/messages`
+    answers `[{id, source, destinations: {ToAddresses}, subject, body}]`, oldest first.
+    (moto's own /moto-api/data.json serialises every model of every service, and fails once a
+    model it cannot serialise exists, e.g. a Lambda function from the CloudFormation check.)"""
+    from moto.ses.models import Message, ses_backends
+
+    messages = []
+    for regions in ses_backends.values():
+        for backend in regions.values():
+            for m in backend.sent_messages:
+                if isinstance(m, Message):
+                    messages.append({"id": m.id, "source": m.source, "subject": m.subject,
+                                     "body": m.body, "destinations": m.destinations})
+    body = json.dumps(messages).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 # ------------------------------------------------------------------------------ S3 presigned POST
 
 
@@ -414,6 +438,8 @@ def main() -> None:
     lock = threading.Lock()
 
     def serial(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ.get("PATH_INFO") == SENT_MAIL_PATH and environ.get("REQUEST_METHOD") == "GET":
+            return _sent_mail(environ, start_response)
         # Only DynamoDB needs the lock. Other services keep moto's threads: an SQS long poll
         # (the runner's S3 relay waits a second) must not hold every other request back.
         if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):

@@ -42,7 +42,7 @@ async fn run() -> anyhow::Result<()> {
         ),
     }
     let mail = match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(endpoint) => format!("{endpoint}/moto-api/data.json (ses.Message)"),
+        Ok(endpoint) => format!("{endpoint}/_careflow/ses/messages"),
         Err(_) => "real SES (no emulator configured)".to_owned(),
     };
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "$AWS_ENDPOINT_URL".into());
@@ -52,7 +52,7 @@ E-mails sent (SES in the emulator): {mail}
 Try it (registration mails a link; the emulator keeps the mail):
   curl -s {base}/auth/register -H 'content-type: application/json' \
     -d '{{"email":"pat@example.com","password":"a long passphrase","full_name":"Pat Example"}}'
-  LINK_TOKEN=$(curl -s "{endpoint}/moto-api/data.json" | grep -o 'token=cfv_[A-Za-z0-9_-]*' | tail -1 | cut -d= -f2)
+  LINK_TOKEN=$(curl -s "{endpoint}/_careflow/ses/messages" | grep -o 'token=cfv_[A-Za-z0-9_-]*' | tail -1 | cut -d= -f2)
   TOKEN=$(curl -s {base}/auth/verify-email -H 'content-type: application/json' \
     -d "{{\"token\":\"$LINK_TOKEN\",\"password\":\"a long passphrase\"}}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
   curl -s {base}/me -H "authorization: Bearer $TOKEN"

@@ -20,4 +20,5 @@ CREATE INDEX pending_registrations_expires_idx ON pending_registrations (expires
 -- accounts that differ only in normalisation), which is left for an operator to merge.
 UPDATE users u SET email = normalize(u.email, NFC)
 WHERE u.email IS NOT NFC NORMALIZED
-  AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = normalize(u.email, NFC));
+  AND NOT EXISTS (SELECT 1 FROM users o WHERE o.email = normalize(u.email, NFC))
+  AND (SELECT count(*) FROM users o WHERE normalize(o.email, NFC) = normalize(u.email, NFC)) = 1;

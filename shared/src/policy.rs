@@ -114,6 +114,12 @@ impl CareRules {
     /// (default 60, at most a day).
     pub fn from_vars(vars: &crate::config::Vars) -> Result<Self, crate::config::ConfigError> {
         let days: u32 = vars.parsed_or("CAREFLOW_CARE_WINDOW_DAYS", 365)?;
+        if !(1..=3650).contains(&days) {
+            return Err(crate::config::ConfigError::Invalid {
+                name: "CAREFLOW_CARE_WINDOW_DAYS",
+                message: "must be between 1 and 3650".into(),
+            });
+        }
         let minutes: u32 = vars.parsed_or("CAREFLOW_EMERGENCY_ACCESS_MINUTES", 60)?;
         if !(1..=24 * 60).contains(&minutes) {
             return Err(crate::config::ConfigError::Invalid {

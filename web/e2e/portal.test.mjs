@@ -228,16 +228,16 @@ const postJson = (path, body, headers = {}) => apiJson(path, { method: "POST", h
 
 // ---------------------------------------------------------------- e-mail (the SES emulator)
 // Registering mails a link to a new address and a notice (no link) to one with an account.
-// moto keeps every message it "sent": GET /moto-api/data.json lists them under ses.Message as
-// {id, source, destinations: {ToAddresses}, subject, body}. Its outbox is shared, so messages
+// moto keeps every message it "sent": GET /_careflow/ses/messages (scripts/moto_server_serial.py)
+// lists them as {id, source, destinations: {ToAddresses}, subject, body}. Its outbox is shared, so messages
 // are picked by address, and by the ids that were there before the step that mails.
 
 /** Every message the emulator sent to `address`. */
 async function mailsTo(address) {
   assert.ok(EMULATOR, "AWS_ENDPOINT_URL (the SES emulator) is not set (run scripts/test-web.sh)");
-  const res = await fetch(`${EMULATOR.replace(/\/+$/, "")}/moto-api/data.json`);
-  assert.equal(res.status, 200, `the emulator's data.json answered ${res.status}`);
-  const messages = (await res.json()).ses?.Message ?? [];
+  const res = await fetch(`${EMULATOR.replace(/\/+$/, "")}/_careflow/ses/messages`);
+  assert.equal(res.status, 200, `the emulator's sent-mail list answered ${res.status}`);
+  const messages = await res.json();
   const to = address.toLowerCase();
   return messages.filter((m) => (m.destinations?.ToAddresses ?? []).some((d) => d.toLowerCase() === to));
 }

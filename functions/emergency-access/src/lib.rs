@@ -34,6 +34,11 @@ impl HttpHandler for EmergencyAccess {
         match req.method().as_str() {
             "POST" => {
                 let patient_id: Uuid = path_param(&req, "patientId")?;
+                // Before the body is read: a non-doctor gets 403 whatever they sent.
+                self.0
+                    .service
+                    .require_emergency_opener(&caller, patient_id)
+                    .await?;
                 let body: OpenGrant = json_body(&req, DEFAULT_BODY_LIMIT)?;
                 let grant = self
                     .0

@@ -50,9 +50,9 @@ impl HttpHandler for PatientsCareTeam {
                 json_no_store(200, &serde_json_items(items))
             }
             "PUT" => {
-                let doctor_id: Uuid = path_param(&req, "doctorId")?;
                 // Before the body is read or the account looked up: a stranger learns nothing.
                 care.require_manager(&caller, patient_id).await?;
+                let doctor_id: Uuid = path_param(&req, "doctorId")?;
                 let body: Assignment = json_body(&req, DEFAULT_BODY_LIMIT)?;
                 self.accounts
                     .require_doctor_account(doctor_id, "doctorId")

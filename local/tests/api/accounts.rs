@@ -946,3 +946,36 @@ async fn registrations_from_one_address_are_throttled() {
     assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
     assert_eq!(register(99, "198.51.100.201").await.status, 202);
 }
+
+/// One inbox cannot be flooded from many addresses: registrations naming one e-mail address are
+/// limited whether or not it has an account, alike (so the limit tells nothing either).
+#[tokio::test]
+async fn registrations_to_one_mailbox_are_throttled_alike_for_taken_and_free_addresses() {
+    let env = TestEnv::new().await;
+    let taken = unique_email("taken");
+    register_patient(&env, &taken, PASSWORD, "Taken").await;
+    let free = unique_email("free");
+    for (email, already_sent) in [(&taken, 1), (&free, 0)] {
+        let mut statuses = Vec::new();
+        for i in 0..7 {
+            let mut ev = with_body(
+                event("auth-register/register.json"),
+                &json!({"email": email, "password": "a stranger's passphrase", "full_name": "S"}),
+            );
+            ev["requestContext"]["http"]["sourceIp"] = json!(format!("198.51.100.{}", 10 + i));
+            statuses.push(env.call("auth-register", ev).await.status);
+        }
+        // The taken address's own registration counted once already.
+        let free_ones = 6 - already_sent;
+        assert!(
+            statuses[..free_ones].iter().all(|s| *s == 202),
+            "{email}: {statuses:?}"
+        );
+        assert_eq!(statuses.last(), Some(&429), "{email}: {statuses:?}");
+        assert_eq!(
+            sent_emails(email).await.len(),
+            free_ones + already_sent,
+            "no mail once throttled"
+        );
+    }
+}

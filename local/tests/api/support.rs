@@ -673,13 +673,13 @@ pub async fn staff_sign_in(
 /// The e-mails the emulator's SES sent to `to`, oldest first, as (subject, body).
 pub async fn sent_emails(to: &str) -> Vec<(String, String)> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL names the emulator");
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    let messages: Value = reqwest::get(format!("{endpoint}/_careflow/ses/messages"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    data["ses"]["Message"]
+    messages
         .as_array()
         .into_iter()
         .flatten()

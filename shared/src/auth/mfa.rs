@@ -146,6 +146,13 @@ fn recovery_hash(code: &str) -> Vec<u8> {
     digest(&SHA256, canonical.as_bytes()).as_ref().to_vec()
 }
 
+fn already_enrolled() -> Error {
+    Error::Conflict {
+        code: "second-factor-enrolled",
+        message: "this account already has a second factor; an admin can reset a lost one".into(),
+    }
+}
+
 fn invalid_challenge() -> Error {
     Error::Unauthenticated("the sign-in challenge is invalid or expired; log in again".into())
 }
@@ -212,21 +219,22 @@ impl Accounts {
         let email: String = column(&row, "email")?;
         let confirmed: Option<bool> = column(&row, "confirmed")?;
         if confirmed == Some(true) {
-            return Err(Error::Conflict {
-                code: "second_factor_enrolled",
-                message: "this account already has a second factor; an admin can reset a lost one"
-                    .into(),
-            });
+            return Err(already_enrolled());
         }
         let secret = Secret::generate()?;
-        tx.execute(
-            "INSERT INTO mfa_factors (user_id, secret) VALUES ($1, $2)
-             ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, last_step = NULL,
-                 created_at = now()
-             WHERE mfa_factors.confirmed_at IS NULL",
-            &[&user_id, &secret.as_bytes()],
-        )
-        .await?;
+        let written = tx
+            .execute(
+                "INSERT INTO mfa_factors (user_id, secret) VALUES ($1, $2)
+                 ON CONFLICT (user_id) DO UPDATE SET secret = EXCLUDED.secret, last_step = NULL,
+                     created_at = now()
+                 WHERE mfa_factors.confirmed_at IS NULL",
+                &[&user_id, &secret.as_bytes()],
+            )
+            .await?;
+        // A confirmation that committed meanwhile: this secret was not stored, so not shown.
+        if written == 0 {
+            return Err(already_enrolled());
+        }
         tx.commit().await?;
         tracing::info!(user_id = %user_id, "second factor enrolment started");
         Ok(Enrolment {
@@ -309,7 +317,7 @@ impl Accounts {
             )
             .await?
             .ok_or(Error::Conflict {
-                code: "second_factor_not_enrolled",
+                code: "second-factor-not-enrolled",
                 message: "enrol a second factor first (POST /auth/mfa/enroll)".into(),
             })?;
         let secret = Secret::from_bytes(column(&factor, "secret")?);

@@ -105,6 +105,14 @@ impl Accounts {
         let email = normalize_email("email", &new.email)?;
         let full_name = name("full_name", &new.full_name, NAME_MAX)?;
         password::check_policy("password", &new.password, &email)?;
+        // Every attempt also counts against the mailbox it would write to, whether or not the
+        // address has an account (so the limit says nothing about that): nobody can flood an
+        // inbox from many addresses.
+        throttle::attempt(
+            &db::client(self.pool()).await?,
+            &[Subject::Mailbox(email.clone())],
+        )
+        .await?;
         // Hashed in both cases, so a taken address is not answered faster.
         let secret = new.password;
         let hash = blocking(move || password::hash(&secret)).await??;
@@ -114,6 +122,8 @@ impl Accounts {
             .await?
             .is_some();
         if taken {
+            // No connection is held while SES answers.
+            drop(client);
             mailer
                 .send(
                     &email,
@@ -139,6 +149,7 @@ impl Accounts {
                     ],
                 )
                 .await?;
+            drop(client);
             let link = mailer.portal_link("verify-email", &token);
             mailer
                 .send(
@@ -214,6 +225,22 @@ impl Accounts {
     async fn complete_locked(&self, issuer: &TokenIssuer, token: &str) -> Result<Registered> {
         let mut client = db::client(self.pool()).await?;
         let tx = client.transaction().await?;
+        // Confirmations of one address (two links of it) are decided one after the other: each
+        // locks its own registration, inserts the user and deletes the address's others, which
+        // would otherwise deadlock on each other's rows.
+        let email: String = tx
+            .query_opt(
+                "SELECT email FROM pending_registrations WHERE token_hash = $1",
+                &[&token_hash(token)],
+            )
+            .await?
+            .map(|r| r.get(0))
+            .ok_or_else(bad_link)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 8108))",
+            &[&email],
+        )
+        .await?;
         // Still there (a concurrent confirmation may have used it meanwhile)?
         let row = tx
             .query_opt(

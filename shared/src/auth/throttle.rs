@@ -26,6 +26,8 @@ pub const ADDRESS_FREE_FAILURES: i32 = 20;
 pub const ADDRESS_FREE_REGISTRATIONS: i32 = 20;
 /// Wrong second-factor codes of one account before it is slowed down.
 pub const SECOND_FACTOR_FREE_FAILURES: i32 = 5;
+/// Registration mails to one address before it is slowed down (a day starts the count over).
+pub const MAILBOX_FREE_MESSAGES: i32 = 5;
 /// The longest block.
 pub const MAX_BLOCK: Duration = Duration::from_secs(15 * 60);
 
@@ -41,6 +43,8 @@ pub enum Subject {
     /// An account's second-factor codes. Apart from [`Subject::Account`], so a correct
     /// password (which clears the account's count) does not reset the guessing of codes.
     SecondFactor(uuid::Uuid),
+    /// Registration mails to one address (by its normalised e-mail, stored only as a hash).
+    Mailbox(String),
 }
 
 impl Subject {
@@ -51,6 +55,7 @@ impl Subject {
             Subject::Address(ip) => ("address", network(*ip)),
             Subject::Registrations(ip) => ("registrations", network(*ip)),
             Subject::SecondFactor(user) => ("second-factor", user.to_string()),
+            Subject::Mailbox(email) => ("mailbox", email.clone()),
         };
         let hash = digest(&SHA256, value.as_bytes());
         let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
@@ -63,6 +68,7 @@ impl Subject {
             Subject::Address(_) => ADDRESS_FREE_FAILURES,
             Subject::Registrations(_) => ADDRESS_FREE_REGISTRATIONS,
             Subject::SecondFactor(_) => SECOND_FACTOR_FREE_FAILURES,
+            Subject::Mailbox(_) => MAILBOX_FREE_MESSAGES,
         }
     }
 }
@@ -144,7 +150,7 @@ pub async fn succeeded(client: &crate::db::Client, subjects: &[Subject]) -> Resu
                     )
                     .await?;
             }
-            Subject::Address(_) | Subject::Registrations(_) => {
+            Subject::Address(_) | Subject::Registrations(_) | Subject::Mailbox(_) => {
                 client
                     .execute(
                         "UPDATE auth_throttle SET

@@ -45,6 +45,14 @@ fn doctor_gsi(doctor: Uuid) -> String {
     format!("CARE#{doctor}")
 }
 
+/// A time as the store holds it (the same serialisation every item's times get).
+fn stored_time(t: &DateTime<Utc>) -> Result<AttributeValue> {
+    match serde_dynamo::to_attribute_value(t).map_err(Error::internal)? {
+        AttributeValue::S(text) => Ok(AttributeValue::S(text)),
+        _ => Err(Error::internal("a time is not stored as a string")),
+    }
+}
+
 /// One stored link between a doctor and a patient.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -407,6 +415,7 @@ impl Care {
             });
         let Some(CareRecord::CareTeam {
             since,
+            until: read_until,
             assigned_by,
             reason,
             ..
@@ -423,13 +432,26 @@ impl Care {
             reason,
         };
         let audit = AuditEvent::new(caller, patient, Action::ManageCareTeam, Outcome::Allowed);
+        // Only over the assignment read: an extension that landed meanwhile is not undone.
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(self.store.table_name())
+            .set_item(Some(ended.item()?))
+            .condition_expression("#until = :read")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":read", stored_time(&read_until)?)
+            .build()
+            .map_err(Error::internal)?;
         let items = vec![
-            self.store
-                .put(ended.item()?, Some("attribute_exists(pk)"))?,
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .put(put)
+                .build(),
             self.store.put(RecordsTable::audit_item(&audit)?, None)?,
         ];
         transact(self.store.client(), items, |_| {
-            Error::NotFound("care-team assignment")
+            Error::PreconditionFailed(
+                "the assignment changed while it was being ended; read the care team and retry"
+                    .into(),
+            )
         })
         .await?;
         tracing::info!(actor = %caller.user_id, "care-team assignment ended");
@@ -471,6 +493,19 @@ impl Care {
             .collect())
     }
 
+    /// Doctors only ([`policy::open_emergency_access`]); a denial is audited on the patient's
+    /// trail.
+    pub async fn require_emergency_opener(&self, caller: &Caller, patient: Uuid) -> Result<()> {
+        if let Err(denied) = policy::open_emergency_access(caller) {
+            let event = AuditEvent::new(caller, patient, Action::EmergencyAccess, Outcome::Denied);
+            if let Err(e) = self.store.record(&[event]).await {
+                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
+            }
+            return Err(denied);
+        }
+        Ok(())
+    }
+
     /// Opens a break-the-glass grant: `caller` (a doctor) may then use `patient`'s records for
     /// [`CareRules::emergency_access`]; the grant and every access under it are audited as
     /// emergency.
@@ -480,13 +515,7 @@ impl Care {
         patient: Uuid,
         reason: &str,
     ) -> Result<EmergencyGrant> {
-        if let Err(denied) = policy::open_emergency_access(caller) {
-            let event = AuditEvent::new(caller, patient, Action::EmergencyAccess, Outcome::Denied);
-            if let Err(e) = self.store.record(&[event]).await {
-                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-            }
-            return Err(denied);
-        }
+        self.require_emergency_opener(caller, patient).await?;
         let reason = bounded_text("reason", reason, REASON_MAX)?;
         if reason.chars().count() < EMERGENCY_REASON_MIN {
             return Err(Error::invalid(

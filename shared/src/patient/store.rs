@@ -41,6 +41,10 @@ pub(crate) fn audit_pk(id: Uuid) -> String {
     format!("AUDIT#{id}")
 }
 
+/// The most profiles one page of a doctor's list reads (a page may then hold fewer than its
+/// limit, with a cursor).
+const PROFILES_EXAMINED_MAX: usize = 300;
+
 /// A doctor's list pages by patient id: the cursor is the last id examined.
 fn encode_id_cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("patient|{id}"))
@@ -279,8 +283,9 @@ impl RecordsTable {
     }
 
     /// The profiles of `patients` (sorted ids) after the cursor's patient, in id order,
-    /// optionally those whose name starts with `name_prefix`: a doctor's list. Reads them 100
-    /// at a time with BatchGetItem (strongly consistent), retrying unprocessed keys.
+    /// optionally those whose name starts with `name_prefix`: a doctor's list. Reads them up to
+    /// 100 at a time with BatchGetItem (strongly consistent), retrying unprocessed keys, and at
+    /// most [`PROFILES_EXAMINED_MAX`] per page.
     pub async fn profiles_among(
         &self,
         patients: &[Uuid],
@@ -298,6 +303,11 @@ impl RecordsTable {
         let mut items = Vec::new();
         let mut examined = 0;
         'chunks: for chunk in candidates.chunks(limit.clamp(1, 100)) {
+            // Bounded work per request: a prefix few of many patients match answers a short
+            // page with a cursor rather than reading every profile at once.
+            if examined >= PROFILES_EXAMINED_MAX {
+                break;
+            }
             let mut found = self.batch_profiles(chunk).await?;
             for id in chunk {
                 examined += 1;
