@@ -159,6 +159,56 @@ async fn a_permission_removed_from_the_template_fails_the_handler() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// auth-register mails through SES with its role's `ses:SendEmail` on the sender's identity:
+/// without it (a copy of the template) the emulator refuses the send as SES would, and the
+/// registration answers 503 with nothing half-done that a retry cannot redo.
+#[tokio::test]
+async fn registration_mail_needs_its_ses_grant() {
+    let env = TestEnv::new().await;
+    let register = |email: &str| {
+        with_body(
+            event("auth-register/register.json"),
+            &json!({"email": email, "password": "a long passphrase 42", "full_name": "Pat"}),
+        )
+    };
+    let granted = unique_email("granted");
+    assert_eq!(
+        env.call("auth-register", register(&granted)).await.status,
+        202
+    );
+    assert_eq!(sent_emails(&granted).await.len(), 1);
+
+    let dir = std::env::temp_dir().join(format!("careflow-iam-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The statement's only action, swapped for a harmless one (an empty Action is malformed).
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    assert_eq!(text.matches("- ses:SendEmail\n").count(), 1);
+    let cut = text.replace("- ses:SendEmail\n", "- ses:GetAccount\n");
+    let credentials = role_from(&cut, "auth-register", &dir);
+    let cut = FunctionIdentities::load(&credentials).await.unwrap();
+    let mut local = env.deps.local.clone();
+    let cut_environment = cut.environment("auth-register").unwrap();
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        local.insert(name.into(), cut_environment[name].clone());
+    }
+    let vars = env
+        .deps
+        .aws
+        .identities
+        .vars("auth-register", &local)
+        .unwrap();
+    let auth_register = build_http("auth-register", vars).await.unwrap();
+    let refused = unique_email("refused");
+    let response = auth_register(register(&refused)).await.unwrap();
+    assert_eq!(response["statusCode"], 503, "{response}");
+    assert!(sent_emails(&refused).await.is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Every secret a function is configured with (`*_SECRET_ARN` in the environment the template
 /// gives it) is readable with that function's role; a role without the grant is refused.
 #[tokio::test]
