@@ -92,6 +92,35 @@ fn role_from(template: &str, function: &str, dir: &Path) -> PathBuf {
     credentials
 }
 
+/// `function` built from its own variables as everywhere, but running with the role `template`
+/// (a cut copy) gives it; and that role's SDK configuration.
+async fn with_role_of(
+    env: &TestEnv,
+    function: &str,
+    template: &str,
+) -> (
+    careflow_local::functions::HttpFunction,
+    aws_config::SdkConfig,
+) {
+    let dir = std::env::temp_dir().join(format!("careflow-iam-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials = role_from(template, function, &dir);
+    let cut = FunctionIdentities::load(&credentials).await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let mut local = env.deps.local.clone();
+    let cut_environment = cut.environment(function).unwrap();
+    for name in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
+        local.insert(name.into(), cut_environment[name].clone());
+    }
+    let vars = env.deps.aws.identities.vars(function, &local).unwrap();
+    let built = build_http(function, vars).await.unwrap();
+    (built, cut.sdk(function).unwrap().clone())
+}
+
 /// patients-get audits every read with BatchWriteItem. With that action removed from a copy of
 /// the template its role cannot, and the read fails as it would in AWS; with the template as it
 /// is, the same read succeeds. (The emulator refuses the call itself, shown directly too.)
@@ -106,29 +135,8 @@ async fn a_permission_removed_from_the_template_fails_the_handler() {
     read["rawPath"] = json!(format!("/patients/{patient}"));
     assert_eq!(env.call("patients-get", read.clone()).await.status, 200);
 
-    let dir = std::env::temp_dir().join(format!("careflow-iam-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
     let cut = template_without("PatientsGetFunction", "dynamodb:BatchWriteItem");
-    let credentials = role_from(&cut, "patients-get", &dir);
-    let cut = FunctionIdentities::load(&credentials).await.unwrap();
-    let cut_sdk = cut.sdk("patients-get").unwrap().clone();
-    // patients-get as before, but with the credentials of the cut template's role.
-    let mut local = env.deps.local.clone();
-    let cut_environment = cut.environment("patients-get").unwrap();
-    for name in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ] {
-        local.insert(name.into(), cut_environment[name].clone());
-    }
-    let vars = env
-        .deps
-        .aws
-        .identities
-        .vars("patients-get", &local)
-        .unwrap();
-    let patients_get = build_http("patients-get", vars).await.unwrap();
+    let (patients_get, cut_sdk) = with_role_of(&env, "patients-get", &cut).await;
     let response = patients_get(read).await.unwrap();
     assert_eq!(response["statusCode"], 500, "{response}");
 
@@ -156,7 +164,6 @@ async fn a_permission_removed_from_the_template_fails_the_handler() {
         e.code().map(str::to_owned)
     });
     assert_eq!(code.as_deref(), Some("AccessDeniedException"), "{denied:?}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// auth-register mails through SES with its role's `ses:SendEmail` on the sender's identity:
@@ -178,35 +185,15 @@ async fn registration_mail_needs_its_ses_grant() {
     );
     assert_eq!(sent_emails(&granted).await.len(), 1);
 
-    let dir = std::env::temp_dir().join(format!("careflow-iam-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
     // The statement's only action, swapped for a harmless one (an empty Action is malformed).
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     assert_eq!(text.matches("- ses:SendEmail\n").count(), 1);
     let cut = text.replace("- ses:SendEmail\n", "- ses:GetAccount\n");
-    let credentials = role_from(&cut, "auth-register", &dir);
-    let cut = FunctionIdentities::load(&credentials).await.unwrap();
-    let mut local = env.deps.local.clone();
-    let cut_environment = cut.environment("auth-register").unwrap();
-    for name in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ] {
-        local.insert(name.into(), cut_environment[name].clone());
-    }
-    let vars = env
-        .deps
-        .aws
-        .identities
-        .vars("auth-register", &local)
-        .unwrap();
-    let auth_register = build_http("auth-register", vars).await.unwrap();
+    let (auth_register, _) = with_role_of(&env, "auth-register", &cut).await;
     let refused = unique_email("refused");
     let response = auth_register(register(&refused)).await.unwrap();
     assert_eq!(response["statusCode"], 503, "{response}");
     assert!(sent_emails(&refused).await.is_empty());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Every secret a function is configured with (`*_SECRET_ARN` in the environment the template

@@ -102,16 +102,10 @@ impl std::fmt::Debug for Verified {
     }
 }
 
-fn challenge_hash(token: &str) -> Vec<u8> {
-    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
-}
+use super::refresh::hash as challenge_hash;
 
 fn looks_like_challenge(token: &str) -> bool {
-    token.len() == CHALLENGE_PREFIX.len() + 43
-        && token.starts_with(CHALLENGE_PREFIX)
-        && token[CHALLENGE_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    super::refresh::looks_valid_prefixed(CHALLENGE_PREFIX, token)
 }
 
 fn random<const N: usize>() -> Result<[u8; N]> {

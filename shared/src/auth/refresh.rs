@@ -12,11 +12,17 @@ const PREFIX: &str = "cfr_";
 
 /// A new token and the hash to store.
 pub fn generate() -> crate::Result<(String, Vec<u8>)> {
+    generate_prefixed(PREFIX)
+}
+
+/// A new opaque token of the same make under another prefix (second-factor challenges,
+/// registration links: each kind is recognisable and never accepted for another) and its hash.
+pub fn generate_prefixed(prefix: &str) -> crate::Result<(String, Vec<u8>)> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| crate::Error::internal("random generator failed"))?;
-    let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash(&token);
     Ok((token, hash))
 }
@@ -28,9 +34,14 @@ pub fn hash(token: &str) -> Vec<u8> {
 
 /// Cheap shape check before touching the database.
 pub fn looks_valid(token: &str) -> bool {
-    token.len() == PREFIX.len() + 43
-        && token.starts_with(PREFIX)
-        && token[PREFIX.len()..]
+    looks_valid_prefixed(PREFIX, token)
+}
+
+/// The shape check of [`generate_prefixed`]'s tokens.
+pub fn looks_valid_prefixed(prefix: &str, token: &str) -> bool {
+    token.len() == prefix.len() + 43
+        && token.starts_with(prefix)
+        && token[prefix.len()..]
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }

@@ -10,13 +10,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use aws_lc_rs::digest::{SHA256, digest};
-#[cfg(any(feature = "email", test))]
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-#[cfg(any(feature = "email", test))]
-use base64::Engine;
-#[cfg(any(feature = "email", test))]
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -59,25 +52,15 @@ impl std::fmt::Debug for Registered {
     }
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
-    digest(&SHA256, token.as_bytes()).as_ref().to_vec()
-}
+use super::refresh::hash as token_hash;
 
 fn looks_like_token(token: &str) -> bool {
-    token.len() == TOKEN_PREFIX.len() + 43
-        && token.starts_with(TOKEN_PREFIX)
-        && token[TOKEN_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    super::refresh::looks_valid_prefixed(TOKEN_PREFIX, token)
 }
 
 #[cfg(any(feature = "email", test))]
 fn new_token() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| Error::internal("random generator failed"))?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    super::refresh::generate_prefixed(TOKEN_PREFIX).map(|(token, _)| token)
 }
 
 fn bad_link() -> Error {

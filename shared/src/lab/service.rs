@@ -114,7 +114,6 @@ pub struct UploadGrant {
 
 #[derive(Clone, Debug)]
 pub struct LabReports {
-    store: RecordsTable,
     care: Care,
 }
 
@@ -127,14 +126,11 @@ impl crate::config::FromVars for LabReports {
 
 impl LabReports {
     pub fn new(care: Care) -> Self {
-        Self {
-            store: care.store().clone(),
-            care,
-        }
+        Self { care }
     }
 
     pub fn store(&self) -> &RecordsTable {
-        &self.store
+        self.care.store()
     }
 
     async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<Access> {
@@ -196,7 +192,7 @@ impl LabReports {
             Outcome::Allowed,
         )
         .under(access);
-        self.store.create_lab_report(&report, &audit).await?;
+        self.store().create_lab_report(&report, &audit).await?;
         tracing::info!(patient_id = %patient_id, report_id = %report.report_id, actor = %caller.user_id, "lab upload granted");
         Ok(UploadGrant {
             report_id: report.report_id,
@@ -220,12 +216,12 @@ impl LabReports {
             .allow(caller, Action::ReadLabReports, patient_id)
             .await?;
         let page = self
-            .store
+            .store()
             .list_lab_reports(patient_id, limit, cursor)
             .await?;
         let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed)
             .under(access);
-        self.store.record(&[audit]).await?;
+        self.store().record(&[audit]).await?;
         Ok(page)
     }
 
@@ -238,7 +234,7 @@ impl LabReports {
         let access = self
             .allow(caller, Action::ReadLabReports, patient_id)
             .await?;
-        let Some(report) = self.store.get_lab_report(patient_id, report_id).await? else {
+        let Some(report) = self.store().get_lab_report(patient_id, report_id).await? else {
             let event = AuditEvent::new(
                 caller,
                 patient_id,
@@ -246,18 +242,18 @@ impl LabReports {
                 Outcome::NotFound,
             )
             .under(access);
-            self.store.record(&[event]).await?;
+            self.store().record(&[event]).await?;
             return Err(Error::NotFound("lab report"));
         };
         let audit = AuditEvent::new(caller, patient_id, Action::ReadLabReports, Outcome::Allowed)
             .under(access);
-        self.store.record(&[audit]).await?;
+        self.store().record(&[audit]).await?;
         Ok(report)
     }
 
     /// Stores the final state of a report; a duplicate (same or older object) changes nothing.
     pub async fn finish(&self, report: &LabReport) -> Result<Written> {
-        self.store.finish_lab_report(report).await
+        self.store().finish_lab_report(report).await
     }
 }
 

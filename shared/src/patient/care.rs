@@ -288,14 +288,18 @@ impl Care {
         let relationship = self.relationship(caller, patient).await?;
         match policy::patient_record(caller, action, patient, relationship) {
             Ok(access) => Ok(access),
-            Err(denied) => {
-                let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
-                if let Err(e) = self.store.record(&[event]).await {
-                    tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-                }
-                Err(denied)
-            }
+            Err(denied) => Err(self.denied(caller, patient, action, denied).await),
         }
+    }
+
+    /// Audits a denial on the patient's trail (best effort: the denial stands either way) and
+    /// hands it back.
+    async fn denied(&self, caller: &Caller, patient: Uuid, action: Action, denied: Error) -> Error {
+        let event = AuditEvent::new(caller, patient, action, Outcome::Denied);
+        if let Err(e) = self.store.record(&[event]).await {
+            tracing::warn!(error = %e.safe_description(), "could not audit a denial");
+        }
+        denied
     }
 
     /// The patients a profile list covers for this scope, in id order, after `after`; `None`
@@ -460,14 +464,12 @@ impl Care {
 
     /// Admins only ([`policy::manage_care`]); a denial is audited on the patient's trail.
     pub async fn require_manager(&self, caller: &Caller, patient: Uuid) -> Result<()> {
-        if let Err(denied) = policy::manage_care(caller) {
-            let event = AuditEvent::new(caller, patient, Action::ManageCareTeam, Outcome::Denied);
-            if let Err(e) = self.store.record(&[event]).await {
-                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-            }
-            return Err(denied);
+        match policy::manage_care(caller) {
+            Ok(()) => Ok(()),
+            Err(denied) => Err(self
+                .denied(caller, patient, Action::ManageCareTeam, denied)
+                .await),
         }
-        Ok(())
     }
 
     /// Everyone linked to `patient`: assignments, appointments and emergency grants, each with
@@ -496,14 +498,12 @@ impl Care {
     /// Doctors only ([`policy::open_emergency_access`]); a denial is audited on the patient's
     /// trail.
     pub async fn require_emergency_opener(&self, caller: &Caller, patient: Uuid) -> Result<()> {
-        if let Err(denied) = policy::open_emergency_access(caller) {
-            let event = AuditEvent::new(caller, patient, Action::EmergencyAccess, Outcome::Denied);
-            if let Err(e) = self.store.record(&[event]).await {
-                tracing::warn!(error = %e.safe_description(), "could not audit a denial");
-            }
-            return Err(denied);
+        match policy::open_emergency_access(caller) {
+            Ok(()) => Ok(()),
+            Err(denied) => Err(self
+                .denied(caller, patient, Action::EmergencyAccess, denied)
+                .await),
         }
-        Ok(())
     }
 
     /// Opens a break-the-glass grant: `caller` (a doctor) may then use `patient`'s records for

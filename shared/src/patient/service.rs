@@ -17,7 +17,6 @@ use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
 pub struct Patients {
-    store: RecordsTable,
     care: Care,
 }
 
@@ -30,14 +29,11 @@ impl crate::config::FromVars for Patients {
 
 impl Patients {
     pub fn new(care: Care) -> Self {
-        Self {
-            store: care.store().clone(),
-            care,
-        }
+        Self { care }
     }
 
     pub fn store(&self) -> &RecordsTable {
-        &self.store
+        self.care.store()
     }
 
     pub fn care(&self) -> &Care {
@@ -56,7 +52,7 @@ impl Patients {
         access: Access,
     ) -> Error {
         let event = AuditEvent::new(caller, patient, action, Outcome::NotFound).under(access);
-        match self.store.record(&[event]).await {
+        match self.store().record(&[event]).await {
             Ok(()) => Error::NotFound("patient"),
             Err(e) => e,
         }
@@ -83,21 +79,21 @@ impl Patients {
         };
         let audit = AuditEvent::new(caller, patient_id, Action::CreateProfile, Outcome::Allowed)
             .under(access);
-        self.store.create_profile(&profile, &audit).await?;
+        self.store().create_profile(&profile, &audit).await?;
         tracing::info!(patient_id = %patient_id, actor = %caller.user_id, "profile created");
         Ok(profile)
     }
 
     pub async fn get(&self, caller: &Caller, patient_id: Uuid) -> Result<PatientProfile> {
         let access = self.allow(caller, Action::ReadProfile, patient_id).await?;
-        let Some(profile) = self.store.get_profile(patient_id).await? else {
+        let Some(profile) = self.store().get_profile(patient_id).await? else {
             return Err(self
                 .not_found(caller, patient_id, Action::ReadProfile, access)
                 .await);
         };
         let audit = AuditEvent::new(caller, patient_id, Action::ReadProfile, Outcome::Allowed)
             .under(access);
-        self.store.record(&[audit]).await?;
+        self.store().record(&[audit]).await?;
         Ok(profile)
     }
 
@@ -112,7 +108,7 @@ impl Patients {
         let access = self
             .allow(caller, Action::UpdateProfile, patient_id)
             .await?;
-        let Some(current) = self.store.get_profile(patient_id).await? else {
+        let Some(current) = self.store().get_profile(patient_id).await? else {
             return Err(self
                 .not_found(caller, patient_id, Action::UpdateProfile, access)
                 .await);
@@ -132,7 +128,7 @@ impl Patients {
         let audit = AuditEvent::new(caller, patient_id, Action::UpdateProfile, Outcome::Allowed)
             .under(access);
         // The store re-checks the version atomically: a concurrent writer loses with 412.
-        self.store
+        self.store()
             .replace_profile(&updated, expected_version, &audit)
             .await?;
         Ok(updated)
@@ -150,9 +146,13 @@ impl Patients {
     ) -> Result<Page<PatientProfile>> {
         let scope = policy::profile_list(caller)?;
         let page = match self.care.patients_in_scope(scope).await? {
-            None => self.store.list_profiles(name_prefix, limit, cursor).await?,
+            None => {
+                self.store()
+                    .list_profiles(name_prefix, limit, cursor)
+                    .await?
+            }
             Some(patients) => {
-                self.store
+                self.store()
                     .profiles_among(&patients, name_prefix, limit, cursor)
                     .await?
             }
@@ -162,7 +162,7 @@ impl Patients {
             .iter()
             .map(|p| AuditEvent::new(caller, p.patient_id, Action::ListProfiles, Outcome::Allowed))
             .collect();
-        self.store.record(&audit).await?;
+        self.store().record(&audit).await?;
         Ok(page)
     }
 
@@ -176,7 +176,7 @@ impl Patients {
         let entry = entry.into_entry(patient_id, caller, Utc::now())?;
         let audit =
             AuditEvent::new(caller, patient_id, Action::AddHistory, Outcome::Allowed).under(access);
-        match self.store.add_history(&entry, &audit).await {
+        match self.store().add_history(&entry, &audit).await {
             Err(Error::NotFound(_)) => Err(self
                 .not_found(caller, patient_id, Action::AddHistory, access)
                 .await),
@@ -192,15 +192,15 @@ impl Patients {
         cursor: Option<&str>,
     ) -> Result<Page<HistoryEntry>> {
         let access = self.allow(caller, Action::ReadHistory, patient_id).await?;
-        if self.store.get_profile(patient_id).await?.is_none() {
+        if self.store().get_profile(patient_id).await?.is_none() {
             return Err(self
                 .not_found(caller, patient_id, Action::ReadHistory, access)
                 .await);
         }
-        let page = self.store.list_history(patient_id, limit, cursor).await?;
+        let page = self.store().list_history(patient_id, limit, cursor).await?;
         let audit = AuditEvent::new(caller, patient_id, Action::ReadHistory, Outcome::Allowed)
             .under(access);
-        self.store.record(&[audit]).await?;
+        self.store().record(&[audit]).await?;
         Ok(page)
     }
 }
