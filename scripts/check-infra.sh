@@ -7,7 +7,8 @@
 #   3. scripts/check_iam_grants.py: every secret (and customer-managed key) a function reads is
 #      granted to its role, in template.yaml after the SAM transform, for SAM alone and for the
 #      parameters Terraform passes; plus its self-test against broken copies of both
-#   4. cfn-lint template.yaml and sam validate --lint
+#   4. cfn-lint template.yaml and sam validate --lint; scripts/check_edge_rules.py: the edge web
+#      ACL of template.yaml and of terraform/modules/api_edge have the same rules
 #   5. every checkov skip carries its reason inline (# checkov:skip=CKV_X: reason)
 #   6. checkov over terraform/ and template.yaml: any failed check fails the script; accepted
 #      findings are skipped only inline, next to the resource, with the reason.
@@ -58,6 +59,10 @@ if [[ -f template.yaml ]]; then
   careflow_log "\$ sam validate --lint"
   SAM_CLI_TELEMETRY=0 AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_REGION:-us-east-1}" \
     "$sam_bin" validate --lint -t template.yaml </dev/null
+  if [[ -d terraform/modules/api_edge ]]; then
+    careflow_log "\$ scripts/check_edge_rules.py"
+    "$py" scripts/check_edge_rules.py
+  fi
 else
   careflow_log "no template.yaml; skipping cfn-lint"
 fi

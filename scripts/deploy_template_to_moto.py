@@ -382,6 +382,7 @@ class DeployCheck:
         self.outputs: dict[str, str] = {}
         self.dropped_outputs: list[str] = []
         self.conditioned_out: list[str] = []
+        self.conditioned_outputs: list[str] = []
         self.created = 0
         self.stack_deleted = False
         self.standins: dict[str, dict[str, str]] = {}
@@ -811,6 +812,19 @@ class DeployCheck:
             if any(d.startswith(name + " ") for d in self.dropped_outputs):
                 continue
             value = self.outputs.get(name)
+            if value is None and "Condition" in output:
+                # Absent is right only when its condition is false here, as the resources under
+                # the same condition show (they were left out of the stack).
+                self.report.check(
+                    any(
+                        self.template["Resources"][r].get("Condition") == output["Condition"]
+                        for r in self.conditioned_out
+                    ),
+                    f"output {name} is missing although no resource under its condition {output['Condition']} "
+                    "was left out",
+                )
+                self.conditioned_outputs.append(name)
+                continue
             if not self.report.check(value is not None and value.strip() != "", f"output {name} has no value"):
                 continue
             self.report.check(
@@ -1544,6 +1558,8 @@ class DeployCheck:
             log(f"  {number:3d} {kind}" + (f"  ({'; '.join(extra)})" if extra else ""))
         if self.conditioned_out:
             log(f"not created, their condition being false: {', '.join(self.conditioned_out)}")
+        if self.conditioned_outputs:
+            log(f"outputs absent, their condition being false: {', '.join(self.conditioned_outputs)}")
         log(
             f"skipped {len(self.skipped)} resources of types moto's CloudFormation cannot create (checked another way):"
         )

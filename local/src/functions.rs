@@ -11,7 +11,7 @@ use careflow::auth::accounts::Accounts;
 use careflow::auth::token::{Jwks, SigningKey, TokenIssuer, TokenSettings, Verifier};
 use careflow::billing::service::Billing;
 use careflow::config::{ConfigError, Vars};
-use careflow::http::HttpHandler;
+use careflow::http::{Edge, HttpHandler};
 
 use crate::aws::AwsFunctions;
 
@@ -24,9 +24,17 @@ pub type HttpFunction = Arc<
         + Sync,
 >;
 
-fn erase<H: HttpHandler>(handler: H) -> HttpFunction {
+/// The handler behind the edge its variables describe, as `careflow::http::start` runs it in
+/// Lambda (no edge unless `CAREFLOW_EDGE_ORIGIN_SECRET_SHA256` is set).
+fn erase<H: HttpHandler>(edge: Edge, handler: H) -> HttpFunction {
     let handler = Arc::new(handler);
-    Arc::new(move |event| Box::pin(careflow::http::invoke(Arc::clone(&handler), event)))
+    Arc::new(move |event| {
+        Box::pin(careflow::http::invoke_through(
+            edge.clone(),
+            Arc::clone(&handler),
+            event,
+        ))
+    })
 }
 
 /// A type-erased event function: the event JSON AWS would send in, the JSON response out
@@ -109,52 +117,120 @@ pub const NON_HTTP_FUNCTIONS: &[&str] = &[
 
 /// Builds the HTTP function `function` with its own `from_vars`.
 pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, ConfigError> {
+    let edge = Edge::from_vars(&vars)?;
     Ok(match function {
-        "analytics-per-minute" => {
-            erase(analytics_per_minute::AnalyticsPerMinute::from_vars(vars).await?)
-        }
-        "appointments-cancel" => {
-            erase(appointments_cancel::AppointmentsCancel::from_vars(vars).await?)
-        }
-        "appointments-create" => {
-            erase(appointments_create::AppointmentsCreate::from_vars(vars).await?)
-        }
-        "appointments-get" => erase(appointments_get::AppointmentsGet::from_vars(vars).await?),
-        "appointments-list" => erase(appointments_list::AppointmentsList::from_vars(vars).await?),
-        "auth-jwks" => erase(auth_jwks::AuthJwks::from_vars(vars).await?),
-        "auth-login" => erase(auth_login::AuthLogin::from_vars(vars).await?),
-        "auth-logout" => erase(auth_logout::AuthLogout::from_vars(vars).await?),
-        "auth-me" => erase(auth_me::AuthMe::from_vars(vars).await?),
-        "auth-mfa" => erase(auth_mfa::AuthMfa::from_vars(vars).await?),
-        "auth-refresh" => erase(auth_refresh::AuthRefresh::from_vars(vars).await?),
-        "auth-register" => erase(auth_register::AuthRegister::from_vars(vars).await?),
-        "auth-verify-email" => erase(auth_verify_email::AuthVerifyEmail::from_vars(vars).await?),
-        "doctors-list" => erase(doctors_list::DoctorsList::from_vars(vars).await?),
-        "emergency-access" => erase(emergency_access::EmergencyAccess::from_vars(vars).await?),
-        "invoices-get" => erase(invoices_get::InvoicesGet::from_vars(vars).await?),
-        "invoices-list" => erase(invoices_list::InvoicesList::from_vars(vars).await?),
-        "invoices-pay" => erase(invoices_pay::InvoicesPay::from_vars(vars).await?),
-        "lab-results-get" => erase(lab_results_get::LabResultsGet::from_vars(vars).await?),
-        "lab-results-list" => erase(lab_results_list::LabResultsList::from_vars(vars).await?),
-        "lab-upload-url" => erase(lab_upload_url::LabUploadUrl::from_vars(vars).await?),
-        "patients-access-log" => {
-            erase(patients_access_log::PatientsAccessLog::from_vars(vars).await?)
-        }
-        "patients-care-team" => erase(patients_care_team::PatientsCareTeam::from_vars(vars).await?),
-        "patients-create" => erase(patients_create::PatientsCreate::from_vars(vars).await?),
-        "patients-get" => erase(patients_get::PatientsGet::from_vars(vars).await?),
-        "patients-history-add" => {
-            erase(patients_history_add::PatientsHistoryAdd::from_vars(vars).await?)
-        }
-        "patients-history-list" => {
-            erase(patients_history_list::PatientsHistoryList::from_vars(vars).await?)
-        }
-        "patients-list" => erase(patients_list::PatientsList::from_vars(vars).await?),
-        "patients-update" => erase(patients_update::PatientsUpdate::from_vars(vars).await?),
-        "users-create-doctor" => {
-            erase(users_create_doctor::UsersCreateDoctor::from_vars(vars).await?)
-        }
-        "users-mfa-reset" => erase(users_mfa_reset::UsersMfaReset::from_vars(vars).await?),
+        "analytics-per-minute" => erase(
+            edge.clone(),
+            analytics_per_minute::AnalyticsPerMinute::from_vars(vars).await?,
+        ),
+        "appointments-cancel" => erase(
+            edge.clone(),
+            appointments_cancel::AppointmentsCancel::from_vars(vars).await?,
+        ),
+        "appointments-create" => erase(
+            edge.clone(),
+            appointments_create::AppointmentsCreate::from_vars(vars).await?,
+        ),
+        "appointments-get" => erase(
+            edge.clone(),
+            appointments_get::AppointmentsGet::from_vars(vars).await?,
+        ),
+        "appointments-list" => erase(
+            edge.clone(),
+            appointments_list::AppointmentsList::from_vars(vars).await?,
+        ),
+        "auth-jwks" => erase(edge.clone(), auth_jwks::AuthJwks::from_vars(vars).await?),
+        "auth-login" => erase(edge.clone(), auth_login::AuthLogin::from_vars(vars).await?),
+        "auth-logout" => erase(
+            edge.clone(),
+            auth_logout::AuthLogout::from_vars(vars).await?,
+        ),
+        "auth-me" => erase(edge.clone(), auth_me::AuthMe::from_vars(vars).await?),
+        "auth-mfa" => erase(edge.clone(), auth_mfa::AuthMfa::from_vars(vars).await?),
+        "auth-refresh" => erase(
+            edge.clone(),
+            auth_refresh::AuthRefresh::from_vars(vars).await?,
+        ),
+        "auth-register" => erase(
+            edge.clone(),
+            auth_register::AuthRegister::from_vars(vars).await?,
+        ),
+        "auth-verify-email" => erase(
+            edge.clone(),
+            auth_verify_email::AuthVerifyEmail::from_vars(vars).await?,
+        ),
+        "doctors-list" => erase(
+            edge.clone(),
+            doctors_list::DoctorsList::from_vars(vars).await?,
+        ),
+        "emergency-access" => erase(
+            edge.clone(),
+            emergency_access::EmergencyAccess::from_vars(vars).await?,
+        ),
+        "invoices-get" => erase(
+            edge.clone(),
+            invoices_get::InvoicesGet::from_vars(vars).await?,
+        ),
+        "invoices-list" => erase(
+            edge.clone(),
+            invoices_list::InvoicesList::from_vars(vars).await?,
+        ),
+        "invoices-pay" => erase(
+            edge.clone(),
+            invoices_pay::InvoicesPay::from_vars(vars).await?,
+        ),
+        "lab-results-get" => erase(
+            edge.clone(),
+            lab_results_get::LabResultsGet::from_vars(vars).await?,
+        ),
+        "lab-results-list" => erase(
+            edge.clone(),
+            lab_results_list::LabResultsList::from_vars(vars).await?,
+        ),
+        "lab-upload-url" => erase(
+            edge.clone(),
+            lab_upload_url::LabUploadUrl::from_vars(vars).await?,
+        ),
+        "patients-access-log" => erase(
+            edge.clone(),
+            patients_access_log::PatientsAccessLog::from_vars(vars).await?,
+        ),
+        "patients-care-team" => erase(
+            edge.clone(),
+            patients_care_team::PatientsCareTeam::from_vars(vars).await?,
+        ),
+        "patients-create" => erase(
+            edge.clone(),
+            patients_create::PatientsCreate::from_vars(vars).await?,
+        ),
+        "patients-get" => erase(
+            edge.clone(),
+            patients_get::PatientsGet::from_vars(vars).await?,
+        ),
+        "patients-history-add" => erase(
+            edge.clone(),
+            patients_history_add::PatientsHistoryAdd::from_vars(vars).await?,
+        ),
+        "patients-history-list" => erase(
+            edge.clone(),
+            patients_history_list::PatientsHistoryList::from_vars(vars).await?,
+        ),
+        "patients-list" => erase(
+            edge.clone(),
+            patients_list::PatientsList::from_vars(vars).await?,
+        ),
+        "patients-update" => erase(
+            edge.clone(),
+            patients_update::PatientsUpdate::from_vars(vars).await?,
+        ),
+        "users-create-doctor" => erase(
+            edge.clone(),
+            users_create_doctor::UsersCreateDoctor::from_vars(vars).await?,
+        ),
+        "users-mfa-reset" => erase(
+            edge.clone(),
+            users_mfa_reset::UsersMfaReset::from_vars(vars).await?,
+        ),
         other => {
             return Err(ConfigError::Load {
                 what: "an HTTP function",

@@ -18,6 +18,8 @@ use serde::de::DeserializeOwned;
 use crate::auth::token::Verifier;
 use crate::auth::{Caller, Claims};
 use crate::config::{ConfigError, FromVars, Vars};
+pub use crate::edge::Edge;
+use crate::edge::ViewerAddress;
 use crate::{Error, Result};
 
 /// Bodies larger than this are refused with 413 unless an endpoint sets its own limit.
@@ -30,7 +32,20 @@ pub trait HttpHandler: Send + Sync + 'static {
 
 /// Runs the handler and turns any error into its problem response.
 pub async fn respond<H: HttpHandler>(handler: &H, req: Request) -> Response<Body> {
-    match handler.handle(req).await {
+    respond_through(&Edge::none(), handler, req).await
+}
+
+/// [`respond`] for a request that must have come through `edge` (403 when it went around it).
+pub async fn respond_through<H: HttpHandler>(
+    edge: &Edge,
+    handler: &H,
+    mut req: Request,
+) -> Response<Body> {
+    let handled = match edge.admit(&mut req) {
+        Ok(()) => handler.handle(req).await,
+        Err(refused) => Err(refused),
+    };
+    match handled {
         Ok(response) => response,
         Err(err) => {
             log_failure(&err);
@@ -39,12 +54,14 @@ pub async fn respond<H: HttpHandler>(handler: &H, req: Request) -> Response<Body
     }
 }
 
-/// The Lambda entry point of an HTTP function.
-pub async fn run<H: HttpHandler>(handler: H) -> Result<(), lambda_http::Error> {
+/// The Lambda entry point of an HTTP function, admitting requests through `edge`.
+pub async fn run<H: HttpHandler>(edge: Edge, handler: H) -> Result<(), lambda_http::Error> {
     let handler = Arc::new(handler);
+    let edge = Arc::new(edge);
     lambda_http::run(service_fn(move |req: Request| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, Infallible>(respond(&*handler, req).await) }
+        let edge = Arc::clone(&edge);
+        async move { Ok::<_, Infallible>(respond_through(&edge, &*handler, req).await) }
     }))
     .await
 }
@@ -59,10 +76,13 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     crate::telemetry::init();
-    let handler = build(crate::config::Vars::process())
+    let vars = crate::config::Vars::process();
+    let edge =
+        Edge::from_vars(&vars).inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let handler = build(vars)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
-    run(handler).await
+    run(edge, handler).await
 }
 
 /// Feeds one API Gateway event (any shape lambda_http accepts) to a handler and returns the
@@ -71,11 +91,22 @@ pub async fn invoke<H: HttpHandler>(
     handler: Arc<H>,
     event: serde_json::Value,
 ) -> Result<serde_json::Value> {
+    invoke_through(Edge::none(), handler, event).await
+}
+
+/// [`invoke`] behind an edge: what a function deployed with CloudFront in front answers.
+pub async fn invoke_through<H: HttpHandler>(
+    edge: Edge,
+    handler: Arc<H>,
+    event: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let edge = Arc::new(edge);
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(event)
         .map_err(|e| Error::invalid("event", format!("not an API Gateway event: {e}")))?;
     let service = service_fn(move |req: Request| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, Infallible>(respond(&*handler, req).await) }
+        let edge = Arc::clone(&edge);
+        async move { Ok::<_, Infallible>(respond_through(&edge, &*handler, req).await) }
     });
     let mut adapter = lambda_http::Adapter::from(service);
     let context = lambda_http::Context::default();
@@ -334,8 +365,12 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+/// The client's address: the viewer's when the request came through the edge
+/// ([`crate::edge`]), otherwise as API Gateway saw it (`requestContext.http.sourceIp`).
 pub fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    if let Some(ViewerAddress(viewer)) = req.extensions().get::<ViewerAddress>() {
+        return Some(*viewer);
+    }
     let RequestContext::ApiGatewayV2(ctx) = req.request_context_ref()? else {
         return None;
     };

@@ -22,6 +22,8 @@ pub mod validate;
 pub mod db;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "http")]
+pub mod edge;
 #[cfg(feature = "email")]
 pub mod email;
 #[cfg(feature = "http")]

@@ -1,6 +1,10 @@
 # dev: smallest sizes, single zone where it is cheaper, resources deletable.
 module "careflow" {
   source = "../../modules/careflow"
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
 
   stage              = "dev"
   log_retention_days = 14
@@ -24,6 +28,8 @@ module "careflow" {
   jwt_public_jwks      = var.jwt_public_jwks
   cors_allowed_origins = var.cors_allowed_origins
   api_certificate_arn  = var.api_certificate_arn
+  # The edge (CloudFront + WAF) in front of the API, whenever its us-east-1 certificate is given.
+  api_edge_certificate_arn = var.api_edge_certificate_arn
 
   gcp_project_id          = var.gcp_project_id
   gcp_region              = var.gcp_region

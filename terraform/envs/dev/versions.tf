@@ -39,6 +39,19 @@ provider "aws" {
   }
 }
 
+# CloudFront's certificates and web ACLs live in us-east-1 whatever the environment's region.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      project = "careflow"
+      stage   = "dev"
+    }
+  }
+}
+
 provider "google" {
   project = var.gcp_project_id
   region  = var.gcp_region

@@ -42,6 +42,12 @@ variable "api_certificate_arn" {
   default     = null
 }
 
+variable "api_edge_certificate_arn" {
+  description = "ACM certificate in us-east-1 for the issuer's host name; given, the API is served through CloudFront with the WAF web ACL (null: no edge)."
+  type        = string
+  default     = null
+}
+
 variable "analytics_image_tag" {
   description = "Tag of the gcp-analytics image in this environment's Artifact Registry repository."
   type        = string

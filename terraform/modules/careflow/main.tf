@@ -34,12 +34,20 @@ locals {
     PortalUrl                  = module.web.url
     CareRelationshipWindowDays = tostring(var.care_relationship_window_days)
     EmergencyAccessMinutes     = tostring(var.emergency_access_minutes)
+    # The edge (CloudFront + WAF) whenever its certificate is given; "" leaves it out.
+    EdgeOriginSecretArn         = local.edge ? module.edge[0].origin_secret_arn : ""
+    EdgeOriginSecretSha256      = local.edge ? module.edge[0].origin_secret_sha256 : ""
+    EdgeWebAclArn               = local.edge ? module.edge[0].web_acl_arn : ""
+    EdgeAuthRequestsPer5Minutes = tostring(var.edge_auth_requests_per_5_minutes)
+    EdgeDomainName              = local.edge ? local.api_domain : ""
+    EdgeCertificateArn          = local.edge ? var.api_edge_certificate_arn : ""
   }, var.sam_extra_parameters)
 
   sam_parameters = { for k, v in local.offered_parameters : k => v if contains(local.template_names, k) }
   api_domain     = regex("^https://([^/]+)", var.jwt_issuer)[0]
   email_from     = coalesce(var.email_from_address, "no-reply@${local.api_domain}")
   email_domain   = split("@", local.email_from)[1]
+  edge           = var.api_edge_certificate_arn != null
 }
 
 module "kms" {
@@ -103,6 +111,23 @@ module "artifacts" {
   tags        = local.tags
 }
 
+# The API's edge: CloudFront (made by the stack) with a WAF web ACL and an origin secret (made
+# here, the ACL in us-east-1). With it the issuer's host name is the distribution's alias.
+module "edge" {
+  count  = local.edge ? 1 : 0
+  source = "../api_edge"
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+  name                        = local.name
+  kms_key_arn                 = module.kms.key_arn
+  recovery_window_in_days     = var.db_deletion_protection ? 30 : 7
+  auth_requests_per_5_minutes = var.edge_auth_requests_per_5_minutes
+  log_retention_days          = var.log_retention_days
+  tags                        = local.tags
+}
+
 module "app" {
   source       = "../sam_app"
   stack_name   = local.name
@@ -142,10 +167,12 @@ module "web" {
 
 # ------------------------------------------------------------------------------ custom domain
 # API Gateway's JWT authorizer fetches {issuer}/.well-known/openid-configuration, so the issuer
-# must be the API's own custom domain. With a certificate given, Terraform maps it to the stage.
+# must be the API's own custom domain. With the edge, that name is the CloudFront distribution's
+# alias (point its DNS at the output api_edge_domain_name). Without it, and with a regional
+# certificate given, Terraform maps the name to the stage.
 
 resource "aws_apigatewayv2_domain_name" "api" {
-  count       = var.api_certificate_arn == null ? 0 : 1
+  count       = var.api_certificate_arn != null && !local.edge ? 1 : 0
   domain_name = local.api_domain
   tags        = local.tags
 
@@ -157,7 +184,7 @@ resource "aws_apigatewayv2_domain_name" "api" {
 }
 
 resource "aws_apigatewayv2_api_mapping" "api" {
-  count       = var.api_certificate_arn != null && var.sam_template_url != null ? 1 : 0
+  count       = var.api_certificate_arn != null && !local.edge && var.sam_template_url != null ? 1 : 0
   api_id      = module.app.api_id
   domain_name = aws_apigatewayv2_domain_name.api[0].id
   stage       = var.stage

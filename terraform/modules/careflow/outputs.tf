@@ -4,8 +4,11 @@ output "api_url" {
 }
 
 output "api_domain_target" {
-  description = "DNS target (CNAME/alias) for the issuer's host name, when Terraform manages the custom domain."
-  value       = try(aws_apigatewayv2_domain_name.api[0].domain_name_configuration[0].target_domain_name, null)
+  description = "DNS target (CNAME/alias) for the issuer's host name: the edge's CloudFront distribution, or the regional custom domain Terraform manages."
+  value = (local.edge
+    ? try(module.app.outputs["EdgeDistributionDomainName"], null)
+    : try(aws_apigatewayv2_domain_name.api[0].domain_name_configuration[0].target_domain_name, null)
+  )
 }
 
 output "artifact_bucket" {

@@ -144,6 +144,23 @@ variable "api_certificate_arn" {
   default     = null
 }
 
+variable "api_edge_certificate_arn" {
+  description = "ACM certificate in us-east-1 for the issuer's host name. Given: the API is served through CloudFront with the WAF web ACL (module api_edge) and the functions refuse requests that go around it. Null: no edge."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_edge_certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/", var.api_edge_certificate_arn))
+    error_message = "CloudFront takes certificates from us-east-1 only."
+  }
+}
+
+variable "edge_auth_requests_per_5_minutes" {
+  description = "The edge web ACL's rate-based rule: requests to /auth/* per client address per 5 minutes before WAF answers 429."
+  type        = number
+  default     = 300
+}
+
 variable "sam_extra_parameters" {
   description = "Further template parameters, merged over the ones wired from the modules."
   type        = map(string)
