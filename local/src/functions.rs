@@ -82,7 +82,9 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "auth-refresh",
     "auth-register",
     "auth-verify-email",
+    "doctors-availability",
     "doctors-list",
+    "doctors-slots",
     "emergency-access",
     "invoices-get",
     "invoices-list",
@@ -158,6 +160,14 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "auth-verify-email" => erase(
             edge.clone(),
             auth_verify_email::AuthVerifyEmail::from_vars(vars).await?,
+        ),
+        "doctors-availability" => erase(
+            edge.clone(),
+            doctors_availability::DoctorsAvailability::from_vars(vars).await?,
+        ),
+        "doctors-slots" => erase(
+            edge.clone(),
+            doctors_slots::DoctorsSlots::from_vars(vars).await?,
         ),
         "doctors-list" => erase(
             edge.clone(),

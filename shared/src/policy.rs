@@ -315,6 +315,17 @@ pub fn booking_patient(caller: &Caller, named: Option<Uuid>) -> Result<Uuid> {
     }
 }
 
+/// Who may change a doctor's availability (hours, exceptions, types, buffers): the doctor
+/// themself and admins. Everyone signed in may read it and its free slots (that is how
+/// patients find a time).
+pub fn manage_availability(caller: &Caller, doctor: Uuid) -> Result<()> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Doctor if caller.user_id == doctor => Ok(()),
+        _ => Err(Error::Forbidden),
+    }
+}
+
 /// Who can be booked: the doctor named must hold a doctor's account and the patient a
 /// patient's (`None`: no such account).
 pub fn booking_accounts(doctor: Option<Role>, patient: Option<Role>) -> Result<()> {

@@ -398,6 +398,19 @@ test("admin signs in, sets up two-step sign-in and creates a doctor", async () =
   const login = await apiLogin(DOCTOR);
   assert.deepEqual(claims(login.access_token).amr, ["pwd", "otp", "mfa"]);
   doctorId = (await apiJson("/me", { headers: { authorization: `Bearer ${login.access_token}` } })).body.user_id;
+  // A new doctor is not bookable until their availability is set: here round the clock, every
+  // day, by the doctor through the API.
+  const hours = await apiJson(`/doctors/${doctorId}/availability`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${login.access_token}` },
+    body: JSON.stringify({
+      time_zone: "UTC",
+      weekly_hours: [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, start: "00:00", end: "24:00" })),
+      appointment_types: ["consultation", "follow_up", "lab_review"],
+      slot_interval_minutes: 5,
+    }),
+  });
+  assert.equal(hours.status, 200, JSON.stringify(hours.body));
   // The admin's own second login, through the API, takes a code of the app set up in the portal.
   assert.deepEqual(claims(await token(ADMIN)).amr, ["pwd", "otp", "mfa"]);
 });

@@ -60,6 +60,21 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
     }
+    // Every doctor open round the clock, so the bookings below measure booking alone.
+    let open_all_hours = json!({
+        "time_zone": "UTC",
+        "weekly_hours": (1..=7).map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect::<Vec<_>>(),
+        "appointment_types": ["consultation", "follow_up", "lab_review"],
+        "slot_interval_minutes": 5,
+    });
+    for doctor in &doctors {
+        client
+            .execute(
+                "INSERT INTO doctor_availability (doctor_id, document) VALUES ($1, $2)",
+                &[doctor, &open_all_hours],
+            )
+            .await?;
+    }
     drop(client);
 
     let kafka = MockKafka::start(1)?;
@@ -82,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let issuer = TokenIssuer::new(key, settings, Duration::from_secs(900));
     let handler = Arc::new(appointments_create::AppointmentsCreate::new(
         Appointments::with_publisher(pool.clone(), publisher),
-        verifier,
+        verifier.clone(),
     ));
     let sample: Value = serde_json::from_str(&std::fs::read_to_string(
         root.join("events/appointments-create/create.json"),
@@ -164,9 +179,130 @@ async fn main() -> anyhow::Result<()> {
         "  concurrent, {TASKS} callers: {conc:>8.0} requests/s ({CONCURRENT} requests; {booked} appointments booked in all)"
     );
     println!("  outbox rows left pending: {pending}");
+
+    slots_bench(&pool, &issuer, &verifier, &root).await?;
     admin
         .batch_execute("DROP DATABASE IF EXISTS careflow_bench_appointments WITH (FORCE)")
         .await
         .ok();
+    Ok(())
+}
+
+/// `GET /doctors/{id}/slots` over 31 days for a doctor with 300 appointments in that range
+/// (weekdays 08:00-18:00 Europe/Berlin, 15-minute slots, 5-minute buffers): p50 and p99.
+async fn slots_bench(
+    pool: &careflow::db::PgPool,
+    issuer: &TokenIssuer,
+    verifier: &Verifier,
+    root: &std::path::Path,
+) -> anyhow::Result<()> {
+    use careflow::appointment::AppointmentType;
+    use careflow::appointment::availability::AvailabilityDocument;
+    const BOOKED: usize = 300;
+    const REQUESTS: usize = 300;
+    let (doctor, patient) = (Uuid::new_v4(), Uuid::new_v4());
+    let client = careflow::db::client(pool).await?;
+    for (id, role) in [(doctor, "doctor"), (patient, "patient")] {
+        client
+            .execute(
+                "INSERT INTO users (id, email, password_hash, full_name, role, specialty) VALUES ($1, $2, 'x', 'Bench', $3, $4)",
+                &[&id, &format!("{id}@example.com"), &role, &(role == "doctor").then_some("GP")],
+            )
+            .await?;
+    }
+    let document: AvailabilityDocument = serde_json::from_value(json!({
+        "time_zone": "Europe/Berlin",
+        "weekly_hours": (1..=5).map(|d| json!({"weekday": d, "start": "08:00", "end": "18:00"})).collect::<Vec<_>>(),
+        "appointment_types": ["consultation", "follow_up"],
+        "slot_interval_minutes": 15,
+        "buffer_minutes": 5,
+    }))?;
+    client
+        .execute(
+            "INSERT INTO doctor_availability (doctor_id, document) VALUES ($1, $2)",
+            &[&doctor, &serde_json::to_value(&document)?],
+        )
+        .await?;
+    // 300 consultations on free slots of the next 31 days, spread evenly.
+    let from = chrono::Utc::now() + chrono::Duration::hours(1);
+    let to = from + chrono::Duration::days(31);
+    let availability = document.validated()?;
+    let mut booked = Vec::new();
+    let mut busy = Vec::new();
+    let mut free = availability.free_slots(AppointmentType::Consultation, from, to, from, &busy);
+    let stride = (free.len() / BOOKED).max(1);
+    let mut i = 0;
+    while booked.len() < BOOKED && i < free.len() {
+        let start = free[i];
+        let end = start + chrono::Duration::minutes(30);
+        if busy
+            .iter()
+            .all(|b: &careflow::appointment::availability::Busy| {
+                b.end + chrono::Duration::minutes(5) <= start
+                    || b.start >= end + chrono::Duration::minutes(5)
+            })
+        {
+            busy.push(careflow::appointment::availability::Busy { start, end });
+            booked.push(start);
+        }
+        i += stride;
+        if i >= free.len() && booked.len() < BOOKED {
+            free = availability.free_slots(AppointmentType::Consultation, from, to, from, &busy);
+            i = 0;
+        }
+    }
+    anyhow::ensure!(
+        booked.len() == BOOKED,
+        "only {} appointments fit",
+        booked.len()
+    );
+    for start in &booked {
+        client
+            .execute(
+                "INSERT INTO appointments (id, patient_id, doctor_id, appointment_type, start_time, end_time, created_by)
+                 VALUES ($1, $2, $3, 'consultation', $4, $5, $2)",
+                &[&Uuid::new_v4(), &patient, &doctor, start, &(*start + chrono::Duration::minutes(30))],
+            )
+            .await?;
+    }
+    drop(client);
+
+    let handler = Arc::new(doctors_slots::DoctorsSlots::new(
+        careflow::appointment::schedule::Schedules::new(pool.clone()),
+        verifier.clone(),
+    ));
+    let token = issuer
+        .issue(patient, Role::Patient, careflow::auth::Amr::Password)?
+        .token;
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(
+        root.join("events/doctors-slots/doctor.json"),
+    )?)?;
+    event["pathParameters"]["doctorId"] = json!(doctor.to_string());
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(patient.to_string());
+    event["queryStringParameters"] =
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "type": "consultation"});
+    event["rawQueryString"] = json!("");
+    let mut latencies = Vec::with_capacity(REQUESTS);
+    let mut answered = 0;
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let r = careflow::http::invoke(handler.clone(), event.clone()).await?;
+        latencies.push(started.elapsed());
+        anyhow::ensure!(r["statusCode"] == 200, "slots failed: {r}");
+        answered = serde_json::from_str::<Value>(r["body"].as_str().unwrap_or("{}"))?["slots"]
+            .as_array()
+            .map_or(0, Vec::len);
+    }
+    latencies.sort();
+    let p = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "doctors-slots in process (PostgreSQL), 31 days, {BOOKED} appointments booked, {answered} free slots answered:"
+    );
+    println!(
+        "  p50 {:.2} ms, p99 {:.2} ms over {REQUESTS} requests",
+        p(0.50).as_secs_f64() * 1e3,
+        p(0.99).as_secs_f64() * 1e3
+    );
     Ok(())
 }

@@ -10,7 +10,7 @@ use careflow::config::Vars;
 use std::time::{Duration, Instant};
 
 use careflow::Result;
-use careflow::appointment::service::purge_idempotency_keys;
+use careflow::appointment::idempotency::purge_idempotency_keys;
 use careflow::auth::throttle;
 use careflow::db::PgPool;
 use careflow::outbox::{self, Publisher};

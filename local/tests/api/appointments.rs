@@ -559,18 +559,21 @@ async fn booking_rules_name_their_field() {
     assert_eq!(reply.body["patient_id"], body["patient_id"]);
     assert_eq!(c.env.db.count("SELECT count(*) FROM appointments").await, 1);
 
-    // Working hours, when configured, bound bookings (Monday–Sunday 09:00–17:00 UTC here).
-    c.env
-        .db
-        .client()
-        .await
-        .execute(
-            "INSERT INTO doctor_working_hours (doctor_id, weekday, starts, ends)
-             SELECT $1, d, '09:00', '17:00' FROM generate_series(1, 7) d",
-            &[&c.doctor],
-        )
-        .await
-        .unwrap();
+    // The doctor's availability bounds bookings (Monday–Sunday 09:00–17:00 UTC, a slot every
+    // 15 minutes here), set by the doctor through the API.
+    let hours = json!({
+        "time_zone": "UTC",
+        "weekly_hours": (1..=7).map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"})).collect::<Vec<_>>(),
+        "appointment_types": ["consultation", "follow_up"],
+        "slot_interval_minutes": 15,
+    });
+    let mut put = with_token(event("doctors-availability/put.json"), &c.doctor_token);
+    put["pathParameters"]["doctorId"] = json!(c.doctor.to_string());
+    let reply = c
+        .env
+        .call("doctors-availability", with_body(put, &hours))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
     c.env
         .call(
             "appointments-create",

@@ -14,6 +14,7 @@ mod mfa;
 mod patients;
 mod queries;
 mod runner;
+mod scheduling;
 mod startup;
 mod support;
 mod tokens;

@@ -375,8 +375,10 @@ impl TestEnv {
         }
     }
 
+    /// An account made as the API makes it; a doctor is open all hours ([`open_all_hours`]).
     pub async fn user(&self, email: &str, password: &str, role: Role) -> User {
-        self.deps
+        let user = self
+            .deps
             .accounts
             .create_user(NewUser {
                 email: email.into(),
@@ -386,7 +388,11 @@ impl TestEnv {
                 specialty: (role == Role::Doctor).then(|| "Cardiology".into()),
             })
             .await
-            .unwrap()
+            .unwrap();
+        if role == Role::Doctor {
+            open_all_hours(&self.db, user.user_id).await;
+        }
+        user
     }
 
     pub fn token_for(&self, user: &User) -> AccessToken {
@@ -496,7 +502,31 @@ pub fn consume_all(bootstrap_servers: &str, topic: &str) -> Vec<(String, Value)>
     records
 }
 
-/// Inserts an account with a chosen id (sample events name fixed ids).
+/// Opens a doctor every day round the clock in UTC, every type on a 5-minute grid, as an
+/// admin could set it: fixtures book at any time they like. Scheduling tests set their own.
+pub async fn open_all_hours(db: &TestDb, doctor: uuid::Uuid) {
+    let document = json!({
+        "time_zone": "UTC",
+        "weekly_hours": (1..=7).map(|d| json!({"weekday": d, "start": "00:00", "end": "24:00"})).collect::<Vec<_>>(),
+        "exceptions": [],
+        "appointment_types": ["consultation", "follow_up", "lab_review"],
+        "slot_interval_minutes": 5,
+        "buffer_minutes": 0,
+        "minimum_notice_minutes": 0,
+    });
+    db.client()
+        .await
+        .execute(
+            "INSERT INTO doctor_availability (doctor_id, document) VALUES ($1, $2)
+             ON CONFLICT (doctor_id) DO UPDATE SET document = excluded.document",
+            &[&doctor, &document],
+        )
+        .await
+        .unwrap();
+}
+
+/// Inserts an account with a chosen id (sample events name fixed ids); a doctor is open all
+/// hours ([`open_all_hours`]).
 pub async fn insert_user(db: &TestDb, id: uuid::Uuid, role: Role) {
     db.client()
         .await
@@ -512,6 +542,9 @@ pub async fn insert_user(db: &TestDb, id: uuid::Uuid, role: Role) {
         )
         .await
         .unwrap();
+    if role == Role::Doctor {
+        open_all_hours(db, id).await;
+    }
 }
 
 /// The profile fields a test patient gets.

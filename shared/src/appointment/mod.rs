@@ -12,7 +12,13 @@ use uuid::Uuid;
 use crate::validate::optional_text;
 use crate::{Error, Result};
 
+#[cfg(feature = "appointments")]
+pub mod availability;
 #[cfg(feature = "postgres")]
+pub mod idempotency;
+#[cfg(feature = "appointments")]
+pub mod schedule;
+#[cfg(feature = "appointments")]
 pub mod service;
 
 pub const REASON_MAX: usize = 500;

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::availability::Refusal;
+use super::schedule;
 use super::{Appointment, Booking, BookingRequest, Status};
 use crate::auth::Caller;
 use crate::db::{self, PgPool, SqlState, column, enum_column};
@@ -206,24 +208,48 @@ impl Appointments {
             role_of.get(&booking.doctor_id).copied(),
             role_of.get(&patient_id).copied(),
         )?;
-        let within_hours: bool = tx
-            .query_one(
-                "SELECT NOT EXISTS (SELECT 1 FROM doctor_working_hours WHERE doctor_id = $1)
-                     OR EXISTS (SELECT 1 FROM doctor_working_hours w
-                                WHERE w.doctor_id = $1
-                                  AND w.weekday = extract(isodow FROM $2 AT TIME ZONE w.time_zone)
-                                  AND ($2 AT TIME ZONE w.time_zone)::date = ($3 AT TIME ZONE w.time_zone - interval '1 microsecond')::date
-                                  AND ($2 AT TIME ZONE w.time_zone)::time >= w.starts
-                                  AND ($3 AT TIME ZONE w.time_zone)::time <= w.ends)",
-                &[&booking.doctor_id, &booking.start_time, &booking.end_time],
+        // The doctor's availability decides the start (hours, exceptions, type, notice); the
+        // per-doctor lock above makes the buffer check below exact.
+        let availability = tx
+            .query_opt(
+                "SELECT document FROM doctor_availability WHERE doctor_id = $1",
+                &[&booking.doctor_id],
             )
             .await?
-            .get(0);
-        if !within_hours {
-            return Err(Error::invalid(
-                "start_time",
-                "is outside the doctor's working hours",
-            ));
+            .ok_or_else(|| {
+                Error::invalid(
+                    "doctor_id",
+                    "is not bookable: the doctor has no availability",
+                )
+            })?;
+        let availability = schedule::stored(column(&availability, "document")?)?;
+        availability
+            .admits(booking.appointment_type, booking.start_time, Utc::now())
+            .map_err(Refusal::into_error)?;
+        let buffer = availability.buffer();
+        if buffer > chrono::Duration::zero() {
+            let too_close: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM appointments
+                                    WHERE doctor_id = $1 AND status = 'scheduled'
+                                      AND start_time < $3 AND end_time > $2)",
+                    &[
+                        &booking.doctor_id,
+                        &(booking.start_time - buffer),
+                        &(booking.end_time + buffer),
+                    ],
+                )
+                .await?
+                .get(0);
+            if too_close {
+                return Err(Error::Conflict {
+                    code: "slot-taken",
+                    message: format!(
+                        "the doctor keeps {} minutes between appointments and is booked too close to this time",
+                        buffer.num_minutes()
+                    ),
+                });
+            }
         }
 
         let id = Uuid::new_v4();
@@ -440,25 +466,4 @@ fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
             doctor: appointment.doctor_id,
         },
     )
-}
-
-/// Deletes up to `limit` Idempotency-Key records created before `cutoff`, oldest first, and
-/// returns how many. A retry that presents a deleted key is treated as a new request (it gets
-/// 409 if the original booking still holds the slot), so keys must outlive any client's retries (outbox-relay keeps them `IDEMPOTENCY_KEY_TTL_HOURS`, 24 by default).
-pub async fn purge_idempotency_keys(
-    pool: &PgPool,
-    cutoff: DateTime<Utc>,
-    limit: i64,
-) -> Result<u64> {
-    db::purge_batch(
-        pool,
-        "WITH old AS (
-             SELECT caller_id, key FROM idempotency_keys WHERE created_at < $1
-             ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-         DELETE FROM idempotency_keys k USING old
-         WHERE k.caller_id = old.caller_id AND k.key = old.key",
-        cutoff,
-        limit,
-    )
-    .await
 }

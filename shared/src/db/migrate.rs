@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registrations",
         sql: include_str!("../../migrations/0008_registrations.sql"),
     },
+    Migration {
+        version: 9,
+        name: "availability",
+        sql: include_str!("../../migrations/0009_availability.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

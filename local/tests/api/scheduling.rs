@@ -1,0 +1,487 @@
+//! Availability and free slots (doctors-availability, doctors-slots) and how booking honours
+//! them (appointments-create).
+
+use careflow::auth::Role;
+use careflow::auth::token::AccessToken;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::support::*;
+
+const DOCTOR: &str = "22222222-2222-4222-8222-222222222222";
+const PATIENT: &str = "11111111-1111-4111-8111-111111111111";
+
+/// A Monday at least two days ahead: a whole working week in the future.
+fn next_monday() -> NaiveDate {
+    let mut day = Utc::now().date_naive() + Duration::days(2);
+    while day.weekday().number_from_monday() != 1 {
+        day += Duration::days(1);
+    }
+    day
+}
+
+fn aimed(relative: &str, doctor: Uuid, token: &AccessToken) -> Value {
+    let text = event(relative)
+        .to_string()
+        .replace(DOCTOR, &doctor.to_string());
+    with_token(serde_json::from_str(&text).unwrap(), token)
+}
+
+fn put(doctor: Uuid, token: &AccessToken, document: &Value, if_match: Option<&str>) -> Value {
+    let mut ev = with_body(
+        aimed("doctors-availability/put.json", doctor, token),
+        document,
+    );
+    let headers = ev["headers"].as_object_mut().unwrap();
+    headers.remove("if-match");
+    if let Some(tag) = if_match {
+        headers.insert("if-match".into(), json!(tag));
+    }
+    ev
+}
+
+fn slots_of(doctor: Uuid, token: &AccessToken, params: &[(&str, &str)]) -> Value {
+    let mut ev = aimed("doctors-slots/doctor.json", doctor, token);
+    ev.as_object_mut().unwrap().remove("queryStringParameters");
+    ev["rawQueryString"] = json!("");
+    with_query(ev, params)
+}
+
+fn search(token: &AccessToken, params: &[(&str, &str)]) -> Value {
+    let mut ev = with_token(event("doctors-slots/search.json"), token);
+    ev.as_object_mut().unwrap().remove("queryStringParameters");
+    ev["rawQueryString"] = json!("");
+    with_query(ev, params)
+}
+
+fn book(token: &AccessToken, doctor: Uuid, start: DateTime<Utc>, kind: &str) -> Value {
+    let sample = event("appointments-create/create.json");
+    let mut body = body_of(&sample);
+    body["doctor_id"] = json!(doctor);
+    body["start_time"] = json!(start.to_rfc3339());
+    body["appointment_type"] = json!(kind);
+    let mut ev = with_token(with_body(sample, &body), token);
+    ev["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("idempotency-key");
+    ev
+}
+
+fn starts(reply: &Reply) -> Vec<DateTime<Utc>> {
+    reply.body["slots"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no slots: {reply:?}"))
+        .iter()
+        .map(|s| s["start_time"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Weekdays 09:00–12:00 Berlin, consultations and follow-ups every 30 minutes, 10 minutes kept
+/// between appointments.
+fn berlin_mornings() -> Value {
+    json!({
+        "time_zone": "Europe/Berlin",
+        "weekly_hours": (1..=5).map(|d| json!({"weekday": d, "start": "09:00", "end": "12:00"})).collect::<Vec<_>>(),
+        "exceptions": [],
+        "appointment_types": ["consultation", "follow_up"],
+        "slot_interval_minutes": 30,
+        "buffer_minutes": 10,
+        "minimum_notice_minutes": 60,
+    })
+}
+
+#[tokio::test]
+async fn availability_is_the_doctors_own_or_an_admins_to_change() {
+    let env = TestEnv::new().await;
+    let (doctor, other, patient, admin) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    insert_user(&env.db, doctor, Role::Doctor).await;
+    insert_user(&env.db, other, Role::Doctor).await;
+    insert_user(&env.db, patient, Role::Patient).await;
+    insert_user(&env.db, admin, Role::Admin).await;
+    let (doctor_token, other_token, patient_token, admin_token) = (
+        env.token(doctor, Role::Doctor),
+        env.token(other, Role::Doctor),
+        env.token(patient, Role::Patient),
+        env.token(admin, Role::Admin),
+    );
+    let hours = berlin_mornings();
+
+    // Neither a patient nor another doctor; the body is not even read (a bad one is 403 too).
+    for token in [&patient_token, &other_token] {
+        env.call("doctors-availability", put(doctor, token, &hours, None))
+            .await
+            .assert_problem(403, None);
+        env.call(
+            "doctors-availability",
+            put(doctor, token, &json!({"nonsense": 1}), None),
+        )
+        .await
+        .assert_problem(403, None);
+    }
+    // The doctor: fixtures open every doctor round the clock (version 1); this is version 2.
+    let reply = env
+        .call(
+            "doctors-availability",
+            put(doctor, &doctor_token, &hours, Some("\"1\"")),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    assert_eq!(reply.body["time_zone"], "Europe/Berlin");
+    // A stale version is refused; an admin with the current one replaces it.
+    env.call(
+        "doctors-availability",
+        put(doctor, &admin_token, &hours, Some("\"1\"")),
+    )
+    .await
+    .assert_problem(412, None);
+    let mut closed_christmas = hours.clone();
+    closed_christmas["exceptions"] = json!([{"date": "2026-12-24", "hours": []}]);
+    let reply = env
+        .call(
+            "doctors-availability",
+            put(doctor, &admin_token, &closed_christmas, Some("\"2\"")),
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.header("etag")),
+        (200, Some("\"3\"")),
+        "{reply:?}"
+    );
+
+    // Anyone signed in reads it, as stored.
+    let reply = env
+        .call(
+            "doctors-availability",
+            aimed("doctors-availability/get.json", doctor, &patient_token),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.body["exceptions"],
+        json!([{"date": "2026-12-24", "hours": []}])
+    );
+    assert_eq!(reply.header("etag"), Some("\"3\""));
+
+    // Bad documents name the field; nothing changes.
+    for (patch, field) in [
+        (json!({"time_zone": "Berlin/Mitte"}), "time_zone"),
+        (
+            json!({"weekly_hours": [{"weekday": 1, "start": "09:00", "end": "08:00"}]}),
+            "weekly_hours[0].end",
+        ),
+        (
+            json!({"weekly_hours": [{"weekday": 0, "start": "09:00", "end": "10:00"}]}),
+            "weekly_hours[0].weekday",
+        ),
+        (
+            json!({"appointment_types": ["surgery"]}),
+            "appointment_types[0]",
+        ),
+        (json!({"buffer_minutes": 7}), "buffer_minutes"),
+        (json!({"colour": "blue"}), "colour"),
+    ] {
+        let mut bad = hours.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        env.call(
+            "doctors-availability",
+            put(doctor, &admin_token, &bad, None),
+        )
+        .await
+        .assert_problem(400, Some(field));
+    }
+    // Only doctors have availability: a patient's id is 404 to an admin.
+    env.call(
+        "doctors-availability",
+        put(patient, &admin_token, &hours, None),
+    )
+    .await
+    .assert_problem(404, None);
+    env.call(
+        "doctors-availability",
+        aimed("doctors-availability/get.json", patient, &admin_token),
+    )
+    .await
+    .assert_problem(404, None);
+    let reply = env
+        .call(
+            "doctors-availability",
+            aimed("doctors-availability/get.json", doctor, &patient_token),
+        )
+        .await;
+    assert_eq!(reply.header("etag"), Some("\"3\""));
+}
+
+#[tokio::test]
+async fn slots_follow_the_hours_the_bookings_and_the_buffers() {
+    let env = TestEnv::new().await;
+    let (doctor, patient, other_patient) = (
+        DOCTOR.parse().unwrap(),
+        PATIENT.parse().unwrap(),
+        Uuid::new_v4(),
+    );
+    insert_user(&env.db, doctor, Role::Doctor).await;
+    insert_user(&env.db, patient, Role::Patient).await;
+    insert_user(&env.db, other_patient, Role::Patient).await;
+    let doctor_token = env.token(doctor, Role::Doctor);
+    let patient_token = env.token(patient, Role::Patient);
+    let other_token = env.token(other_patient, Role::Patient);
+    assert_eq!(
+        env.call(
+            "doctors-availability",
+            put(doctor, &doctor_token, &berlin_mornings(), None)
+        )
+        .await
+        .status,
+        200
+    );
+
+    let monday = next_monday();
+    let berlin = chrono_tz::Europe::Berlin;
+    let local = |day: NaiveDate, h: u32, m: u32| {
+        berlin
+            .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let from = local(monday, 0, 0).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let to = local(monday + Duration::days(7), 0, 0).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let week = [
+        ("from", from.as_str()),
+        ("to", to.as_str()),
+        ("type", "consultation"),
+    ];
+
+    let reply = env
+        .call("doctors-slots", slots_of(doctor, &patient_token, &week))
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.body["time_zone"], "Europe/Berlin");
+    let free = starts(&reply);
+    // Five mornings of 09:00, 09:30 … 11:30 local: six consultations each.
+    let expected: Vec<DateTime<Utc>> = (0..5)
+        .flat_map(|d| (0..6).map(move |i| (d, i)))
+        .map(|(d, i)| local(monday + Duration::days(d), 9, 0) + Duration::minutes(30 * i))
+        .collect();
+    assert_eq!(free, expected);
+
+    // Book Monday 10:00: it goes, and with the 10-minute buffer so do 09:30 and 10:30.
+    let ten = local(monday, 10, 0);
+    let reply = env
+        .call(
+            "appointments-create",
+            book(&patient_token, doctor, ten, "consultation"),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    let free = starts(
+        &env.call("doctors-slots", slots_of(doctor, &patient_token, &week))
+            .await,
+    );
+    for gone in [local(monday, 9, 30), ten, local(monday, 10, 30)] {
+        assert!(!free.contains(&gone), "{gone} still offered");
+    }
+    assert!(free.contains(&local(monday, 9, 0)) && free.contains(&local(monday, 11, 0)));
+    assert_eq!(free.len(), expected.len() - 3);
+
+    // What the slots refused, booking refuses too: the same time, inside the buffer, off the
+    // grid, outside the hours, a type not offered.
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, ten, "consultation"),
+    )
+    .await
+    .assert_problem(409, None);
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, local(monday, 10, 30), "consultation"),
+    )
+    .await
+    .assert_problem(409, None);
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, local(monday, 11, 15), "consultation"),
+    )
+    .await
+    .assert_problem(400, Some("start_time"));
+    env.call(
+        "appointments-create",
+        book(
+            &other_token,
+            doctor,
+            local(monday + Duration::days(5), 9, 0),
+            "consultation",
+        ),
+    )
+    .await
+    .assert_problem(400, Some("start_time"));
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, local(monday, 11, 0), "lab_review"),
+    )
+    .await
+    .assert_problem(400, Some("appointment_type"));
+    assert_eq!(
+        env.call(
+            "appointments-create",
+            book(&other_token, doctor, local(monday, 11, 0), "follow_up")
+        )
+        .await
+        .status,
+        201
+    );
+    // A type the doctor does not offer has no slots.
+    let reply = env
+        .call(
+            "doctors-slots",
+            slots_of(
+                doctor,
+                &patient_token,
+                &[("from", &from), ("to", &to), ("type", "lab_review")],
+            ),
+        )
+        .await;
+    assert_eq!(starts(&reply), Vec::<DateTime<Utc>>::new());
+
+    // A doctor without availability is not bookable and has no slots.
+    env.db
+        .client()
+        .await
+        .execute(
+            "DELETE FROM doctor_availability WHERE doctor_id = $1",
+            &[&doctor],
+        )
+        .await
+        .unwrap();
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, local(monday, 9, 0), "consultation"),
+    )
+    .await
+    .assert_problem(400, Some("doctor_id"));
+    env.call("doctors-slots", slots_of(doctor, &patient_token, &week))
+        .await
+        .assert_problem(404, None);
+
+    // Ranges are bounded and parameters named.
+    let far = (Utc::now() + Duration::days(40)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    env.call(
+        "doctors-slots",
+        slots_of(doctor, &patient_token, &[("from", &now), ("to", &far)]),
+    )
+    .await
+    .assert_problem(400, Some("to"));
+    env.call(
+        "doctors-slots",
+        slots_of(doctor, &patient_token, &[("type", "surgery")]),
+    )
+    .await
+    .assert_problem(400, Some("type"));
+    env.call(
+        "doctors-slots",
+        slots_of(doctor, &patient_token, &[("from", "tomorrow")]),
+    )
+    .await
+    .assert_problem(400, Some("from"));
+}
+
+#[tokio::test]
+async fn slots_across_a_specialty_come_in_time_order_a_page_at_a_time() {
+    let env = TestEnv::new().await;
+    let patient = Uuid::new_v4();
+    insert_user(&env.db, patient, Role::Patient).await;
+    let token = env.token(patient, Role::Patient);
+    let admin = Uuid::new_v4();
+    insert_user(&env.db, admin, Role::Admin).await;
+    let admin_token = env.token(admin, Role::Admin);
+    // Three cardiologists (one mornings, two afternoons) and a dermatologist, all in UTC.
+    let mut cardiologists = Vec::new();
+    for (i, (start, end)) in [("09:00", "10:00"), ("14:00", "15:00"), ("14:00", "15:00")]
+        .into_iter()
+        .enumerate()
+    {
+        let doctor = env
+            .user(
+                &unique_email(&format!("cardio{i}")),
+                "a long passphrase 1",
+                Role::Doctor,
+            )
+            .await
+            .user_id;
+        let hours = json!({
+            "time_zone": "UTC",
+            "weekly_hours": (1..=7).map(|d| json!({"weekday": d, "start": start, "end": end})).collect::<Vec<_>>(),
+            "appointment_types": ["consultation"],
+            "slot_interval_minutes": 30,
+        });
+        assert_eq!(
+            env.call(
+                "doctors-availability",
+                put(doctor, &admin_token, &hours, None)
+            )
+            .await
+            .status,
+            200
+        );
+        cardiologists.push(doctor);
+    }
+    let dermatologist = Uuid::new_v4();
+    insert_user(&env.db, dermatologist, Role::Doctor).await; // "General practice", open all hours
+
+    let day = next_monday();
+    let from = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap());
+    let to = from + Duration::days(2);
+    let (from_s, to_s) = (
+        from.to_rfc3339_opts(SecondsFormat::Secs, true),
+        to.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let mut seen: Vec<(DateTime<Utc>, Uuid)> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut params = vec![
+            ("specialty", "cardiology"),
+            ("from", from_s.as_str()),
+            ("to", to_s.as_str()),
+            ("limit", "4"),
+        ];
+        if let Some(c) = &cursor {
+            params.push(("cursor", c.as_str()));
+        }
+        let reply = env.call("doctors-slots", search(&token, &params)).await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        for item in reply.body["items"].as_array().unwrap() {
+            seen.push((
+                item["start_time"].as_str().unwrap().parse().unwrap(),
+                item["doctor_id"].as_str().unwrap().parse().unwrap(),
+            ));
+        }
+        pages += 1;
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    // Two days × (2 morning + 2 × 2 afternoon) slots, each once, in (time, doctor) order.
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    assert_eq!(pages, 3);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted);
+    assert!(seen.iter().all(|(_, d)| cardiologists.contains(d)));
+    assert!(
+        seen.iter()
+            .any(|(t, d)| *d == cardiologists[0] && *t == from + Duration::hours(9))
+    );
+}
