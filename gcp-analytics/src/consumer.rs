@@ -88,6 +88,9 @@ impl Engine {
                     AppointmentEvent::Cancelled(e) => {
                         (Kind::Cancelled, e.doctor_id, e.appointment_type.as_str())
                     }
+                    AppointmentEvent::Rescheduled(e) => {
+                        (Kind::Rescheduled, e.doctor_id, e.appointment_type.as_str())
+                    }
                 };
                 let event = Event {
                     id,
@@ -288,6 +291,7 @@ pub fn results_of(window: &ClosedWindow) -> impl Iterator<Item = AnalyticsResult
             value,
             appointments: counts.appointments,
             cancellations: counts.cancellations,
+            reschedules: counts.reschedules,
             late_events: late,
         }
     };
@@ -630,6 +634,7 @@ mod tests {
         let counts = crate::window::Counts {
             appointments: 4,
             cancellations: 1,
+            reschedules: 2,
         };
         let window = ClosedWindow {
             partition: 1,

@@ -51,6 +51,7 @@ impl WindowConfig {
 pub enum Kind {
     Created,
     Cancelled,
+    Rescheduled,
 }
 
 /// A decoded appointment event: all the core needs.
@@ -69,6 +70,7 @@ pub struct Event<'a> {
 pub struct Counts {
     pub appointments: u64,
     pub cancellations: u64,
+    pub reschedules: u64,
 }
 
 impl Counts {
@@ -76,6 +78,7 @@ impl Counts {
         match kind {
             Kind::Created => self.appointments += 1,
             Kind::Cancelled => self.cancellations += 1,
+            Kind::Rescheduled => self.reschedules += 1,
         }
     }
 }
@@ -601,6 +604,33 @@ mod tests {
             let want: Vec<&ClosedWindow> = clean.iter().collect();
             assert_eq!(got, want, "crash at {crash}");
         }
+    }
+
+    #[test]
+    fn moves_are_counted_apart_from_bookings_and_cancellations() {
+        let mut out = Vec::new();
+        let mut p = PartitionWindows::new(0, CFG, 0);
+        let doctor = Uuid::from_u128(7);
+        let events = [
+            (10_100, doctor, 0, Kind::Created, Uuid::from_u128(0x1)),
+            (10_200, doctor, 0, Kind::Rescheduled, Uuid::from_u128(0x2)),
+            (10_300, doctor, 0, Kind::Rescheduled, Uuid::from_u128(0x3)),
+            (10_400, doctor, 0, Kind::Cancelled, Uuid::from_u128(0x4)),
+        ];
+        for (offset, e) in events.iter().enumerate() {
+            assert_eq!(p.process(offset as i64, &ev(e), &mut out), Outcome::Counted);
+        }
+        // A redelivered move is a duplicate like any event.
+        assert_eq!(p.process(4, &ev(&events[1]), &mut out), Outcome::Duplicate);
+        p.advance(i64::MAX / 2, &mut out);
+        assert_eq!(out.len(), 1);
+        let counts = Counts {
+            appointments: 1,
+            cancellations: 1,
+            reschedules: 2,
+        };
+        assert_eq!(out[0].total, counts);
+        assert_eq!(out[0].doctors, vec![(doctor, counts)]);
     }
 
     #[test]

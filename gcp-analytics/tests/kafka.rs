@@ -194,6 +194,9 @@ mod support {
                 {
                     AppointmentEvent::Created(e) => (e.doctor_id, e.appointment_type, false),
                     AppointmentEvent::Cancelled(e) => (e.doctor_id, e.appointment_type, true),
+                    AppointmentEvent::Rescheduled(_) => {
+                        unreachable!("this test's producer publishes no moves")
+                    }
                 };
                 logs.entry(partition).or_default().push((
                     raw.event_id,

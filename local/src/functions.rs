@@ -74,6 +74,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "appointments-create",
     "appointments-get",
     "appointments-list",
+    "appointments-reschedule",
     "auth-jwks",
     "auth-login",
     "auth-logout",
@@ -140,6 +141,10 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "appointments-list" => erase(
             edge.clone(),
             appointments_list::AppointmentsList::from_vars(vars).await?,
+        ),
+        "appointments-reschedule" => erase(
+            edge.clone(),
+            appointments_reschedule::AppointmentsReschedule::from_vars(vars).await?,
         ),
         "auth-jwks" => erase(edge.clone(), auth_jwks::AuthJwks::from_vars(vars).await?),
         "auth-login" => erase(edge.clone(), auth_login::AuthLogin::from_vars(vars).await?),

@@ -20,6 +20,7 @@ pub struct WindowTotals {
     pub window_end: DateTime<Utc>,
     pub total: i64,
     pub cancellations: i64,
+    pub reschedules: i64,
     pub late_events: i64,
 }
 
@@ -92,13 +93,17 @@ impl AnalyticsStore {
         let changed = client
             .execute(
                 "INSERT INTO analytics_results (result_key, window_start, window_end, partition, dimension,
-                                                value, appointments, cancellations, late_events, event_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                                value, appointments, cancellations, late_events, event_id,
+                                                reschedules)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (result_key) DO UPDATE SET
                      appointments = excluded.appointments, cancellations = excluded.cancellations,
+                     reschedules = excluded.reschedules,
                      late_events = excluded.late_events, event_id = excluded.event_id, received_at = now()
-                 WHERE (analytics_results.appointments, analytics_results.cancellations, analytics_results.late_events)
-                       IS DISTINCT FROM (excluded.appointments, excluded.cancellations, excluded.late_events)",
+                 WHERE (analytics_results.appointments, analytics_results.cancellations,
+                        analytics_results.reschedules, analytics_results.late_events)
+                       IS DISTINCT FROM (excluded.appointments, excluded.cancellations,
+                                         excluded.reschedules, excluded.late_events)",
                 &[
                     &result.key(),
                     &result.window_start,
@@ -110,6 +115,7 @@ impl AnalyticsStore {
                     &(result.cancellations as i64),
                     &(result.late_events as i64),
                     &raw.event_id,
+                    &(result.reschedules as i64),
                 ],
             )
             .await?;
@@ -144,6 +150,7 @@ impl AnalyticsStore {
             .query(
                 "SELECT window_start, window_end, sum(appointments)::bigint AS total,
                         sum(cancellations)::bigint AS cancellations,
+                        sum(reschedules)::bigint AS reschedules,
                         sum(late_events)::bigint AS late_events
                  FROM analytics_results
                  WHERE dimension = $3 AND window_start >= $1 AND window_start < $2
@@ -161,6 +168,7 @@ impl AnalyticsStore {
                     window_end: column(r, "window_end")?,
                     total: column(r, "total")?,
                     cancellations: column(r, "cancellations")?,
+                    reschedules: column(r, "reschedules")?,
                     late_events: column(r, "late_events")?,
                 })
             })

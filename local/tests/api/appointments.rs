@@ -783,7 +783,15 @@ fn kafka_message_examples_match_the_schemas() {
     let typed: Envelope<AppointmentCancelled> =
         serde_json::from_value(cancelled["value"].clone()).unwrap();
     assert_eq!(serde_json::to_value(&typed).unwrap(), cancelled["value"]);
-    for example in [&created, &cancelled] {
+    let rescheduled: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("AppointmentRescheduled.json")).unwrap(),
+    )
+    .unwrap();
+    let typed: Envelope<careflow::events::AppointmentRescheduled> =
+        serde_json::from_value(rescheduled["value"].clone()).unwrap();
+    assert_eq!(serde_json::to_value(&typed).unwrap(), rescheduled["value"]);
+    assert_eq!(rescheduled["key"], typed.data.doctor_id.to_string());
+    for example in [&created, &cancelled, &rescheduled] {
         let raw = decode_envelope(example["value"].to_string().as_bytes()).unwrap();
         AppointmentEvent::from_envelope(&raw).unwrap();
     }

@@ -131,7 +131,7 @@ async fn poison_records_are_stored_and_the_rest_are_invoiced() {
     assert!(
         reasons
             .iter()
-            .any(|r| r.contains("unknown event type AppointmentRescheduled")),
+            .any(|r| r.contains("unknown event type AppointmentTeleported")),
         "{reasons:?}"
     );
     assert!(
@@ -411,4 +411,68 @@ async fn invoice_endpoints_by_role() {
     let reply = env.call("invoices-pay", ev).await;
     reply.assert_problem(409, None);
     assert_eq!(reply.body["type"], "/problems/invoice-void");
+}
+
+fn rescheduled(of: &Value, revision: u32) -> Value {
+    let d = &of["data"];
+    let start: chrono::DateTime<Utc> = d["start_time"].as_str().unwrap().parse().unwrap();
+    let minutes = d["duration_minutes"].as_u64().unwrap() as u32;
+    let moved = start + chrono::Duration::days(1);
+    let e = careflow::events::AppointmentRescheduled {
+        appointment_id: d["appointment_id"].as_str().unwrap().parse().unwrap(),
+        patient_id: d["patient_id"].as_str().unwrap().parse().unwrap(),
+        doctor_id: d["doctor_id"].as_str().unwrap().parse().unwrap(),
+        appointment_type: d["appointment_type"].as_str().unwrap().into(),
+        previous_start_time: start,
+        previous_end_time: start + chrono::Duration::minutes(minutes.into()),
+        start_time: moved,
+        end_time: moved + chrono::Duration::minutes(minutes.into()),
+        duration_minutes: minutes,
+        revision,
+        rescheduled_by: "patient".into(),
+    };
+    serde_json::to_value(e.envelope(Utc::now())).unwrap()
+}
+
+#[tokio::test]
+async fn a_move_keeps_the_invoice_and_is_recorded_once() {
+    let env = TestEnv::new().await;
+    let c = consumer(&env);
+    // Before, after and between: the move never creates, voids or re-prices an invoice.
+    let booked = created(Uuid::new_v4(), "consultation", 30);
+    let early = rescheduled(&booked, 2);
+    let late = rescheduled(&booked, 3);
+    let reply = deliver(
+        &c,
+        &kafka_event(
+            &[early.clone(), booked.clone(), late.clone(), late.clone()],
+            0,
+        ),
+    )
+    .await;
+    assert_eq!(reply["batchItemFailures"], json!([]), "{reply}");
+    let rows = invoices(&env).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1, "open");
+    let outcomes: Vec<String> = env
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT outcome FROM processed_events WHERE event_type = 'AppointmentRescheduled' ORDER BY outcome",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(outcomes, ["Rescheduled", "Rescheduled"]);
+    // The move after a cancel changes nothing either: the invoice stays void.
+    deliver(
+        &c,
+        &kafka_event(&[cancelled(&booked), rescheduled(&booked, 4)], 10),
+    )
+    .await;
+    assert_eq!(invoices(&env).await[0].1, "void");
 }

@@ -492,3 +492,78 @@ async fn the_access_log_is_the_patients_and_admins_newest_first_and_paged() {
     .await
     .assert_problem(400, Some("cursor"));
 }
+
+fn moved(of: &Value, to: Duration, revision: u32) -> Value {
+    let created: AppointmentCreated = serde_json::from_value(of["data"].clone()).unwrap();
+    let start = Utc::now() + to;
+    let e = careflow::events::AppointmentRescheduled {
+        appointment_id: created.appointment_id,
+        patient_id: created.patient_id,
+        doctor_id: created.doctor_id,
+        appointment_type: created.appointment_type,
+        previous_start_time: created.start_time,
+        previous_end_time: created.end_time,
+        start_time: start,
+        end_time: start + Duration::minutes(30),
+        duration_minutes: created.duration_minutes,
+        revision,
+        rescheduled_by: "admin".into(),
+    };
+    serde_json::to_value(e.envelope(Utc::now())).unwrap()
+}
+
+#[tokio::test]
+async fn a_moved_appointment_moves_the_link_and_late_moves_do_not_undo_it() {
+    let env = TestEnv::new().await;
+    let f = projection(&env).await;
+    let (patient, doctor) = (Uuid::new_v4(), Uuid::new_v4());
+    env.create_profile(patient).await;
+    let token = env.token(doctor, Role::Doctor);
+    let status = |reply: Reply| reply.status;
+    // Long past the care window: no access.
+    let old = booked(patient, doctor, Duration::days(-400));
+    deliver(&f, std::slice::from_ref(&old), 0).await;
+    assert_eq!(
+        status(env.call("patients-get", get_profile(patient, &token)).await),
+        403
+    );
+    // Moved (revision 3) to the day after tomorrow: access. Revision 2, delivered late, would
+    // move it back out of the window: ignored, as are redeliveries.
+    deliver(&f, &[moved(&old, Duration::days(2), 3)], 1).await;
+    assert_eq!(
+        status(env.call("patients-get", get_profile(patient, &token)).await),
+        200
+    );
+    deliver(
+        &f,
+        &[
+            moved(&old, Duration::days(-500), 2),
+            moved(&old, Duration::days(2), 3),
+        ],
+        2,
+    )
+    .await;
+    assert_eq!(
+        status(env.call("patients-get", get_profile(patient, &token)).await),
+        200
+    );
+    // Cancelled: closed, and no move reopens it.
+    deliver(&f, &[cancelled(&old), moved(&old, Duration::days(3), 4)], 4).await;
+    assert_eq!(
+        status(env.call("patients-get", get_profile(patient, &token)).await),
+        403
+    );
+    // A move that arrives before its booking links it; the booking then changes nothing.
+    let (patient2, doctor2) = (Uuid::new_v4(), Uuid::new_v4());
+    env.create_profile(patient2).await;
+    let token2 = env.token(doctor2, Role::Doctor);
+    let early = booked(patient2, doctor2, Duration::days(-400));
+    deliver(&f, &[moved(&early, Duration::days(5), 2), early.clone()], 6).await;
+    assert_eq!(
+        status(
+            env.call("patients-get", get_profile(patient2, &token2))
+                .await
+        ),
+        200
+    );
+}

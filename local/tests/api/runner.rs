@@ -230,18 +230,27 @@ async fn runner_authorizer_refuses_hostile_tokens_and_unknown_routes_are_404() {
 async fn runner_starts_a_kafka_broker_serving_the_topics() {
     use rdkafka::ClientConfig;
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let r = start_runner().await;
+    // Bounded, so that a stall (seen once in CI under full load) says where it happened
+    // instead of running into nextest's 5-minute limit.
+    let limit = std::time::Duration::from_secs(90);
+    let r = tokio::time::timeout(limit, start_runner())
+        .await
+        .expect("the runner did not start within 90 s");
     let servers = r.stack.kafka.bootstrap_servers.clone();
-    let metadata = tokio::task::spawn_blocking(move || {
+    let fetch = tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &servers)
             .create()
             .unwrap();
-        consumer.fetch_metadata(None, std::time::Duration::from_secs(10))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+        let metadata = consumer.fetch_metadata(None, std::time::Duration::from_secs(10));
+        drop(consumer);
+        metadata
+    });
+    let metadata = tokio::time::timeout(limit, fetch)
+        .await
+        .expect("fetching the broker's metadata (or closing the client) took over 90 s")
+        .unwrap()
+        .unwrap();
     for (name, partitions) in careflow::kafka::TOPICS {
         let topic = metadata
             .topics()

@@ -485,3 +485,313 @@ async fn slots_across_a_specialty_come_in_time_order_a_page_at_a_time() {
             .any(|(t, d)| *d == cardiologists[0] && *t == from + Duration::hours(9))
     );
 }
+
+fn reschedule(
+    token: &AccessToken,
+    appointment: &str,
+    start: DateTime<Utc>,
+    key: Option<&str>,
+) -> Value {
+    let sample = event("appointments-reschedule/reschedule.json");
+    let old = sample["pathParameters"]["appointmentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ev: Value =
+        serde_json::from_str(&sample.to_string().replace(&old, appointment)).unwrap();
+    ev = with_body(ev, &json!({"start_time": start.to_rfc3339()}));
+    let headers = ev["headers"].as_object_mut().unwrap();
+    headers.remove("idempotency-key");
+    if let Some(key) = key {
+        headers.insert("idempotency-key".into(), json!(key));
+    }
+    with_token(ev, token)
+}
+
+/// The outbox's events of one type, oldest first.
+async fn outbox(env: &TestEnv, event_type: &str) -> Vec<Value> {
+    env.db
+        .client()
+        .await
+        .query(
+            "SELECT payload FROM outbox WHERE payload->>'type' = $1 ORDER BY seq",
+            &[&event_type],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, Value>(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reschedule_takes_the_new_time_and_frees_the_old_in_one_step() {
+    let env = TestEnv::new().await;
+    let (doctor, patient, stranger, admin) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    insert_user(&env.db, doctor, Role::Doctor).await;
+    insert_user(&env.db, patient, Role::Patient).await;
+    insert_user(&env.db, stranger, Role::Patient).await;
+    insert_user(&env.db, admin, Role::Admin).await;
+    let (doctor_token, patient_token, stranger_token, admin_token) = (
+        env.token(doctor, Role::Doctor),
+        env.token(patient, Role::Patient),
+        env.token(stranger, Role::Patient),
+        env.token(admin, Role::Admin),
+    );
+    assert_eq!(
+        env.call(
+            "doctors-availability",
+            put(doctor, &doctor_token, &berlin_mornings(), None)
+        )
+        .await
+        .status,
+        200
+    );
+    let berlin = chrono_tz::Europe::Berlin;
+    let monday = next_monday();
+    let local = |day: NaiveDate, h: u32, m: u32| {
+        berlin
+            .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let (nine, tuesday_ten) = (
+        local(monday, 9, 0),
+        local(monday + Duration::days(1), 10, 0),
+    );
+    let booked = env
+        .call(
+            "appointments-create",
+            book(&patient_token, doctor, nine, "consultation"),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{booked:?}");
+    let id = booked.body["appointment_id"].as_str().unwrap().to_owned();
+
+    // A stranger cannot even learn it exists.
+    env.call(
+        "appointments-reschedule",
+        reschedule(&stranger_token, &id, tuesday_ten, None),
+    )
+    .await
+    .assert_problem(404, None);
+    // Times the doctor does not offer are refused and change nothing.
+    env.call(
+        "appointments-reschedule",
+        reschedule(&patient_token, &id, local(monday, 13, 0), None),
+    )
+    .await
+    .assert_problem(400, Some("start_time"));
+    env.call(
+        "appointments-reschedule",
+        reschedule(&patient_token, &id, local(monday, 9, 10), None),
+    )
+    .await
+    .assert_problem(400, Some("start_time"));
+
+    let moved = env
+        .call(
+            "appointments-reschedule",
+            reschedule(&patient_token, &id, tuesday_ten, Some("move-1")),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert_eq!(
+        moved.body["start_time"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        tuesday_ten
+    );
+    assert!(moved.body["rescheduled_at"].is_string());
+    // A retry with the key answers the same without moving or publishing again; the key with
+    // another time is refused.
+    let retried = env
+        .call(
+            "appointments-reschedule",
+            reschedule(&patient_token, &id, tuesday_ten, Some("move-1")),
+        )
+        .await;
+    assert_eq!(
+        (retried.status, retried.header("idempotent-replayed")),
+        (200, Some("true"))
+    );
+    assert_eq!(retried.body, moved.body);
+    env.call(
+        "appointments-reschedule",
+        reschedule(&patient_token, &id, local(monday, 11, 0), Some("move-1")),
+    )
+    .await
+    .assert_problem(422, None);
+
+    // The old time is free again, the new one taken (with its buffer).
+    let from = local(monday, 0, 0).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let to = local(monday + Duration::days(2), 0, 0).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let free = starts(
+        &env.call(
+            "doctors-slots",
+            slots_of(doctor, &patient_token, &[("from", &from), ("to", &to)]),
+        )
+        .await,
+    );
+    assert!(free.contains(&nine));
+    assert!(!free.contains(&tuesday_ten));
+    // One event, with both times and the revision.
+    let events = outbox(&env, "AppointmentRescheduled").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let data = &events[0]["data"];
+    assert_eq!(
+        data["previous_start_time"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        nine
+    );
+    assert_eq!(
+        data["start_time"]
+            .as_str()
+            .unwrap()
+            .parse::<DateTime<Utc>>()
+            .unwrap(),
+        tuesday_ten
+    );
+    assert_eq!(
+        (data["revision"].as_u64(), data["rescheduled_by"].as_str()),
+        (Some(2), Some("patient"))
+    );
+
+    // Into a taken time: 409, and the appointment stays where it was.
+    let other = env
+        .call(
+            "appointments-create",
+            book(&stranger_token, doctor, nine, "consultation"),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{other:?}");
+    let refused = env
+        .call(
+            "appointments-reschedule",
+            reschedule(&admin_token, &id, nine, None),
+        )
+        .await;
+    refused.assert_problem(409, None);
+    assert_eq!(refused.body["type"], "/problems/slot-taken");
+    let still = env
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT start_time, revision FROM appointments WHERE id = $1",
+            &[&id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (still.get::<_, DateTime<Utc>>(0), still.get::<_, i32>(1)),
+        (tuesday_ten, 2)
+    );
+    assert_eq!(outbox(&env, "AppointmentRescheduled").await.len(), 1);
+
+    // Cancelled appointments are not moved.
+    let mut cancel = event("appointments-cancel/cancel-empty.json");
+    let old = cancel["pathParameters"]["appointmentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cancel = serde_json::from_str(&cancel.to_string().replace(&old, &id)).unwrap();
+    assert_eq!(
+        env.call("appointments-cancel", with_token(cancel, &doctor_token))
+            .await
+            .status,
+        200
+    );
+    let refused = env
+        .call(
+            "appointments-reschedule",
+            reschedule(&patient_token, &id, local(monday, 11, 0), None),
+        )
+        .await;
+    refused.assert_problem(409, None);
+    assert_eq!(refused.body["type"], "/problems/cancelled");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_reschedules_into_one_free_slot_have_one_winner() {
+    let env = TestEnv::new().await;
+    let doctor = Uuid::new_v4();
+    insert_user(&env.db, doctor, Role::Doctor).await; // open round the clock, 5-minute grid
+    let base = Utc.from_utc_datetime(&next_monday().and_hms_opt(6, 0, 0).unwrap());
+    let target = base - Duration::hours(1);
+    // 50 patients, each with an appointment of their own.
+    let mut holders = Vec::new();
+    for i in 0..50 {
+        let patient = Uuid::new_v4();
+        insert_user(&env.db, patient, Role::Patient).await;
+        let token = env.token(patient, Role::Patient);
+        let start = base + Duration::minutes(30 * i);
+        let reply = env
+            .call(
+                "appointments-create",
+                book(&token, doctor, start, "consultation"),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        holders.push((
+            token,
+            reply.body["appointment_id"].as_str().unwrap().to_owned(),
+            start,
+        ));
+    }
+    let replies = futures::future::join_all(holders.iter().map(|(token, id, _)| {
+        env.call(
+            "appointments-reschedule",
+            reschedule(token, id, target, None),
+        )
+    }))
+    .await;
+    let winners: Vec<usize> = replies
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == 200)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        reply.assert_problem(409, None);
+    }
+    // Everyone else kept their own time; the target holds exactly the winner.
+    let client = env.db.client().await;
+    for (i, (_, id, start)) in holders.iter().enumerate() {
+        let now: DateTime<Utc> = client
+            .query_one(
+                "SELECT start_time FROM appointments WHERE id = $1",
+                &[&id.parse::<Uuid>().unwrap()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(now, if winners.contains(&i) { target } else { *start });
+    }
+    assert_eq!(
+        env.db
+            .count(&format!(
+                "SELECT count(*) FROM appointments WHERE start_time = '{}'",
+                target.to_rfc3339()
+            ))
+            .await,
+        1
+    );
+    assert_eq!(outbox(&env, "AppointmentRescheduled").await.len(), 1);
+}

@@ -87,6 +87,16 @@ pub struct Appointment {
     pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// When it was last moved to another time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescheduled_at: Option<DateTime<Utc>>,
+}
+
+/// The body of `POST /appointments/{id}/reschedule`: the new start (same doctor and type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub start_time: DateTime<Utc>,
 }
 
 /// The body of `POST /appointments`.

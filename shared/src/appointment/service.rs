@@ -7,10 +7,13 @@ use uuid::Uuid;
 
 use super::availability::Refusal;
 use super::schedule;
-use super::{Appointment, Booking, BookingRequest, Status};
+use super::{Appointment, Booking, BookingRequest, RescheduleRequest, Status};
 use crate::auth::Caller;
 use crate::db::{self, PgPool, SqlState, column, enum_column};
-use crate::events::{APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, EventPayload};
+use crate::events::{
+    APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, AppointmentRescheduled,
+    EventPayload,
+};
 use crate::outbox;
 #[cfg(feature = "kafka")]
 use crate::outbox::Publisher;
@@ -19,7 +22,7 @@ use crate::policy;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
-                       reason, created_at, cancelled_at, cancel_reason";
+                       reason, created_at, cancelled_at, cancel_reason, rescheduled_at";
 
 fn from_row(row: &Row) -> Result<Appointment> {
     Ok(Appointment {
@@ -34,11 +37,12 @@ fn from_row(row: &Row) -> Result<Appointment> {
         created_at: column(row, "created_at")?,
         cancelled_at: column(row, "cancelled_at")?,
         cancel_reason: column(row, "cancel_reason")?,
+        rescheduled_at: column(row, "rescheduled_at")?,
     })
 }
 
-/// What `create` did: booked now, or replayed the answer of an earlier request with the same
-/// `Idempotency-Key`.
+/// What `create` (or `reschedule`) did: done now, or replayed the answer of an earlier
+/// request with the same `Idempotency-Key`.
 #[derive(Debug, Clone)]
 pub enum Booked {
     Created(Appointment),
@@ -141,53 +145,12 @@ impl Appointments {
 
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
-        // Concurrent inserts under an exclusion constraint can wait on each other's uncommitted
-        // rows and deadlock; queueing bookings per doctor and per patient (locks taken in one
-        // global order) avoids that. The constraints still decide who wins.
-        let mut parties = [request.doctor_id, patient_id];
-        parties.sort();
-        for party in parties {
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
-                &[&party.to_string()],
-            )
-            .await?;
-        }
-        if let Some(key) = idempotency_key {
-            loop {
-                let claimed = tx
-                    .execute(
-                        "INSERT INTO idempotency_keys (caller_id, key, request_hash)
-                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        &[&caller.user_id, &key, &request_hash],
-                    )
-                    .await?;
-                if claimed == 1 {
-                    break;
-                }
-                // Another request with this key committed first (its insert held us until
-                // then). FOR SHARE keeps outbox-relay's purge (SKIP LOCKED) off the row while
-                // we answer from it; if the purge deleted it in between, the key is free again.
-                let Some(row) = tx
-                    .query_opt(
-                        "SELECT request_hash, response_body FROM idempotency_keys
-                         WHERE caller_id = $1 AND key = $2 FOR SHARE",
-                        &[&caller.user_id, &key],
-                    )
-                    .await?
-                else {
-                    continue;
-                };
-                if column::<Vec<u8>>(&row, "request_hash")? != request_hash {
-                    return Err(Error::Unprocessable(
-                        "this Idempotency-Key was already used for a different request".into(),
-                    ));
-                }
-                let body: serde_json::Value = column(&row, "response_body")?;
-                return Ok(Booked::Replayed(
-                    serde_json::from_value(body).map_err(Error::internal)?,
-                ));
-            }
+        // Bookings queue per doctor and per patient; the constraints still decide who wins.
+        lock_parties(&tx, request.doctor_id, patient_id).await?;
+        if let Some(key) = idempotency_key
+            && let Some(replayed) = claim_key(&tx, caller, key, &request_hash).await?
+        {
+            return Ok(Booked::Replayed(replayed));
         }
 
         // Checked after the key lookup: a retry of a booking made just before its start time
@@ -208,49 +171,7 @@ impl Appointments {
             role_of.get(&booking.doctor_id).copied(),
             role_of.get(&patient_id).copied(),
         )?;
-        // The doctor's availability decides the start (hours, exceptions, type, notice); the
-        // per-doctor lock above makes the buffer check below exact.
-        let availability = tx
-            .query_opt(
-                "SELECT document FROM doctor_availability WHERE doctor_id = $1",
-                &[&booking.doctor_id],
-            )
-            .await?
-            .ok_or_else(|| {
-                Error::invalid(
-                    "doctor_id",
-                    "is not bookable: the doctor has no availability",
-                )
-            })?;
-        let availability = schedule::stored(column(&availability, "document")?)?;
-        availability
-            .admits(booking.appointment_type, booking.start_time, Utc::now())
-            .map_err(Refusal::into_error)?;
-        let buffer = availability.buffer();
-        if buffer > chrono::Duration::zero() {
-            let too_close: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM appointments
-                                    WHERE doctor_id = $1 AND status = 'scheduled'
-                                      AND start_time < $3 AND end_time > $2)",
-                    &[
-                        &booking.doctor_id,
-                        &(booking.start_time - buffer),
-                        &(booking.end_time + buffer),
-                    ],
-                )
-                .await?
-                .get(0);
-            if too_close {
-                return Err(Error::Conflict {
-                    code: "slot-taken",
-                    message: format!(
-                        "the doctor keeps {} minutes between appointments and is booked too close to this time",
-                        buffer.num_minutes()
-                    ),
-                });
-            }
-        }
+        check_schedule(&tx, &booking, None).await?;
 
         let id = Uuid::new_v4();
         let row = tx
@@ -273,22 +194,7 @@ impl Appointments {
                 ],
             )
             .await
-            .map_err(|e| match db::db_error_code(&e) {
-                Some((code, constraint)) if *code == SqlState::EXCLUSION_VIOLATION => {
-                    if constraint == Some("appointments_patient_no_overlap") {
-                        Error::Conflict {
-                            code: "patient-busy",
-                            message: "the patient already has an appointment at this time".into(),
-                        }
-                    } else {
-                        Error::Conflict {
-                            code: "slot-taken",
-                            message: "the doctor is already booked at this time".into(),
-                        }
-                    }
-                }
-                _ => e.into(),
-            })?;
+            .map_err(overlap)?;
         let appointment = from_row(&row)?;
 
         let event = AppointmentCreated {
@@ -310,13 +216,7 @@ impl Appointments {
         .await?;
 
         if let Some(key) = idempotency_key {
-            let body = serde_json::to_value(&appointment).map_err(Error::internal)?;
-            tx.execute(
-                "UPDATE idempotency_keys SET response_status = 201, response_body = $3
-                 WHERE caller_id = $1 AND key = $2",
-                &[&caller.user_id, &key, &body],
-            )
-            .await?;
+            record_answer(&tx, caller, key, 201, &appointment).await?;
         }
         tx.commit().await?;
         // Back to the pool before publishing, which takes a connection of its own.
@@ -343,6 +243,134 @@ impl Appointments {
         } else {
             Err(Error::NotFound("appointment"))
         }
+    }
+
+    /// Moves an appointment to `request.start_time` (same doctor and type) in one statement:
+    /// the new time is checked like a booking (availability, buffers, and the exclusion
+    /// constraints against every other appointment) and the old one is free once it commits;
+    /// if anything refuses, nothing changes. Its patient, its doctor or an admin; not once it
+    /// has started or been cancelled. With an idempotency key a retry gets the first answer.
+    pub async fn reschedule(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        request: &RescheduleRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Booked> {
+        let request_hash = digest(
+            &SHA256,
+            format!(
+                "reschedule {id} {}",
+                serde_json::to_string(request).map_err(Error::internal)?
+            )
+            .as_bytes(),
+        )
+        .as_ref()
+        .to_vec();
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        // The parties first (they never change), to take the schedule locks in the same order
+        // as bookings do, then the row itself.
+        let parties = tx
+            .query_opt(
+                "SELECT doctor_id, patient_id FROM appointments WHERE id = $1",
+                &[&id],
+            )
+            .await?
+            .ok_or(Error::NotFound("appointment"))?;
+        lock_parties(
+            &tx,
+            column(&parties, "doctor_id")?,
+            column(&parties, "patient_id")?,
+        )
+        .await?;
+        let row = tx
+            .query_one(
+                &format!("SELECT {COLUMNS}, revision FROM appointments WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )
+            .await?;
+        let current = from_row(&row)?;
+        if !visible_to(caller, &current) {
+            return Err(Error::NotFound("appointment"));
+        }
+        if let Some(key) = idempotency_key
+            && let Some(replayed) = claim_key(&tx, caller, key, &request_hash).await?
+        {
+            return Ok(Booked::Replayed(replayed));
+        }
+        if current.status == Status::Cancelled {
+            return Err(Error::Conflict {
+                code: "cancelled",
+                message: "a cancelled appointment cannot be rescheduled; book a new one".into(),
+            });
+        }
+        if current.start_time <= Utc::now() {
+            return Err(Error::Conflict {
+                code: "already-started",
+                message: "an appointment cannot be rescheduled once it has started".into(),
+            });
+        }
+        let booking = BookingRequest {
+            doctor_id: current.doctor_id,
+            start_time: request.start_time,
+            appointment_type: current.appointment_type,
+            reason: None,
+            patient_id: None,
+        }
+        .validated(Utc::now())?;
+        if booking.start_time == current.start_time {
+            // Nothing to move; answered like a move, without an event.
+            if let Some(key) = idempotency_key {
+                record_answer(&tx, caller, key, 200, &current).await?;
+            }
+            tx.commit().await?;
+            return Ok(Booked::Created(current));
+        }
+        check_schedule(&tx, &booking, Some(id)).await?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE appointments
+                     SET start_time = $2, end_time = $3, revision = revision + 1,
+                         rescheduled_at = now(), rescheduled_by = $4
+                     WHERE id = $1 RETURNING {COLUMNS}, revision"
+                ),
+                &[&id, &booking.start_time, &booking.end_time, &caller.user_id],
+            )
+            .await
+            .map_err(overlap)?;
+        let moved = from_row(&row)?;
+        let revision: i32 = column(&row, "revision")?;
+        let event = AppointmentRescheduled {
+            appointment_id: id,
+            patient_id: moved.patient_id,
+            doctor_id: moved.doctor_id,
+            appointment_type: moved.appointment_type.as_str().to_owned(),
+            previous_start_time: current.start_time,
+            previous_end_time: current.end_time,
+            start_time: moved.start_time,
+            end_time: moved.end_time,
+            duration_minutes: moved.appointment_type.duration_minutes(),
+            revision: u32::try_from(revision).map_err(Error::internal)?,
+            rescheduled_by: caller.role.as_str().to_owned(),
+        }
+        .envelope(Utc::now());
+        outbox::enqueue(
+            &tx,
+            APPOINTMENTS_TOPIC,
+            &moved.doctor_id.to_string(),
+            &event,
+        )
+        .await?;
+        if let Some(key) = idempotency_key {
+            record_answer(&tx, caller, key, 200, &moved).await?;
+        }
+        tx.commit().await?;
+        drop(client);
+        tracing::info!(appointment_id = %id, "appointment rescheduled");
+        self.publish(&[event.event_id]).await;
+        Ok(Booked::Created(moved))
     }
 
     /// Cancels; idempotent (cancelling a cancelled appointment returns it unchanged and
@@ -466,4 +494,154 @@ fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
             doctor: appointment.doctor_id,
         },
     )
+}
+
+/// Claims `key` for this request, or answers what the first request with it answered. The
+/// same key with a different request is 422.
+async fn claim_key(
+    tx: &db::Transaction<'_>,
+    caller: &Caller,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Option<Appointment>> {
+    loop {
+        let claimed = tx
+            .execute(
+                "INSERT INTO idempotency_keys (caller_id, key, request_hash)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&caller.user_id, &key, &request_hash],
+            )
+            .await?;
+        if claimed == 1 {
+            return Ok(None);
+        }
+        // Another request with this key committed first (its insert held us until then).
+        // FOR SHARE keeps outbox-relay's purge (SKIP LOCKED) off the row while we answer from
+        // it; if the purge deleted it in between, the key is free again.
+        let Some(row) = tx
+            .query_opt(
+                "SELECT request_hash, response_body FROM idempotency_keys
+                 WHERE caller_id = $1 AND key = $2 FOR SHARE",
+                &[&caller.user_id, &key],
+            )
+            .await?
+        else {
+            continue;
+        };
+        if column::<Vec<u8>>(&row, "request_hash")? != request_hash {
+            return Err(Error::Unprocessable(
+                "this Idempotency-Key was already used for a different request".into(),
+            ));
+        }
+        let body: serde_json::Value = column(&row, "response_body")?;
+        return Ok(Some(serde_json::from_value(body).map_err(Error::internal)?));
+    }
+}
+
+/// Keeps the answer for retries with the same key.
+async fn record_answer(
+    tx: &db::Transaction<'_>,
+    caller: &Caller,
+    key: &str,
+    status: i32,
+    appointment: &Appointment,
+) -> Result<()> {
+    let body = serde_json::to_value(appointment).map_err(Error::internal)?;
+    tx.execute(
+        "UPDATE idempotency_keys SET response_status = $3, response_body = $4
+         WHERE caller_id = $1 AND key = $2",
+        &[&caller.user_id, &key, &status, &body],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Serialises changes to the schedules of these accounts: concurrent writes under an exclusion
+/// constraint can wait on each other's uncommitted rows and deadlock, and the buffer check
+/// needs the doctor's schedule to hold still. Locks are taken in one global order.
+async fn lock_parties(tx: &db::Transaction<'_>, doctor: Uuid, patient: Uuid) -> Result<()> {
+    let mut parties = [doctor, patient];
+    parties.sort();
+    for party in parties {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
+            &[&party.to_string()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The doctor's availability admits the booking (hours, exceptions, type, notice) and no
+/// other scheduled appointment of the doctor (but `moving`, when it is one being moved) is
+/// within the buffer. Overlaps themselves are the exclusion constraints' to refuse.
+async fn check_schedule(
+    tx: &db::Transaction<'_>,
+    booking: &Booking,
+    moving: Option<Uuid>,
+) -> Result<()> {
+    let availability = tx
+        .query_opt(
+            "SELECT document FROM doctor_availability WHERE doctor_id = $1",
+            &[&booking.doctor_id],
+        )
+        .await?
+        .ok_or_else(|| {
+            Error::invalid(
+                "doctor_id",
+                "is not bookable: the doctor has no availability",
+            )
+        })?;
+    let availability = schedule::stored(column(&availability, "document")?)?;
+    availability
+        .admits(booking.appointment_type, booking.start_time, Utc::now())
+        .map_err(Refusal::into_error)?;
+    let buffer = availability.buffer();
+    if buffer > chrono::Duration::zero() {
+        let too_close: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM appointments
+                                WHERE doctor_id = $1 AND status = 'scheduled'
+                                  AND start_time < $3 AND end_time > $2
+                                  AND id IS DISTINCT FROM $4)",
+                &[
+                    &booking.doctor_id,
+                    &(booking.start_time - buffer),
+                    &(booking.end_time + buffer),
+                    &moving,
+                ],
+            )
+            .await?
+            .get(0);
+        if too_close {
+            return Err(Error::Conflict {
+                code: "slot-taken",
+                message: format!(
+                    "the doctor keeps {} minutes between appointments and is booked too close to this time",
+                    buffer.num_minutes()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An exclusion-constraint violation as the 409 it means.
+fn overlap(e: tokio_postgres::Error) -> Error {
+    match db::db_error_code(&e) {
+        Some((code, constraint)) if *code == SqlState::EXCLUSION_VIOLATION => {
+            if constraint == Some("appointments_patient_no_overlap") {
+                Error::Conflict {
+                    code: "patient-busy",
+                    message: "the patient already has an appointment at this time".into(),
+                }
+            } else {
+                Error::Conflict {
+                    code: "slot-taken",
+                    message: "the doctor is already booked at this time".into(),
+                }
+            }
+        }
+        _ => e.into(),
+    }
 }

@@ -59,6 +59,9 @@ pub enum Applied {
     CancelRecorded,
     /// The event id was processed before: nothing changed.
     Duplicate,
+    /// A move to another time: same doctor, patient and type, so the invoice (if any yet)
+    /// keeps its amount and stays as it is.
+    Rescheduled,
 }
 
 /// Filters of `GET /invoices`.
@@ -118,6 +121,7 @@ impl Billing {
         }
         let applied = match &event {
             AppointmentEvent::Created(created) => self.invoice(&tx, raw.event_id, created).await?,
+            AppointmentEvent::Rescheduled(_) => Applied::Rescheduled,
             AppointmentEvent::Cancelled(cancelled) => void(&tx, raw.event_id, cancelled).await?,
         };
         tx.execute(

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "availability",
         sql: include_str!("../../migrations/0009_availability.sql"),
     },
+    Migration {
+        version: 10,
+        name: "reschedule",
+        sql: include_str!("../../migrations/0010_reschedule.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

@@ -51,6 +51,10 @@ pub struct AnalyticsResult {
     pub appointments: u64,
     /// `AppointmentCancelled` events in the window (their own metric, not subtracted).
     pub cancellations: u64,
+    /// `AppointmentRescheduled` events in the window (absent in results from before moves
+    /// existed: 0).
+    #[serde(default)]
+    pub reschedules: u64,
     /// Events of this partition that arrived after their own window had closed (beyond the
     /// allowed lateness) while this window was the partition's oldest open one. They are not
     /// in any `appointments`/`cancellations` figure. Always 0 outside [`Dimension::Total`].
@@ -103,6 +107,7 @@ mod tests {
             value: Some("consultation".into()),
             appointments: 3,
             cancellations: 1,
+            reschedules: 2,
             late_events: 0,
         };
         assert_eq!(

@@ -1,4 +1,5 @@
-//! `AppointmentCreated` and `AppointmentCancelled` (topic `appointments`, key = doctor id).
+//! `AppointmentCreated`, `AppointmentRescheduled` and `AppointmentCancelled` (topic
+//! `appointments`, key = doctor id).
 //!
 //! Payloads carry what billing and analytics need (ids, type, times, duration) and no clinical
 //! text: the booking's free-text reason stays in the appointments database.
@@ -46,10 +47,36 @@ impl EventPayload for AppointmentCancelled {
     const VERSION: u32 = 1;
 }
 
+/// An appointment moved to another time (same doctor, patient and type, so the same price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentRescheduled {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub appointment_type: String,
+    pub previous_start_time: DateTime<Utc>,
+    pub previous_end_time: DateTime<Utc>,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_minutes: u32,
+    /// Counts the appointment's changes (1 when booked): of two moves delivered out of order,
+    /// consumers keep the higher.
+    pub revision: u32,
+    /// `patient`, `doctor` or `admin`.
+    pub rescheduled_by: String,
+}
+
+impl EventPayload for AppointmentRescheduled {
+    const TYPE: &'static str = "AppointmentRescheduled";
+    const VERSION: u32 = 1;
+}
+
 /// Any event of the `appointments` topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppointmentEvent {
     Created(AppointmentCreated),
+    Rescheduled(AppointmentRescheduled),
     Cancelled(AppointmentCancelled),
 }
 
@@ -59,6 +86,9 @@ impl AppointmentEvent {
         match (raw.event_type.as_str(), raw.version) {
             (AppointmentCreated::TYPE, AppointmentCreated::VERSION) => {
                 payload(raw).map(Self::Created)
+            }
+            (AppointmentRescheduled::TYPE, AppointmentRescheduled::VERSION) => {
+                payload(raw).map(Self::Rescheduled)
             }
             (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION) => {
                 payload(raw).map(Self::Cancelled)
@@ -73,6 +103,7 @@ impl AppointmentEvent {
     pub fn appointment_id(&self) -> Uuid {
         match self {
             Self::Created(e) => e.appointment_id,
+            Self::Rescheduled(e) => e.appointment_id,
             Self::Cancelled(e) => e.appointment_id,
         }
     }
@@ -80,6 +111,7 @@ impl AppointmentEvent {
     pub fn doctor_id(&self) -> Uuid {
         match self {
             Self::Created(e) => e.doctor_id,
+            Self::Rescheduled(e) => e.doctor_id,
             Self::Cancelled(e) => e.doctor_id,
         }
     }

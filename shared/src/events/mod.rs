@@ -14,7 +14,9 @@ use uuid::Uuid;
 pub mod analytics;
 pub mod appointment;
 
-pub use appointment::{AppointmentCancelled, AppointmentCreated, AppointmentEvent};
+pub use appointment::{
+    AppointmentCancelled, AppointmentCreated, AppointmentEvent, AppointmentRescheduled,
+};
 
 /// Topic names.
 pub const APPOINTMENTS_TOPIC: &str = "appointments";

@@ -63,6 +63,10 @@ pub enum CareRecord {
         appointment_id: Uuid,
         start_time: DateTime<Utc>,
         cancelled: bool,
+        /// The appointment's revision this record reflects (moves delivered out of order keep
+        /// the later start).
+        #[serde(default = "first_revision")]
+        revision: u32,
     },
     CareTeam {
         patient_id: Uuid,
@@ -81,6 +85,10 @@ pub enum CareRecord {
         expires_at: DateTime<Utc>,
         reason: String,
     },
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 impl CareRecord {
@@ -191,6 +199,8 @@ pub struct EmergencyGrant {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projected {
     Linked,
+    /// The link now follows the appointment's new start.
+    Moved,
     Cancelled,
     /// A redelivery, or a booking whose cancellation was already applied.
     AlreadyApplied,
@@ -322,7 +332,15 @@ impl Care {
     /// Applies an `appointments` event: idempotent, and order-safe for one appointment (a
     /// cancellation wins over any redelivery of its booking).
     pub async fn project(&self, event: &AppointmentEvent) -> Result<Projected> {
-        let (record, condition) = match event {
+        let rescheduled = |e: &crate::events::AppointmentRescheduled| CareRecord::Appointment {
+            patient_id: e.patient_id,
+            doctor_id: e.doctor_id,
+            appointment_id: e.appointment_id,
+            start_time: e.start_time,
+            cancelled: false,
+            revision: e.revision,
+        };
+        let (record, condition, outcome) = match event {
             AppointmentEvent::Created(e) => (
                 CareRecord::Appointment {
                     patient_id: e.patient_id,
@@ -330,8 +348,19 @@ impl Care {
                     appointment_id: e.appointment_id,
                     start_time: e.start_time,
                     cancelled: false,
+                    revision: first_revision(),
                 },
                 Some("attribute_not_exists(pk)"),
+                Projected::Linked,
+            ),
+            // Newer than what is recorded, and never over a cancellation.
+            AppointmentEvent::Rescheduled(e) => (
+                rescheduled(e),
+                Some(
+                    "attribute_not_exists(pk) OR (cancelled = :no AND \
+                     (attribute_not_exists(revision) OR revision < :revision))",
+                ),
+                Projected::Moved,
             ),
             AppointmentEvent::Cancelled(e) => (
                 CareRecord::Appointment {
@@ -340,22 +369,32 @@ impl Care {
                     appointment_id: e.appointment_id,
                     start_time: e.start_time,
                     cancelled: true,
+                    revision: first_revision(),
                 },
                 None,
+                Projected::Cancelled,
             ),
         };
-        let result = self
+        let mut put = self
             .store
             .client()
             .put_item()
             .table_name(self.store.table_name())
             .set_item(Some(record.item()?))
-            .set_condition_expression(condition.map(str::to_owned))
-            .send()
-            .await;
-        match result {
-            Ok(_) if condition.is_none() => Ok(Projected::Cancelled),
-            Ok(_) => Ok(Projected::Linked),
+            .set_condition_expression(condition.map(str::to_owned));
+        if let AppointmentEvent::Rescheduled(e) = event {
+            put = put
+                .expression_attribute_values(
+                    ":no",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(false),
+                )
+                .expression_attribute_values(
+                    ":revision",
+                    aws_sdk_dynamodb::types::AttributeValue::N(e.revision.to_string()),
+                );
+        }
+        match put.send().await {
+            Ok(_) => Ok(outcome),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
