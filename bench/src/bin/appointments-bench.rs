@@ -189,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `GET /doctors/{id}/slots` over 31 days for a doctor with 300 appointments in that range
-/// (weekdays 08:00-18:00 Europe/Berlin, 15-minute slots, 5-minute buffers): p50 and p99.
+/// (weekdays 07:00-19:00 Europe/Berlin, 15-minute slots, 5-minute buffers): p50 and p99.
 async fn slots_bench(
     pool: &careflow::db::PgPool,
     issuer: &TokenIssuer,
@@ -212,7 +212,7 @@ async fn slots_bench(
     }
     let document: AvailabilityDocument = serde_json::from_value(json!({
         "time_zone": "Europe/Berlin",
-        "weekly_hours": (1..=5).map(|d| json!({"weekday": d, "start": "08:00", "end": "18:00"})).collect::<Vec<_>>(),
+        "weekly_hours": (1..=5).map(|d| json!({"weekday": d, "start": "07:00", "end": "19:00"})).collect::<Vec<_>>(),
         "appointment_types": ["consultation", "follow_up"],
         "slot_interval_minutes": 15,
         "buffer_minutes": 5,
@@ -230,7 +230,7 @@ async fn slots_bench(
     let mut booked = Vec::new();
     let mut busy = Vec::new();
     let mut free = availability.free_slots(AppointmentType::Consultation, from, to, from, &busy);
-    let stride = (free.len() / BOOKED).max(1);
+    let mut stride = (free.len() / BOOKED).max(1);
     let mut i = 0;
     while booked.len() < BOOKED && i < free.len() {
         let start = free[i];
@@ -247,8 +247,10 @@ async fn slots_bench(
         }
         i += stride;
         if i >= free.len() && booked.len() < BOOKED {
+            // Spread first, then fill what is left in order.
             free = availability.free_slots(AppointmentType::Consultation, from, to, from, &busy);
             i = 0;
+            stride = 1;
         }
     }
     anyhow::ensure!(
@@ -280,9 +282,12 @@ async fn slots_bench(
     event["pathParameters"]["doctorId"] = json!(doctor.to_string());
     event["headers"]["authorization"] = json!(format!("Bearer {token}"));
     event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = json!(patient.to_string());
-    event["queryStringParameters"] =
-        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "type": "consultation"});
-    event["rawQueryString"] = json!("");
+    let (from_q, to_q) = (
+        from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        to.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    event["queryStringParameters"] = json!({"from": from_q, "to": to_q, "type": "consultation"});
+    event["rawQueryString"] = json!(format!("from={from_q}&to={to_q}&type=consultation"));
     let mut latencies = Vec::with_capacity(REQUESTS);
     let mut answered = 0;
     for _ in 0..REQUESTS {
