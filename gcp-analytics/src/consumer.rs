@@ -91,6 +91,12 @@ impl Engine {
                     AppointmentEvent::Rescheduled(e) => {
                         (Kind::Rescheduled, e.doctor_id, e.appointment_type.as_str())
                     }
+                    AppointmentEvent::Attended(e) => {
+                        (Kind::Attended, e.doctor_id, e.appointment_type.as_str())
+                    }
+                    AppointmentEvent::NoShow(e) => {
+                        (Kind::NoShow, e.doctor_id, e.appointment_type.as_str())
+                    }
                 };
                 let event = Event {
                     id,
@@ -292,6 +298,8 @@ pub fn results_of(window: &ClosedWindow) -> impl Iterator<Item = AnalyticsResult
             appointments: counts.appointments,
             cancellations: counts.cancellations,
             reschedules: counts.reschedules,
+            attended: counts.attended,
+            no_shows: counts.no_shows,
             late_events: late,
         }
     };
@@ -635,6 +643,8 @@ mod tests {
             appointments: 4,
             cancellations: 1,
             reschedules: 2,
+            attended: 4,
+            no_shows: 1,
         };
         let window = ClosedWindow {
             partition: 1,

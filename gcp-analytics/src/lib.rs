@@ -1,6 +1,6 @@
 //! gcp-analytics: the Cloud Run service that counts appointments in event-time tumbling
 //! windows. It consumes `appointments` (AppointmentCreated / AppointmentRescheduled /
-//! AppointmentCancelled, keyed by doctor id) and publishes `AnalyticsResult` messages to `analytics-results`.
+//! AppointmentCancelled / AppointmentAttended / AppointmentNoShow, keyed by doctor id) and publishes `AnalyticsResult` messages to `analytics-results`.
 //!
 //! # Windows
 //!
@@ -11,8 +11,8 @@
 //! watermark passes its end. A partition that has reached its end and stayed silent for
 //! `ANALYTICS_IDLE_TIMEOUT_MS` has its watermark advanced to processing time minus the lateness,
 //! so its last windows do close. Each closed window yields one result per dimension: `total`,
-//! each `doctor`, each `appointment_type`, with `appointments` (created), `cancellations` and
-//! `reschedules` as separate metrics. An event whose window has already closed is *late*: it is never merged
+//! each `doctor`, each `appointment_type`, with `appointments` (created), `cancellations`,
+//! `reschedules`, `attended` and `no_shows` as separate metrics. An event whose window has already closed is *late*: it is never merged
 //! into that window; it is counted in `late_events` of the partition's oldest open window (so
 //! the late figure is as deterministic as the others) and in the `analytics_late_events_total`
 //! metric. Kafka delivers at least once, so the same event (same `event_id`) may arrive twice:

@@ -52,6 +52,8 @@ pub enum Kind {
     Created,
     Cancelled,
     Rescheduled,
+    Attended,
+    NoShow,
 }
 
 /// A decoded appointment event: all the core needs.
@@ -71,6 +73,8 @@ pub struct Counts {
     pub appointments: u64,
     pub cancellations: u64,
     pub reschedules: u64,
+    pub attended: u64,
+    pub no_shows: u64,
 }
 
 impl Counts {
@@ -79,6 +83,8 @@ impl Counts {
             Kind::Created => self.appointments += 1,
             Kind::Cancelled => self.cancellations += 1,
             Kind::Rescheduled => self.reschedules += 1,
+            Kind::Attended => self.attended += 1,
+            Kind::NoShow => self.no_shows += 1,
         }
     }
 }
@@ -607,7 +613,7 @@ mod tests {
     }
 
     #[test]
-    fn moves_are_counted_apart_from_bookings_and_cancellations() {
+    fn moves_attendance_and_no_shows_are_counted_apart_from_bookings_and_cancellations() {
         let mut out = Vec::new();
         let mut p = PartitionWindows::new(0, CFG, 0);
         let doctor = Uuid::from_u128(7);
@@ -616,18 +622,23 @@ mod tests {
             (10_200, doctor, 0, Kind::Rescheduled, Uuid::from_u128(0x2)),
             (10_300, doctor, 0, Kind::Rescheduled, Uuid::from_u128(0x3)),
             (10_400, doctor, 0, Kind::Cancelled, Uuid::from_u128(0x4)),
+            (10_500, doctor, 0, Kind::NoShow, Uuid::from_u128(0x5)),
+            (10_600, doctor, 0, Kind::Attended, Uuid::from_u128(0x6)),
+            (10_700, doctor, 0, Kind::NoShow, Uuid::from_u128(0x7)),
         ];
         for (offset, e) in events.iter().enumerate() {
             assert_eq!(p.process(offset as i64, &ev(e), &mut out), Outcome::Counted);
         }
         // A redelivered move is a duplicate like any event.
-        assert_eq!(p.process(4, &ev(&events[1]), &mut out), Outcome::Duplicate);
+        assert_eq!(p.process(7, &ev(&events[1]), &mut out), Outcome::Duplicate);
         p.advance(i64::MAX / 2, &mut out);
         assert_eq!(out.len(), 1);
         let counts = Counts {
             appointments: 1,
             cancellations: 1,
             reschedules: 2,
+            attended: 1,
+            no_shows: 2,
         };
         assert_eq!(out[0].total, counts);
         assert_eq!(out[0].doctors, vec![(doctor, counts)]);

@@ -63,6 +63,7 @@ mod support {
                     end_time,
                     duration_minutes: 30,
                     cancelled_by: "patient".into(),
+                    reason_code: Some("patient".into()),
                 }
                 .envelope(at)
             })
@@ -194,8 +195,12 @@ mod support {
                 {
                     AppointmentEvent::Created(e) => (e.doctor_id, e.appointment_type, false),
                     AppointmentEvent::Cancelled(e) => (e.doctor_id, e.appointment_type, true),
-                    AppointmentEvent::Rescheduled(_) => {
-                        unreachable!("this test's producer publishes no moves")
+                    AppointmentEvent::Rescheduled(_)
+                    | AppointmentEvent::Attended(_)
+                    | AppointmentEvent::NoShow(_) => {
+                        unreachable!(
+                            "this test's producer publishes bookings and cancellations only"
+                        )
                     }
                 };
                 logs.entry(partition).or_default().push((

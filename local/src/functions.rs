@@ -70,6 +70,7 @@ where
 /// The functions behind an API route.
 pub const HTTP_FUNCTIONS: &[&str] = &[
     "analytics-per-minute",
+    "appointments-attendance",
     "appointments-cancel",
     "appointments-create",
     "appointments-get",
@@ -141,6 +142,10 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
         "appointments-list" => erase(
             edge.clone(),
             appointments_list::AppointmentsList::from_vars(vars).await?,
+        ),
+        "appointments-attendance" => erase(
+            edge.clone(),
+            appointments_attendance::AppointmentsAttendance::from_vars(vars).await?,
         ),
         "appointments-reschedule" => erase(
             edge.clone(),

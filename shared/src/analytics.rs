@@ -21,6 +21,8 @@ pub struct WindowTotals {
     pub total: i64,
     pub cancellations: i64,
     pub reschedules: i64,
+    pub attended: i64,
+    pub no_shows: i64,
     pub late_events: i64,
 }
 
@@ -94,16 +96,19 @@ impl AnalyticsStore {
             .execute(
                 "INSERT INTO analytics_results (result_key, window_start, window_end, partition, dimension,
                                                 value, appointments, cancellations, late_events, event_id,
-                                                reschedules)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                                reschedules, attended, no_shows)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (result_key) DO UPDATE SET
                      appointments = excluded.appointments, cancellations = excluded.cancellations,
-                     reschedules = excluded.reschedules,
+                     reschedules = excluded.reschedules, attended = excluded.attended,
+                     no_shows = excluded.no_shows,
                      late_events = excluded.late_events, event_id = excluded.event_id, received_at = now()
                  WHERE (analytics_results.appointments, analytics_results.cancellations,
-                        analytics_results.reschedules, analytics_results.late_events)
+                        analytics_results.reschedules, analytics_results.attended,
+                        analytics_results.no_shows, analytics_results.late_events)
                        IS DISTINCT FROM (excluded.appointments, excluded.cancellations,
-                                         excluded.reschedules, excluded.late_events)",
+                                         excluded.reschedules, excluded.attended,
+                                         excluded.no_shows, excluded.late_events)",
                 &[
                     &result.key(),
                     &result.window_start,
@@ -116,6 +121,8 @@ impl AnalyticsStore {
                     &(result.late_events as i64),
                     &raw.event_id,
                     &(result.reschedules as i64),
+                    &(result.attended as i64),
+                    &(result.no_shows as i64),
                 ],
             )
             .await?;
@@ -151,6 +158,8 @@ impl AnalyticsStore {
                 "SELECT window_start, window_end, sum(appointments)::bigint AS total,
                         sum(cancellations)::bigint AS cancellations,
                         sum(reschedules)::bigint AS reschedules,
+                        sum(attended)::bigint AS attended,
+                        sum(no_shows)::bigint AS no_shows,
                         sum(late_events)::bigint AS late_events
                  FROM analytics_results
                  WHERE dimension = $3 AND window_start >= $1 AND window_start < $2
@@ -169,6 +178,8 @@ impl AnalyticsStore {
                     total: column(r, "total")?,
                     cancellations: column(r, "cancellations")?,
                     reschedules: column(r, "reschedules")?,
+                    attended: column(r, "attended")?,
+                    no_shows: column(r, "no_shows")?,
                     late_events: column(r, "late_events")?,
                 })
             })

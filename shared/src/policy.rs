@@ -326,6 +326,15 @@ pub fn manage_availability(caller: &Caller, doctor: Uuid) -> Result<()> {
     }
 }
 
+/// Who records whether a patient came: the appointment's doctor and admins.
+pub fn mark_attendance(caller: &Caller, parties: &Parties) -> Result<()> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Doctor if caller.user_id == parties.doctor => Ok(()),
+        _ => Err(Error::Forbidden),
+    }
+}
+
 /// Who can be booked: the doctor named must hold a doctor's account and the patient a
 /// patient's (`None`: no such account).
 pub fn booking_accounts(doctor: Option<Role>, patient: Option<Role>) -> Result<()> {

@@ -1,4 +1,5 @@
-//! `POST /appointments/{appointmentId}/cancel` with an empty body or `{reason}`: by its
+//! `POST /appointments/{appointmentId}/cancel` with an empty body or `{reason, reason_code}`
+//! (`patient`, `clinic`, `illness` or `other`, the default): by its
 //! patient, its doctor or an admin; not once it has started; idempotent.
 
 use careflow::Result;
@@ -30,6 +31,13 @@ impl HttpHandler for AppointmentsCancel {
         let caller = self.0.caller(&req)?;
         let id: Uuid = path_param(&req, "appointmentId")?;
         let body: CancelRequest = optional_json_body(&req, DEFAULT_BODY_LIMIT)?;
-        json_no_store(200, &self.0.service.cancel(&caller, id, body.reason).await?)
+        json_no_store(
+            200,
+            &self
+                .0
+                .service
+                .cancel(&caller, id, body.reason, body.reason_code)
+                .await?,
+        )
     }
 }

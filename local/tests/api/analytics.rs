@@ -35,7 +35,7 @@ async fn the_sink_keeps_results_once_and_the_endpoint_sums_partitions() {
     assert_eq!(
         reply.body["windows"],
         json!([{"window_start": "2026-12-01T09:00:00Z", "window_end": "2026-12-01T09:01:00Z",
-                "total": 5, "cancellations": 1, "reschedules": 0, "late_events": 1}])
+                "total": 5, "cancellations": 1, "reschedules": 0, "attended": 0, "no_shows": 0, "late_events": 1}])
     );
 
     // A garbage record is poison: stored, and the batch still succeeds.

@@ -791,7 +791,16 @@ fn kafka_message_examples_match_the_schemas() {
         serde_json::from_value(rescheduled["value"].clone()).unwrap();
     assert_eq!(serde_json::to_value(&typed).unwrap(), rescheduled["value"]);
     assert_eq!(rescheduled["key"], typed.data.doctor_id.to_string());
-    for example in [&created, &cancelled, &rescheduled] {
+    let mut examples = vec![created, cancelled, rescheduled];
+    for name in ["AppointmentAttended", "AppointmentNoShow"] {
+        let example: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(example["value"]["type"], name);
+        examples.push(example);
+    }
+    for example in &examples {
         let raw = decode_envelope(example["value"].to_string().as_bytes()).unwrap();
         AppointmentEvent::from_envelope(&raw).unwrap();
     }

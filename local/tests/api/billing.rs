@@ -46,6 +46,8 @@ fn cancelled(of: &Value) -> Value {
         end_time: d["end_time"].as_str().unwrap().parse().unwrap(),
         duration_minutes: d["duration_minutes"].as_u64().unwrap() as u32,
         cancelled_by: "patient".into(),
+        // As events from before reason codes carried them: none.
+        reason_code: None,
     };
     serde_json::to_value(e.envelope(Utc::now())).unwrap()
 }

@@ -58,6 +58,7 @@ fn cancelled(of: &Value) -> Value {
         end_time: created.end_time,
         duration_minutes: created.duration_minutes,
         cancelled_by: "patient".into(),
+        reason_code: Some("illness".into()),
     };
     serde_json::to_value(e.envelope(Utc::now())).unwrap()
 }

@@ -3,7 +3,9 @@
 
 use careflow::auth::Role;
 use careflow::auth::token::AccessToken;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, DurationRound, NaiveDate, SecondsFormat, TimeZone, Utc,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -794,4 +796,241 @@ async fn fifty_concurrent_reschedules_into_one_free_slot_have_one_winner() {
         1
     );
     assert_eq!(outbox(&env, "AppointmentRescheduled").await.len(), 1);
+}
+
+fn aimed_at(relative: &str, appointment: &str, token: &AccessToken, body: Option<&Value>) -> Value {
+    let sample = event(relative);
+    let old = sample["pathParameters"]["appointmentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ev: Value = serde_json::from_str(&sample.to_string().replace(&old, appointment)).unwrap();
+    let ev = match body {
+        Some(body) => with_body(ev, body),
+        None => ev,
+    };
+    with_token(ev, token)
+}
+
+#[tokio::test]
+async fn attendance_is_recorded_once_after_the_start_by_the_doctor_or_an_admin() {
+    let env = TestEnv::new().await;
+    let (doctor, other_doctor, patient, other_patient, admin) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    for (id, role) in [
+        (doctor, Role::Doctor),
+        (other_doctor, Role::Doctor),
+        (patient, Role::Patient),
+        (other_patient, Role::Patient),
+        (admin, Role::Admin),
+    ] {
+        insert_user(&env.db, id, role).await;
+    }
+    let (doctor_token, other_doctor_token, patient_token, other_token, admin_token) = (
+        env.token(doctor, Role::Doctor),
+        env.token(other_doctor, Role::Doctor),
+        env.token(patient, Role::Patient),
+        env.token(other_patient, Role::Patient),
+        env.token(admin, Role::Admin),
+    );
+    let start = Utc.from_utc_datetime(&next_monday().and_hms_opt(9, 0, 0).unwrap());
+    let booked = env
+        .call(
+            "appointments-create",
+            book(&patient_token, doctor, start, "consultation"),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{booked:?}");
+    let id = booked.body["appointment_id"].as_str().unwrap().to_owned();
+    let mark = |token: &AccessToken, outcome: &str| {
+        aimed_at(
+            "appointments-attendance/no-show.json",
+            &id,
+            token,
+            Some(&json!({"outcome": outcome})),
+        )
+    };
+
+    // Not before it starts.
+    let early = env
+        .call("appointments-attendance", mark(&doctor_token, "attended"))
+        .await;
+    early.assert_problem(409, None);
+    assert_eq!(early.body["type"], "/problems/not-started");
+    // It started ten minutes ago (and runs twenty more).
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE appointments SET start_time = date_trunc('minute', now()) - interval '10 minutes',
+                                     end_time = date_trunc('minute', now()) + interval '20 minutes'
+             WHERE id = $1",
+            &[&id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    // The patient may not, another doctor cannot see it, a bad outcome names the field.
+    env.call("appointments-attendance", mark(&patient_token, "attended"))
+        .await
+        .assert_problem(403, None);
+    env.call(
+        "appointments-attendance",
+        mark(&other_doctor_token, "attended"),
+    )
+    .await
+    .assert_problem(404, None);
+    env.call("appointments-attendance", mark(&doctor_token, "late"))
+        .await
+        .assert_problem(400, Some("outcome"));
+
+    let marked = env
+        .call("appointments-attendance", mark(&doctor_token, "attended"))
+        .await;
+    assert_eq!(marked.status, 200, "{marked:?}");
+    assert_eq!(marked.body["status"], "attended");
+    assert!(marked.body["attendance_marked_at"].is_string());
+    // Again: nothing new; the other outcome: refused; it can no longer be cancelled or moved.
+    assert_eq!(
+        env.call("appointments-attendance", mark(&admin_token, "attended"))
+            .await
+            .status,
+        200
+    );
+    let twice = env
+        .call("appointments-attendance", mark(&admin_token, "no_show"))
+        .await;
+    twice.assert_problem(409, None);
+    assert_eq!(twice.body["type"], "/problems/already-marked");
+    env.call(
+        "appointments-cancel",
+        aimed_at(
+            "appointments-cancel/cancel-empty.json",
+            &id,
+            &patient_token,
+            None,
+        ),
+    )
+    .await
+    .assert_problem(409, None);
+    assert_eq!(outbox(&env, "AppointmentAttended").await.len(), 1);
+    assert_eq!(outbox(&env, "AppointmentNoShow").await.len(), 0);
+
+    // An attended appointment still holds the rest of its time.
+    let mut next = Utc::now() + Duration::minutes(5);
+    next = next.duration_trunc(Duration::minutes(5)).unwrap();
+    env.call(
+        "appointments-create",
+        book(&other_token, doctor, next, "follow_up"),
+    )
+    .await
+    .assert_problem(409, None);
+
+    // An admin records a no-show on another started appointment.
+    let second = env
+        .call(
+            "appointments-create",
+            book(
+                &other_token,
+                doctor,
+                start + Duration::days(1),
+                "consultation",
+            ),
+        )
+        .await;
+    let second_id = second.body["appointment_id"].as_str().unwrap().to_owned();
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE appointments SET start_time = now() - interval '2 hours', end_time = now() - interval '90 minutes' WHERE id = $1",
+            &[&second_id.parse::<Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    let no_show = aimed_at(
+        "appointments-attendance/no-show.json",
+        &second_id,
+        &admin_token,
+        None,
+    );
+    let reply = env.call("appointments-attendance", no_show).await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (200, Some("no_show")),
+        "{reply:?}"
+    );
+    let events = outbox(&env, "AppointmentNoShow").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["data"]["marked_by"], "admin");
+}
+
+#[tokio::test]
+async fn cancellations_carry_a_reason_code() {
+    let env = TestEnv::new().await;
+    let (doctor, patient) = (Uuid::new_v4(), Uuid::new_v4());
+    insert_user(&env.db, doctor, Role::Doctor).await;
+    insert_user(&env.db, patient, Role::Patient).await;
+    let token = env.token(patient, Role::Patient);
+    let start = Utc.from_utc_datetime(&next_monday().and_hms_opt(9, 0, 0).unwrap());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let reply = env
+            .call(
+                "appointments-create",
+                book(&token, doctor, start + Duration::hours(i), "consultation"),
+            )
+            .await;
+        ids.push(reply.body["appointment_id"].as_str().unwrap().to_owned());
+    }
+    let cancel = |id: &str, body: Option<Value>| {
+        aimed_at("appointments-cancel/cancel.json", id, &token, body.as_ref())
+    };
+    env.call(
+        "appointments-cancel",
+        cancel(&ids[0], Some(json!({"reason_code": "weather"}))),
+    )
+    .await
+    .assert_problem(400, Some("reason_code"));
+    let ill = env
+        .call(
+            "appointments-cancel",
+            cancel(
+                &ids[0],
+                Some(json!({"reason": "flu", "reason_code": "illness"})),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (ill.status, ill.body["cancel_reason_code"].as_str()),
+        (200, Some("illness")),
+        "{ill:?}"
+    );
+    // The sample body says `patient`; no code at all is `other`.
+    assert_eq!(
+        env.call("appointments-cancel", cancel(&ids[1], None))
+            .await
+            .body["cancel_reason_code"],
+        "patient"
+    );
+    let bare = aimed_at(
+        "appointments-cancel/cancel-empty.json",
+        &ids[2],
+        &token,
+        None,
+    );
+    assert_eq!(
+        env.call("appointments-cancel", bare).await.body["cancel_reason_code"],
+        "other"
+    );
+    let codes: Vec<String> = outbox(&env, "AppointmentCancelled")
+        .await
+        .iter()
+        .map(|e| e["data"]["reason_code"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes, ["illness", "patient", "other"]);
 }

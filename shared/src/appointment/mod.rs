@@ -67,7 +67,65 @@ impl std::str::FromStr for AppointmentType {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Scheduled,
+    /// Marked after its start by the doctor or an admin.
+    Attended,
+    NoShow,
     Cancelled,
+}
+
+/// Why an appointment was cancelled (`POST /appointments/{id}/cancel` `{reason_code}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// The patient cannot come or no longer needs it.
+    Patient,
+    /// The clinic's side: the doctor is unavailable, a scheduling error.
+    Clinic,
+    /// The patient is ill.
+    Illness,
+    Other,
+}
+
+impl CancelReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Patient => "patient",
+            Self::Clinic => "clinic",
+            Self::Illness => "illness",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What the doctor or an admin records after an appointment's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attendance {
+    Attended,
+    NoShow,
+}
+
+impl Attendance {
+    pub fn status(self) -> Status {
+        match self {
+            Self::Attended => Status::Attended,
+            Self::NoShow => Status::NoShow,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Attended => "attended",
+            Self::NoShow => "no_show",
+        }
+    }
+}
+
+/// The body of `POST /appointments/{id}/attendance`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceRequest {
+    pub outcome: Attendance,
 }
 
 /// An appointment as the API shows it.
@@ -87,6 +145,11 @@ pub struct Appointment {
     pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason_code: Option<CancelReason>,
+    /// When attendance (or a no-show) was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attendance_marked_at: Option<DateTime<Utc>>,
     /// When it was last moved to another time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescheduled_at: Option<DateTime<Utc>>,
@@ -159,6 +222,9 @@ impl BookingRequest {
 pub struct CancelRequest {
     #[serde(default)]
     pub reason: Option<String>,
+    /// `other` when not given.
+    #[serde(default)]
+    pub reason_code: Option<CancelReason>,
 }
 
 /// Validates an `Idempotency-Key` header value.

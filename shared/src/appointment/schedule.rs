@@ -66,7 +66,7 @@ pub(crate) async fn busy(
     let rows = client
         .query(
             "SELECT doctor_id, start_time, end_time FROM appointments
-             WHERE doctor_id = ANY($1) AND status = 'scheduled'
+             WHERE doctor_id = ANY($1) AND status <> 'cancelled'
                AND start_time < $3 AND end_time > $2
              ORDER BY start_time",
             &[&doctors, &(from - REACH), &(to + REACH)],

@@ -7,12 +7,14 @@ use uuid::Uuid;
 
 use super::availability::Refusal;
 use super::schedule;
-use super::{Appointment, Booking, BookingRequest, RescheduleRequest, Status};
+use super::{
+    Appointment, Attendance, Booking, BookingRequest, CancelReason, RescheduleRequest, Status,
+};
 use crate::auth::Caller;
 use crate::db::{self, PgPool, SqlState, column, enum_column};
 use crate::events::{
-    APPOINTMENTS_TOPIC, AppointmentCancelled, AppointmentCreated, AppointmentRescheduled,
-    EventPayload,
+    APPOINTMENTS_TOPIC, AppointmentAttended, AppointmentCancelled, AppointmentCreated,
+    AppointmentNoShow, AppointmentRescheduled, EventPayload,
 };
 use crate::outbox;
 #[cfg(feature = "kafka")]
@@ -22,7 +24,8 @@ use crate::policy;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
-                       reason, created_at, cancelled_at, cancel_reason, rescheduled_at";
+                       reason, created_at, cancelled_at, cancel_reason, cancel_reason_code, \
+                       attendance_marked_at, rescheduled_at";
 
 fn from_row(row: &Row) -> Result<Appointment> {
     Ok(Appointment {
@@ -37,6 +40,11 @@ fn from_row(row: &Row) -> Result<Appointment> {
         created_at: column(row, "created_at")?,
         cancelled_at: column(row, "cancelled_at")?,
         cancel_reason: column(row, "cancel_reason")?,
+        cancel_reason_code: column::<Option<String>>(row, "cancel_reason_code")?
+            .map(|code| serde_json::from_value(serde_json::Value::String(code)))
+            .transpose()
+            .map_err(Error::internal)?,
+        attendance_marked_at: column(row, "attendance_marked_at")?,
         rescheduled_at: column(row, "rescheduled_at")?,
     })
 }
@@ -373,6 +381,108 @@ impl Appointments {
         Ok(Booked::Created(moved))
     }
 
+    /// Records whether the patient came (the appointment's doctor or an admin), once its start
+    /// has passed. Recording the same outcome again changes nothing; a different one, once
+    /// recorded, is 409 (it would count the appointment twice downstream).
+    pub async fn mark_attendance(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        outcome: Attendance,
+    ) -> Result<Appointment> {
+        let mut client = db::client(&self.pool).await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )
+            .await?
+            .ok_or(Error::NotFound("appointment"))?;
+        let current = from_row(&row)?;
+        if !visible_to(caller, &current) {
+            return Err(Error::NotFound("appointment"));
+        }
+        policy::mark_attendance(
+            caller,
+            &policy::Parties {
+                patient: current.patient_id,
+                doctor: current.doctor_id,
+            },
+        )?;
+        match current.status {
+            status if status == outcome.status() => return Ok(current),
+            Status::Scheduled => {}
+            Status::Cancelled => {
+                return Err(Error::Conflict {
+                    code: "cancelled",
+                    message: "the appointment was cancelled".into(),
+                });
+            }
+            _ => {
+                return Err(Error::Conflict {
+                    code: "already-marked",
+                    message: "attendance was already recorded differently".into(),
+                });
+            }
+        }
+        if current.start_time > Utc::now() {
+            return Err(Error::Conflict {
+                code: "not-started",
+                message: "attendance can be recorded once the appointment has started".into(),
+            });
+        }
+        let row = tx
+            .query_one(
+                &format!(
+                    "UPDATE appointments
+                     SET status = $2, attendance_marked_at = now(), attendance_marked_by = $3
+                     WHERE id = $1 RETURNING {COLUMNS}"
+                ),
+                &[&id, &outcome.as_str(), &caller.user_id],
+            )
+            .await?;
+        let marked = from_row(&row)?;
+        let (a, by) = (&marked, caller.role.as_str().to_owned());
+        let (event_id, topic_key) = match outcome {
+            Attendance::Attended => {
+                let event = AppointmentAttended {
+                    appointment_id: id,
+                    patient_id: a.patient_id,
+                    doctor_id: a.doctor_id,
+                    appointment_type: a.appointment_type.as_str().to_owned(),
+                    start_time: a.start_time,
+                    end_time: a.end_time,
+                    duration_minutes: a.appointment_type.duration_minutes(),
+                    marked_by: by,
+                }
+                .envelope(Utc::now());
+                outbox::enqueue(&tx, APPOINTMENTS_TOPIC, &a.doctor_id.to_string(), &event).await?;
+                (event.event_id, a.doctor_id)
+            }
+            Attendance::NoShow => {
+                let event = AppointmentNoShow {
+                    appointment_id: id,
+                    patient_id: a.patient_id,
+                    doctor_id: a.doctor_id,
+                    appointment_type: a.appointment_type.as_str().to_owned(),
+                    start_time: a.start_time,
+                    end_time: a.end_time,
+                    duration_minutes: a.appointment_type.duration_minutes(),
+                    marked_by: by,
+                }
+                .envelope(Utc::now());
+                outbox::enqueue(&tx, APPOINTMENTS_TOPIC, &a.doctor_id.to_string(), &event).await?;
+                (event.event_id, a.doctor_id)
+            }
+        };
+        tx.commit().await?;
+        drop(client);
+        tracing::info!(appointment_id = %id, doctor_id = %topic_key, outcome = outcome.as_str(), "attendance recorded");
+        self.publish(&[event_id]).await;
+        Ok(marked)
+    }
+
     /// Cancels; idempotent (cancelling a cancelled appointment returns it unchanged and
     /// publishes nothing). Not possible once the appointment has started.
     pub async fn cancel(
@@ -380,9 +490,11 @@ impl Appointments {
         caller: &Caller,
         id: Uuid,
         reason: Option<String>,
+        reason_code: Option<CancelReason>,
     ) -> Result<Appointment> {
         let reason =
             crate::validate::optional_text("reason", reason.as_deref(), super::REASON_MAX)?;
+        let reason_code = reason_code.unwrap_or(CancelReason::Other);
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -399,7 +511,7 @@ impl Appointments {
         if current.status == Status::Cancelled {
             return Ok(current);
         }
-        if current.start_time <= Utc::now() {
+        if current.start_time <= Utc::now() || current.status != Status::Scheduled {
             return Err(Error::Conflict {
                 code: "already-started",
                 message: "an appointment cannot be cancelled once it has started".into(),
@@ -409,10 +521,11 @@ impl Appointments {
             .query_one(
                 &format!(
                     "UPDATE appointments
-                     SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3
+                     SET status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3,
+                         cancel_reason_code = $4
                      WHERE id = $1 RETURNING {COLUMNS}"
                 ),
-                &[&id, &caller.user_id, &reason],
+                &[&id, &caller.user_id, &reason, &reason_code.as_str()],
             )
             .await?;
         let cancelled = from_row(&row)?;
@@ -425,6 +538,7 @@ impl Appointments {
             end_time: cancelled.end_time,
             duration_minutes: cancelled.appointment_type.duration_minutes(),
             cancelled_by: caller.role.as_str().to_owned(),
+            reason_code: Some(reason_code.as_str().to_owned()),
         }
         .envelope(Utc::now());
         outbox::enqueue(
@@ -601,7 +715,7 @@ async fn check_schedule(
         let too_close: bool = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM appointments
-                                WHERE doctor_id = $1 AND status = 'scheduled'
+                                WHERE doctor_id = $1 AND status <> 'cancelled'
                                   AND start_time < $3 AND end_time > $2
                                   AND id IS DISTINCT FROM $4)",
                 &[

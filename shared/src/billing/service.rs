@@ -62,6 +62,9 @@ pub enum Applied {
     /// A move to another time: same doctor, patient and type, so the invoice (if any yet)
     /// keeps its amount and stays as it is.
     Rescheduled,
+    /// Attendance or a no-show was recorded: the invoice stands either way (a no-show fee is
+    /// a clinic's policy, not modelled).
+    AttendanceRecorded,
 }
 
 /// Filters of `GET /invoices`.
@@ -122,6 +125,9 @@ impl Billing {
         let applied = match &event {
             AppointmentEvent::Created(created) => self.invoice(&tx, raw.event_id, created).await?,
             AppointmentEvent::Rescheduled(_) => Applied::Rescheduled,
+            AppointmentEvent::Attended(_) | AppointmentEvent::NoShow(_) => {
+                Applied::AttendanceRecorded
+            }
             AppointmentEvent::Cancelled(cancelled) => void(&tx, raw.event_id, cancelled).await?,
         };
         tx.execute(

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reschedule",
         sql: include_str!("../../migrations/0010_reschedule.sql"),
     },
+    Migration {
+        version: 11,
+        name: "attendance",
+        sql: include_str!("../../migrations/0011_attendance.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.

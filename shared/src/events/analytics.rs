@@ -55,6 +55,12 @@ pub struct AnalyticsResult {
     /// existed: 0).
     #[serde(default)]
     pub reschedules: u64,
+    /// `AppointmentAttended` events in the window (by when attendance was recorded).
+    #[serde(default)]
+    pub attended: u64,
+    /// `AppointmentNoShow` events in the window (by when the no-show was recorded).
+    #[serde(default)]
+    pub no_shows: u64,
     /// Events of this partition that arrived after their own window had closed (beyond the
     /// allowed lateness) while this window was the partition's oldest open one. They are not
     /// in any `appointments`/`cancellations` figure. Always 0 outside [`Dimension::Total`].
@@ -108,6 +114,8 @@ mod tests {
             appointments: 3,
             cancellations: 1,
             reschedules: 2,
+            attended: 4,
+            no_shows: 1,
             late_events: 0,
         };
         assert_eq!(

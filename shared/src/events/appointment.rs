@@ -40,6 +40,9 @@ pub struct AppointmentCancelled {
     pub duration_minutes: u32,
     /// `patient`, `doctor` or `admin`.
     pub cancelled_by: String,
+    /// `patient`, `clinic`, `illness` or `other` (absent in events from before reason codes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
 }
 
 impl EventPayload for AppointmentCancelled {
@@ -72,12 +75,54 @@ impl EventPayload for AppointmentRescheduled {
     const VERSION: u32 = 1;
 }
 
+/// The doctor or an admin recorded, after its start, that the patient came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentAttended {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub appointment_type: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_minutes: u32,
+    /// `doctor` or `admin`.
+    pub marked_by: String,
+}
+
+impl EventPayload for AppointmentAttended {
+    const TYPE: &'static str = "AppointmentAttended";
+    const VERSION: u32 = 1;
+}
+
+/// The doctor or an admin recorded, after its start, that the patient did not come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentNoShow {
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub appointment_type: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    pub duration_minutes: u32,
+    /// `doctor` or `admin`.
+    pub marked_by: String,
+}
+
+impl EventPayload for AppointmentNoShow {
+    const TYPE: &'static str = "AppointmentNoShow";
+    const VERSION: u32 = 1;
+}
+
 /// Any event of the `appointments` topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppointmentEvent {
     Created(AppointmentCreated),
     Rescheduled(AppointmentRescheduled),
     Cancelled(AppointmentCancelled),
+    Attended(AppointmentAttended),
+    NoShow(AppointmentNoShow),
 }
 
 impl AppointmentEvent {
@@ -93,6 +138,10 @@ impl AppointmentEvent {
             (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION) => {
                 payload(raw).map(Self::Cancelled)
             }
+            (AppointmentAttended::TYPE, AppointmentAttended::VERSION) => {
+                payload(raw).map(Self::Attended)
+            }
+            (AppointmentNoShow::TYPE, AppointmentNoShow::VERSION) => payload(raw).map(Self::NoShow),
             (event_type, version) => Err(DecodeError::Unknown {
                 event_type: event_type.to_owned(),
                 version,
@@ -105,6 +154,8 @@ impl AppointmentEvent {
             Self::Created(e) => e.appointment_id,
             Self::Rescheduled(e) => e.appointment_id,
             Self::Cancelled(e) => e.appointment_id,
+            Self::Attended(e) => e.appointment_id,
+            Self::NoShow(e) => e.appointment_id,
         }
     }
 
@@ -113,6 +164,8 @@ impl AppointmentEvent {
             Self::Created(e) => e.doctor_id,
             Self::Rescheduled(e) => e.doctor_id,
             Self::Cancelled(e) => e.doctor_id,
+            Self::Attended(e) => e.doctor_id,
+            Self::NoShow(e) => e.doctor_id,
         }
     }
 }

@@ -15,7 +15,8 @@ pub mod analytics;
 pub mod appointment;
 
 pub use appointment::{
-    AppointmentCancelled, AppointmentCreated, AppointmentEvent, AppointmentRescheduled,
+    AppointmentAttended, AppointmentCancelled, AppointmentCreated, AppointmentEvent,
+    AppointmentNoShow, AppointmentRescheduled,
 };
 
 /// Topic names.

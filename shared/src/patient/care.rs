@@ -201,6 +201,8 @@ pub enum Projected {
     Linked,
     /// The link now follows the appointment's new start.
     Moved,
+    /// Nothing to change (attendance: the appointment's start, which the rule reads, stays).
+    Unchanged,
     Cancelled,
     /// A redelivery, or a booking whose cancellation was already applied.
     AlreadyApplied,
@@ -362,6 +364,9 @@ impl Care {
                 ),
                 Projected::Moved,
             ),
+            AppointmentEvent::Attended(_) | AppointmentEvent::NoShow(_) => {
+                return Ok(Projected::Unchanged);
+            }
             AppointmentEvent::Cancelled(e) => (
                 CareRecord::Appointment {
                     patient_id: e.patient_id,
