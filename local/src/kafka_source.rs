@@ -114,17 +114,53 @@ fn failures(response: &Value) -> BTreeMap<String, i64> {
     out
 }
 
+/// The source's consumer, closed on a thread of its own when the task ends (it is dropped
+/// when the stack stops). Closing leaves the consumer group, and librdkafka can wait for ever
+/// on a rebalance that is still under way at that moment (seen as a test process that never
+/// exited): that wait must not hold a runtime thread. The broker the stack started is kept
+/// until the close is done.
+struct ClosedAside {
+    consumer: Option<StreamConsumer>,
+    broker: Option<Arc<MockKafka>>,
+}
+
+impl std::ops::Deref for ClosedAside {
+    type Target = StreamConsumer;
+
+    fn deref(&self) -> &StreamConsumer {
+        self.consumer.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ClosedAside {
+    fn drop(&mut self) {
+        let (consumer, broker) = (self.consumer.take(), self.broker.take());
+        let closing = std::thread::Builder::new()
+            .name("kafka-source-close".into())
+            .spawn(move || {
+                drop(consumer);
+                drop(broker);
+            });
+        if let Err(e) = closing {
+            tracing::warn!(error = %e, "kafka source: no thread to close the consumer on");
+        }
+    }
+}
+
 /// Runs the event source until the task is dropped.
 pub async fn run(source: KafkaSource, function: EventFunction) -> anyhow::Result<()> {
-    // Declared before the consumer, so dropped after it, also when the task is cancelled.
-    let _broker = source.broker.clone();
-    let consumer: StreamConsumer = KafkaConfig::plaintext(&source.bootstrap_servers)
-        .client_config()
-        .set("group.id", &source.group_id)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "cooperative-sticky")
-        .create()?;
+    let consumer = ClosedAside {
+        consumer: Some(
+            KafkaConfig::plaintext(&source.bootstrap_servers)
+                .client_config()
+                .set("group.id", &source.group_id)
+                .set("enable.auto.commit", "false")
+                .set("auto.offset.reset", "earliest")
+                .set("partition.assignment.strategy", "cooperative-sticky")
+                .create()?,
+        ),
+        broker: source.broker.clone(),
+    };
     consumer.subscribe(&[&source.topic])?;
     // A record that would have taken its batch past Lambda's payload limit opens the next one.
     let mut carried: Option<OwnedMessage> = None;
