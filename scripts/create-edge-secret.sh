@@ -7,8 +7,8 @@
 #     EdgeDomainName=api.example.org EdgeCertificateArn=arn:aws:acm:us-east-1:...
 #
 # CloudFront sends the secret's value to the API as x-careflow-origin-verify; the functions get
-# only its SHA-256. The value never appears on a command line or in the output. Rotate by
-# putting a new value (aws secretsmanager put-secret-value) and deploying with its new digest.
+# only its SHA-256. The value never appears on a command line or in the output. Rotating: see
+# the README ("Deploy", the edge).
 set -euo pipefail
 stage=${1:?usage: scripts/create-edge-secret.sh STAGE [KMS_KEY_ARN]}
 kms_key=${2:-}
@@ -22,7 +22,7 @@ head -c 36 /dev/urandom | base64 | tr '+/' '-_' | tr -d '\n=' >"$value_file"
 digest=$(sha256sum "$value_file" | cut -d' ' -f1)
 
 args=(--name "careflow-${stage}/edge-origin" --description "Header value CloudFront sends to the CareFlow API (x-careflow-origin-verify)"
-  --secret-string "file://$value_file" --query ARN --output text)
+  --secret-string "file://$value_file" --query '[ARN,VersionId]' --output text)
 [[ -n "$kms_key" ]] && args+=(--kms-key-id "$kms_key")
-arn=$(aws secretsmanager create-secret "${args[@]}")
-echo "EdgeOriginSecretArn=$arn EdgeOriginSecretSha256=$digest"
+read -r arn version < <(aws secretsmanager create-secret "${args[@]}")
+echo "EdgeOriginSecretArn=$arn EdgeOriginSecretVersionId=$version EdgeOriginSecretSha256=$digest"

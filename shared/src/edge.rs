@@ -8,6 +8,8 @@
 //!
 //! The functions never hold the secret: they are given its SHA-256
 //! (`CAREFLOW_EDGE_ORIGIN_SECRET_SHA256`) and compare the digest of the header they receive.
+//! During a rotation the variable holds two digests, `new,old`, so requests carrying either
+//! value pass while CloudFront switches to the new one.
 //! Without that variable there is no edge (local runs, deployments without CloudFront) and every
 //! request is admitted as API Gateway delivered it.
 //!
@@ -29,20 +31,22 @@ use crate::{Error, Result};
 /// `OriginCustomHeaders`).
 pub const ORIGIN_HEADER: &str = "x-careflow-origin-verify";
 
-/// The variable holding the hex SHA-256 of the origin secret.
+/// The variable holding the hex SHA-256 of the origin secret (two, comma-separated, during a
+/// rotation).
 pub const ORIGIN_SECRET_SHA256_VAR: &str = "CAREFLOW_EDGE_ORIGIN_SECRET_SHA256";
 
 /// Whether requests must have come through the edge, and how to recognise them.
 #[derive(Clone, Default)]
 pub struct Edge {
-    origin_secret_sha256: Option<[u8; 32]>,
+    /// Empty: no edge.
+    origin_secret_sha256: Vec<[u8; 32]>,
 }
 
 /// The digest is not secret, but it names which deployment it belongs to: keep it out of logs.
 impl std::fmt::Debug for Edge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Edge")
-            .field("required", &self.origin_secret_sha256.is_some())
+            .field("required", &self.is_required())
             .finish()
     }
 }
@@ -61,12 +65,13 @@ impl Edge {
     /// An edge whose origin header must hash to `sha256`.
     pub fn requiring(sha256: [u8; 32]) -> Self {
         Self {
-            origin_secret_sha256: Some(sha256),
+            origin_secret_sha256: vec![sha256],
         }
     }
 
-    /// From `CAREFLOW_EDGE_ORIGIN_SECRET_SHA256`: unset or empty means no edge; anything but 64
-    /// hex digits is refused at cold start (a typo must not quietly switch the check off).
+    /// From `CAREFLOW_EDGE_ORIGIN_SECRET_SHA256`: unset or empty means no edge; anything but one
+    /// or two comma-separated 64-hex-digit digests is refused at cold start (a typo must not
+    /// quietly switch the check off).
     pub fn from_vars(vars: &Vars) -> std::result::Result<Self, ConfigError> {
         let Some(raw) = vars
             .optional(ORIGIN_SECRET_SHA256_VAR)
@@ -76,39 +81,57 @@ impl Edge {
         };
         let invalid = || ConfigError::Invalid {
             name: ORIGIN_SECRET_SHA256_VAR,
-            message: "must be the SHA-256 of the origin secret as 64 hex digits".into(),
+            message: "must be the SHA-256 of the origin secret as 64 hex digits (two, \
+                      comma-separated, during a rotation)"
+                .into(),
         };
-        let raw = raw.trim();
-        if raw.len() != 64 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let parts: Vec<&str> = raw.split(',').map(str::trim).collect();
+        if parts.len() > 2 {
             return Err(invalid());
         }
-        let mut digest = [0u8; 32];
-        for (i, byte) in digest.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&raw[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
+        let mut digests = Vec::with_capacity(parts.len());
+        for part in parts {
+            if part.len() != 64 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid());
+            }
+            let mut digest = [0u8; 32];
+            for (i, byte) in digest.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&part[2 * i..2 * i + 2], 16).map_err(|_| invalid())?;
+            }
+            digests.push(digest);
         }
-        Ok(Self::requiring(digest))
+        Ok(Self {
+            origin_secret_sha256: digests,
+        })
     }
 
     /// Whether requests must carry the origin header.
     pub fn is_required(&self) -> bool {
-        self.origin_secret_sha256.is_some()
+        !self.origin_secret_sha256.is_empty()
     }
 
     /// Admits a request that came through the edge (and records its viewer's address), or any
     /// request when there is no edge. A request that went around the edge is 403.
     pub fn admit(&self, req: &mut Request) -> Result<()> {
-        let Some(expected) = &self.origin_secret_sha256 else {
+        if !self.is_required() {
             return Ok(());
-        };
+        }
         let presented = req
             .headers()
             .get(ORIGIN_HEADER)
             .map(|v| v.as_bytes())
             .unwrap_or_default();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented);
-        if presented.is_empty()
-            || aws_lc_rs::constant_time::verify_slices_are_equal(digest.as_ref(), expected).is_err()
-        {
+        // Every digest is compared (no early exit), each in constant time.
+        let matches = self
+            .origin_secret_sha256
+            .iter()
+            .filter(|expected| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(digest.as_ref(), *expected)
+                    .is_ok()
+            })
+            .count();
+        if presented.is_empty() || matches == 0 {
             tracing::warn!("request without the edge's origin header refused");
             return Err(Error::Forbidden);
         }
@@ -167,11 +190,17 @@ mod tests {
         );
         assert!(edge(&digest_hex("s")).unwrap().is_required());
         assert!(edge(&digest_hex("s").to_uppercase()).unwrap().is_required());
+        let rotating = format!("{},{}", digest_hex("new"), digest_hex("old"));
+        assert!(edge(&rotating).unwrap().is_required());
+        let three = format!("{rotating},{}", digest_hex("older"));
+        let trailing = format!("{},", digest_hex("s"));
         for bad in [
             "abc",
             &"g".repeat(64),
             &digest_hex("s")[1..],
             "the secret itself",
+            &three,
+            &trailing,
         ] {
             assert!(
                 matches!(edge(bad), Err(ConfigError::Invalid { .. })),
@@ -251,6 +280,21 @@ mod tests {
                 answer(&edge, event(presented, "198.51.100.7", "198.51.100.7")).await;
             assert_eq!(status, 403, "{presented:?} admitted");
             assert_eq!(body["type"], "/problems/forbidden");
+        }
+
+        // During a rotation either value passes, and nothing else.
+        let rotating = Edge::from_vars(&Vars::from_map([(
+            ORIGIN_SECRET_SHA256_VAR,
+            format!("{},{}", digest_hex("the new secret"), digest_hex(secret)),
+        )]))
+        .unwrap();
+        for (presented, status) in [(secret, 200), ("the new secret", 200), ("another", 403)] {
+            let (got, _) = answer(
+                &rotating,
+                event(Some(presented), "198.51.100.7", cloudfront),
+            )
+            .await;
+            assert_eq!(got, status, "{presented}");
         }
 
         // Without an edge the header means nothing and X-Forwarded-For is not trusted.

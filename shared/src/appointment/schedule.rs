@@ -226,10 +226,14 @@ impl Schedules {
             .await?;
         let mut doctors = Vec::with_capacity(rows.len());
         for row in &rows {
-            doctors.push((
-                column::<Uuid>(row, "doctor_id")?,
-                stored(column(row, "document")?)?,
-            ));
+            let doctor: Uuid = column(row, "doctor_id")?;
+            // One doctor's broken document must not take everyone's search down.
+            match stored(column(row, "document")?) {
+                Ok(availability) => doctors.push((doctor, availability)),
+                Err(e) => {
+                    tracing::error!(doctor_id = %doctor, cause = %e.safe_description(), "availability unreadable; left out of the search");
+                }
+            }
         }
         let ids: Vec<Uuid> = doctors.iter().map(|(id, _)| *id).collect();
         let mut busy_by_doctor: std::collections::HashMap<Uuid, Vec<Busy>> = Default::default();

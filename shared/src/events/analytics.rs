@@ -35,6 +35,12 @@ impl Dimension {
     }
 }
 
+/// Counts added after the first release are left out when zero, so a sink that predates them
+/// still reads results that carry none.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsResult {
@@ -53,13 +59,13 @@ pub struct AnalyticsResult {
     pub cancellations: u64,
     /// `AppointmentRescheduled` events in the window (absent in results from before moves
     /// existed: 0).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub reschedules: u64,
     /// `AppointmentAttended` events in the window (by when attendance was recorded).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub attended: u64,
     /// `AppointmentNoShow` events in the window (by when the no-show was recorded).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub no_shows: u64,
     /// Events of this partition that arrived after their own window had closed (beyond the
     /// allowed lateness) while this window was the partition's oldest open one. They are not

@@ -92,8 +92,13 @@ resource "aws_wafv2_web_acl" "api" {
             field_to_match {
               uri_path {}
             }
+            # Decoded first: /%61uth/login must count as /auth/login.
             text_transformation {
               priority = 0
+              type     = "URL_DECODE"
+            }
+            text_transformation {
+              priority = 1
               type     = "LOWERCASE"
             }
           }

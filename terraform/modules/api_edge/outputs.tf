@@ -3,6 +3,11 @@ output "origin_secret_arn" {
   value       = aws_secretsmanager_secret_version.origin.arn
 }
 
+output "origin_secret_version_id" {
+  description = "The origin secret's version (EdgeOriginSecretVersionId): a new value is a new version, so the stack re-reads it."
+  value       = aws_secretsmanager_secret_version.origin.version_id
+}
+
 output "origin_secret_sha256" {
   description = "SHA-256 (hex) of the origin secret, all the functions are told (EdgeOriginSecretSha256)."
   value       = sha256(random_password.origin.result)

@@ -35,8 +35,11 @@ locals {
     CareRelationshipWindowDays = tostring(var.care_relationship_window_days)
     EmergencyAccessMinutes     = tostring(var.emergency_access_minutes)
     # The edge (CloudFront + WAF) whenever its certificate is given; "" leaves it out.
-    EdgeOriginSecretArn         = local.edge ? module.edge[0].origin_secret_arn : ""
-    EdgeOriginSecretSha256      = local.edge ? module.edge[0].origin_secret_sha256 : ""
+    EdgeOriginSecretArn = local.edge ? module.edge[0].origin_secret_arn : ""
+    EdgeOriginSecretSha256 = local.edge ? join(",", compact([
+      module.edge[0].origin_secret_sha256, var.edge_previous_origin_secret_sha256
+    ])) : ""
+    EdgeOriginSecretVersionId   = local.edge ? module.edge[0].origin_secret_version_id : ""
     EdgeWebAclArn               = local.edge ? module.edge[0].web_acl_arn : ""
     EdgeAuthRequestsPer5Minutes = tostring(var.edge_auth_requests_per_5_minutes)
     EdgeDomainName              = local.edge ? local.api_domain : ""

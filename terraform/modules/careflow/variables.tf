@@ -155,6 +155,17 @@ variable "api_edge_certificate_arn" {
   }
 }
 
+variable "edge_previous_origin_secret_sha256" {
+  description = "During a rotation of the edge's origin secret: the SHA-256 of the value being replaced (terraform output -json sam_parameters before the rotation), still accepted by the functions until CloudFront sends the new one. Null otherwise."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.edge_previous_origin_secret_sha256 == null || can(regex("^[0-9a-f]{64}$", var.edge_previous_origin_secret_sha256))
+    error_message = "64 lowercase hex digits."
+  }
+}
+
 variable "edge_auth_requests_per_5_minutes" {
   description = "The edge web ACL's rate-based rule: requests to /auth/* per client address per 5 minutes before WAF answers 429."
   type        = number
