@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use careflow::events::analytics::{AnalyticsResult, Dimension};
-use careflow::events::{AppointmentEvent, EventPayload, decode_envelope};
+use careflow::events::{
+    AppointmentAttended, AppointmentEvent, AppointmentNoShow, EventPayload, decode_envelope,
+};
 use chrono::{DateTime, Utc};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
@@ -91,10 +93,10 @@ impl Engine {
                     AppointmentEvent::Rescheduled(e) => {
                         (Kind::Rescheduled, e.doctor_id, e.appointment_type.as_str())
                     }
-                    AppointmentEvent::Attended(e) => {
+                    AppointmentEvent::Attended(AppointmentAttended(e)) => {
                         (Kind::Attended, e.doctor_id, e.appointment_type.as_str())
                     }
-                    AppointmentEvent::NoShow(e) => {
+                    AppointmentEvent::NoShow(AppointmentNoShow(e)) => {
                         (Kind::NoShow, e.doctor_id, e.appointment_type.as_str())
                     }
                 };

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::db::{self, PgPool, SqlState, column, enum_column};
 use crate::events::{
     APPOINTMENTS_TOPIC, AppointmentAttended, AppointmentCancelled, AppointmentCreated,
-    AppointmentNoShow, AppointmentRescheduled, EventPayload,
+    AppointmentNoShow, AppointmentRescheduled, AttendanceRecorded, EventPayload,
 };
 use crate::outbox;
 #[cfg(feature = "kafka")]
@@ -205,21 +205,18 @@ impl Appointments {
             .map_err(overlap)?;
         let appointment = from_row(&row)?;
 
-        let event = AppointmentCreated {
-            appointment_id: id,
-            patient_id,
-            doctor_id: booking.doctor_id,
-            appointment_type: booking.appointment_type.as_str().to_owned(),
-            start_time: booking.start_time,
-            end_time: booking.end_time,
-            duration_minutes: booking.appointment_type.duration_minutes(),
-        }
-        .envelope(Utc::now());
-        outbox::enqueue(
+        let event_id = enqueue(
             &tx,
-            APPOINTMENTS_TOPIC,
-            &booking.doctor_id.to_string(),
-            &event,
+            booking.doctor_id,
+            AppointmentCreated {
+                appointment_id: id,
+                patient_id,
+                doctor_id: booking.doctor_id,
+                appointment_type: booking.appointment_type.as_str().to_owned(),
+                start_time: booking.start_time,
+                end_time: booking.end_time,
+                duration_minutes: booking.appointment_type.duration_minutes(),
+            },
         )
         .await?;
 
@@ -230,7 +227,7 @@ impl Appointments {
         // Back to the pool before publishing, which takes a connection of its own.
         drop(client);
         tracing::info!(appointment_id = %id, doctor_id = %booking.doctor_id, "appointment booked");
-        self.publish(&[event.event_id]).await;
+        self.publish(&[event_id]).await;
         Ok(Booked::Created(appointment))
     }
 
@@ -350,25 +347,22 @@ impl Appointments {
             .map_err(overlap)?;
         let moved = from_row(&row)?;
         let revision: i32 = column(&row, "revision")?;
-        let event = AppointmentRescheduled {
-            appointment_id: id,
-            patient_id: moved.patient_id,
-            doctor_id: moved.doctor_id,
-            appointment_type: moved.appointment_type.as_str().to_owned(),
-            previous_start_time: current.start_time,
-            previous_end_time: current.end_time,
-            start_time: moved.start_time,
-            end_time: moved.end_time,
-            duration_minutes: moved.appointment_type.duration_minutes(),
-            revision: u32::try_from(revision).map_err(Error::internal)?,
-            rescheduled_by: caller.role.as_str().to_owned(),
-        }
-        .envelope(Utc::now());
-        outbox::enqueue(
+        let event_id = enqueue(
             &tx,
-            APPOINTMENTS_TOPIC,
-            &moved.doctor_id.to_string(),
-            &event,
+            moved.doctor_id,
+            AppointmentRescheduled {
+                appointment_id: id,
+                patient_id: moved.patient_id,
+                doctor_id: moved.doctor_id,
+                appointment_type: moved.appointment_type.as_str().to_owned(),
+                previous_start_time: current.start_time,
+                previous_end_time: current.end_time,
+                start_time: moved.start_time,
+                end_time: moved.end_time,
+                duration_minutes: moved.appointment_type.duration_minutes(),
+                revision: u32::try_from(revision).map_err(Error::internal)?,
+                rescheduled_by: caller.role.as_str().to_owned(),
+            },
         )
         .await?;
         if let Some(key) = idempotency_key {
@@ -377,7 +371,7 @@ impl Appointments {
         tx.commit().await?;
         drop(client);
         tracing::info!(appointment_id = %id, "appointment rescheduled");
-        self.publish(&[event.event_id]).await;
+        self.publish(&[event_id]).await;
         Ok(Booked::Created(moved))
     }
 
@@ -443,42 +437,24 @@ impl Appointments {
             )
             .await?;
         let marked = from_row(&row)?;
-        let (a, by) = (&marked, caller.role.as_str().to_owned());
-        let (event_id, topic_key) = match outcome {
-            Attendance::Attended => {
-                let event = AppointmentAttended {
-                    appointment_id: id,
-                    patient_id: a.patient_id,
-                    doctor_id: a.doctor_id,
-                    appointment_type: a.appointment_type.as_str().to_owned(),
-                    start_time: a.start_time,
-                    end_time: a.end_time,
-                    duration_minutes: a.appointment_type.duration_minutes(),
-                    marked_by: by,
-                }
-                .envelope(Utc::now());
-                outbox::enqueue(&tx, APPOINTMENTS_TOPIC, &a.doctor_id.to_string(), &event).await?;
-                (event.event_id, a.doctor_id)
-            }
-            Attendance::NoShow => {
-                let event = AppointmentNoShow {
-                    appointment_id: id,
-                    patient_id: a.patient_id,
-                    doctor_id: a.doctor_id,
-                    appointment_type: a.appointment_type.as_str().to_owned(),
-                    start_time: a.start_time,
-                    end_time: a.end_time,
-                    duration_minutes: a.appointment_type.duration_minutes(),
-                    marked_by: by,
-                }
-                .envelope(Utc::now());
-                outbox::enqueue(&tx, APPOINTMENTS_TOPIC, &a.doctor_id.to_string(), &event).await?;
-                (event.event_id, a.doctor_id)
-            }
+        let doctor = marked.doctor_id;
+        let recorded = AttendanceRecorded {
+            appointment_id: id,
+            patient_id: marked.patient_id,
+            doctor_id: marked.doctor_id,
+            appointment_type: marked.appointment_type.as_str().to_owned(),
+            start_time: marked.start_time,
+            end_time: marked.end_time,
+            duration_minutes: marked.appointment_type.duration_minutes(),
+            marked_by: caller.role.as_str().to_owned(),
+        };
+        let event_id = match outcome {
+            Attendance::Attended => enqueue(&tx, doctor, AppointmentAttended(recorded)).await?,
+            Attendance::NoShow => enqueue(&tx, doctor, AppointmentNoShow(recorded)).await?,
         };
         tx.commit().await?;
         drop(client);
-        tracing::info!(appointment_id = %id, doctor_id = %topic_key, outcome = outcome.as_str(), "attendance recorded");
+        tracing::info!(appointment_id = %id, outcome = outcome.as_str(), "attendance recorded");
         self.publish(&[event_id]).await;
         Ok(marked)
     }
@@ -529,29 +505,26 @@ impl Appointments {
             )
             .await?;
         let cancelled = from_row(&row)?;
-        let event = AppointmentCancelled {
-            appointment_id: id,
-            patient_id: cancelled.patient_id,
-            doctor_id: cancelled.doctor_id,
-            appointment_type: cancelled.appointment_type.as_str().to_owned(),
-            start_time: cancelled.start_time,
-            end_time: cancelled.end_time,
-            duration_minutes: cancelled.appointment_type.duration_minutes(),
-            cancelled_by: caller.role.as_str().to_owned(),
-            reason_code: Some(reason_code.as_str().to_owned()),
-        }
-        .envelope(Utc::now());
-        outbox::enqueue(
+        let event_id = enqueue(
             &tx,
-            APPOINTMENTS_TOPIC,
-            &cancelled.doctor_id.to_string(),
-            &event,
+            cancelled.doctor_id,
+            AppointmentCancelled {
+                appointment_id: id,
+                patient_id: cancelled.patient_id,
+                doctor_id: cancelled.doctor_id,
+                appointment_type: cancelled.appointment_type.as_str().to_owned(),
+                start_time: cancelled.start_time,
+                end_time: cancelled.end_time,
+                duration_minutes: cancelled.appointment_type.duration_minutes(),
+                cancelled_by: caller.role.as_str().to_owned(),
+                reason_code: Some(reason_code.as_str().to_owned()),
+            },
         )
         .await?;
         tx.commit().await?;
         drop(client);
         tracing::info!(appointment_id = %id, "appointment cancelled");
-        self.publish(&[event.event_id]).await;
+        self.publish(&[event_id]).await;
         Ok(cancelled)
     }
 
@@ -758,4 +731,16 @@ fn overlap(e: tokio_postgres::Error) -> Error {
         }
         _ => e.into(),
     }
+}
+
+/// Writes an `appointments` event to the outbox in `tx`, keyed by its doctor, and answers its
+/// id (to publish once the transaction commits).
+async fn enqueue<P: EventPayload>(
+    tx: &db::Transaction<'_>,
+    doctor: Uuid,
+    payload: P,
+) -> Result<Uuid> {
+    let event = payload.envelope(Utc::now());
+    outbox::enqueue(tx, APPOINTMENTS_TOPIC, &doctor.to_string(), &event).await?;
+    Ok(event.event_id)
 }

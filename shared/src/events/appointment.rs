@@ -75,10 +75,11 @@ impl EventPayload for AppointmentRescheduled {
     const VERSION: u32 = 1;
 }
 
-/// The doctor or an admin recorded, after its start, that the patient came.
+/// What the doctor or an admin recorded after an appointment's start: the payload of
+/// [`AppointmentAttended`] and [`AppointmentNoShow`], which differ only in their type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AppointmentAttended {
+pub struct AttendanceRecorded {
     pub appointment_id: Uuid,
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
@@ -89,26 +90,21 @@ pub struct AppointmentAttended {
     /// `doctor` or `admin`.
     pub marked_by: String,
 }
+
+/// The patient came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AppointmentAttended(pub AttendanceRecorded);
 
 impl EventPayload for AppointmentAttended {
     const TYPE: &'static str = "AppointmentAttended";
     const VERSION: u32 = 1;
 }
 
-/// The doctor or an admin recorded, after its start, that the patient did not come.
+/// The patient did not come.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppointmentNoShow {
-    pub appointment_id: Uuid,
-    pub patient_id: Uuid,
-    pub doctor_id: Uuid,
-    pub appointment_type: String,
-    pub start_time: DateTime<Utc>,
-    pub end_time: DateTime<Utc>,
-    pub duration_minutes: u32,
-    /// `doctor` or `admin`.
-    pub marked_by: String,
-}
+#[serde(transparent)]
+pub struct AppointmentNoShow(pub AttendanceRecorded);
 
 impl EventPayload for AppointmentNoShow {
     const TYPE: &'static str = "AppointmentNoShow";
@@ -154,8 +150,9 @@ impl AppointmentEvent {
             Self::Created(e) => e.appointment_id,
             Self::Rescheduled(e) => e.appointment_id,
             Self::Cancelled(e) => e.appointment_id,
-            Self::Attended(e) => e.appointment_id,
-            Self::NoShow(e) => e.appointment_id,
+            Self::Attended(AppointmentAttended(e)) | Self::NoShow(AppointmentNoShow(e)) => {
+                e.appointment_id
+            }
         }
     }
 
@@ -164,8 +161,9 @@ impl AppointmentEvent {
             Self::Created(e) => e.doctor_id,
             Self::Rescheduled(e) => e.doctor_id,
             Self::Cancelled(e) => e.doctor_id,
-            Self::Attended(e) => e.doctor_id,
-            Self::NoShow(e) => e.doctor_id,
+            Self::Attended(AppointmentAttended(e)) | Self::NoShow(AppointmentNoShow(e)) => {
+                e.doctor_id
+            }
         }
     }
 }

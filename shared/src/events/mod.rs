@@ -16,7 +16,7 @@ pub mod appointment;
 
 pub use appointment::{
     AppointmentAttended, AppointmentCancelled, AppointmentCreated, AppointmentEvent,
-    AppointmentNoShow, AppointmentRescheduled,
+    AppointmentNoShow, AppointmentRescheduled, AttendanceRecorded,
 };
 
 /// Topic names.
