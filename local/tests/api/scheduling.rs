@@ -494,20 +494,18 @@ fn reschedule(
     start: DateTime<Utc>,
     key: Option<&str>,
 ) -> Value {
-    let sample = event("appointments-reschedule/reschedule.json");
-    let old = sample["pathParameters"]["appointmentId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut ev: Value =
-        serde_json::from_str(&sample.to_string().replace(&old, appointment)).unwrap();
-    ev = with_body(ev, &json!({"start_time": start.to_rfc3339()}));
+    let mut ev = aimed_at(
+        "appointments-reschedule/reschedule.json",
+        appointment,
+        token,
+        Some(&json!({"start_time": start.to_rfc3339()})),
+    );
     let headers = ev["headers"].as_object_mut().unwrap();
     headers.remove("idempotency-key");
     if let Some(key) = key {
         headers.insert("idempotency-key".into(), json!(key));
     }
-    with_token(ev, token)
+    ev
 }
 
 /// The outbox's events of one type, oldest first.
