@@ -257,6 +257,52 @@ def _install_ses_authorisation() -> None:
     SESV2Response._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------ EventBridge Scheduler
+
+
+def _install_scheduler_authorisation() -> None:
+    """Scheduler calls on one schedule are checked against its ARN
+    (`schedule/{group}/{name}`), as AWS does (moto checks `*`, which no grant of a name prefix
+    matches), and refused with the scheduler's JSON error. (AWS also asks for `iam:PassRole` on
+    a target's role at CreateSchedule/UpdateSchedule; the emulator does not check it:
+    scripts/check_iam_grants.py does, on the template.)"""
+    from urllib.parse import parse_qs, unquote, urlparse
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
+    from werkzeug.exceptions import HTTPException
+
+    def determine_resource(self: Any) -> str:
+        url = urlparse(self.uri)
+        match = re.fullmatch(r"/schedules/([^/]+)", url.path)
+        if not match:
+            return "*"
+        group = parse_qs(url.query).get("groupName", [None])[0]
+        if not group:
+            try:
+                body = json.loads(self.body or "{}") if not isinstance(self.body, dict) else self.body
+            except ValueError:
+                body = {}
+            group = body.get("GroupName") if isinstance(body, dict) else None
+        name = unquote(match.group(1))
+        return f"arn:{PARTITION}:scheduler:{self.region}:{self.current_account}:schedule/{group or 'default'}/{name}"
+
+    original = EventBridgeSchedulerResponse._authenticate_and_authorize_normal_action
+
+    def authorise(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except HTTPException:
+            action = f"scheduler:{self._get_action()}"
+            raise JsonRESTError(
+                "AccessDeniedException",
+                f"User is not authorized to perform: {action} on resource: {resource}",
+            ) from None
+
+    EventBridgeSchedulerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
+    EventBridgeSchedulerResponse._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+
+
 # ------------------------------------------------------------------------------ sent mail
 
 SENT_MAIL_PATH = "/_careflow/ses/messages"
@@ -264,10 +310,14 @@ SENT_MAIL_PATH = "/_careflow/ses/messages"
 
 def _sent_mail(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     """The messages SES "sent", for the tests and local runs: `GET /_careflow/ses/messages`
-    answers `[{id, source, destinations: {ToAddresses}, subject, body}]`, oldest first.
+    answers `[{id, source, destinations: {ToAddresses}, subject, body, attachments:
+    [{filename, content_type, content}]}]`, oldest first.
     (moto's own /moto-api/data.json serialises every model of every service, and fails once a
     model it cannot serialise exists, e.g. a Lambda function from the CloudFormation check.)"""
-    from moto.ses.models import Message, ses_backends
+    import email
+    import email.policy
+
+    from moto.ses.models import Message, RawMessage, ses_backends
 
     messages = []
     for regions in ses_backends.values():
@@ -275,7 +325,22 @@ def _sent_mail(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             for m in backend.sent_messages:
                 if isinstance(m, Message):
                     messages.append({"id": m.id, "source": m.source, "subject": m.subject,
-                                     "body": m.body, "destinations": m.destinations})
+                                     "body": m.body, "destinations": m.destinations,
+                                     "attachments": []})
+                elif isinstance(m, RawMessage):
+                    # A MIME message (one with attachments): its subject, text and files.
+                    parsed = email.message_from_string(m.raw_data, policy=email.policy.default)
+                    text = parsed.get_body(preferencelist=("plain", "html"))
+                    attachments = [
+                        {"filename": part.get_filename(), "content_type": part.get_content_type(),
+                         "content": part.get_content() if part.get_content_maintype() == "text"
+                         else base64.b64encode(part.get_payload(decode=True)).decode()}
+                        for part in parsed.iter_attachments()
+                    ]
+                    messages.append({"id": m.id, "source": m.source, "subject": str(parsed["subject"] or ""),
+                                     "body": text.get_content() if text is not None else "",
+                                     "destinations": {"ToAddresses": list(m.destinations)},
+                                     "attachments": attachments})
     body = json.dumps(messages).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -431,6 +496,7 @@ def main() -> None:
     _install_secretsmanager_authorisation()
     _install_s3_post_authorisation()
     _install_ses_authorisation()
+    _install_scheduler_authorisation()
     if args.admin_credentials:
         _create_admin(args.admin_credentials)
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0

@@ -101,13 +101,20 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "patients-history-add",
     "patients-history-list",
     "patients-list",
+    "patients-notifications",
     "patients-update",
     "users-create-doctor",
     "users-mfa-reset",
+    "waitlist",
 ];
 
 /// The Kafka-triggered functions.
-pub const KAFKA_FUNCTIONS: &[&str] = &["billing-consumer", "care-relationships", "analytics-sink"];
+pub const KAFKA_FUNCTIONS: &[&str] = &[
+    "billing-consumer",
+    "care-relationships",
+    "analytics-sink",
+    "scheduling-events",
+];
 
 /// Functions that have no HTTP route (invoked by the runner itself or by other event sources).
 pub const NON_HTTP_FUNCTIONS: &[&str] = &[
@@ -117,6 +124,7 @@ pub const NON_HTTP_FUNCTIONS: &[&str] = &[
     "care-relationships",
     "lab-processor",
     "analytics-sink",
+    "scheduling-events",
 ];
 
 /// Builds the HTTP function `function` with its own `from_vars`.
@@ -251,6 +259,11 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
             edge.clone(),
             users_mfa_reset::UsersMfaReset::from_vars(vars).await?,
         ),
+        "patients-notifications" => erase(
+            edge.clone(),
+            patients_notifications::PatientsNotifications::from_vars(vars).await?,
+        ),
+        "waitlist" => erase(edge.clone(), waitlist::WaitlistApi::from_vars(vars).await?),
         other => {
             return Err(ConfigError::Load {
                 what: "an HTTP function",
@@ -275,6 +288,10 @@ pub async fn build_kafka(function: &str, vars: Vars) -> Result<EventFunction, Co
             analytics_sink::AnalyticsSink::from_vars(vars).await?,
             |f, event| async move { f.handle(event).await },
         ),
+        "scheduling-events" => erase_kafka(
+            scheduling_events::SchedulingEvents::from_vars(vars).await?,
+            |f, event| async move { f.handle_kafka(event).await },
+        ),
         other => {
             return Err(ConfigError::Load {
                 what: "a Kafka-triggered function",
@@ -282,6 +299,19 @@ pub async fn build_kafka(function: &str, vars: Vars) -> Result<EventFunction, Co
             });
         }
     })
+}
+
+/// The function EventBridge Scheduler invokes (`scheduling-events`) as an [`EventFunction`]
+/// taking a schedule's input.
+pub async fn build_timer_target(vars: Vars) -> Result<EventFunction, ConfigError> {
+    let function = Arc::new(scheduling_events::SchedulingEvents::from_vars(vars).await?);
+    Ok(Arc::new(move |input| {
+        let function = Arc::clone(&function);
+        Box::pin(async move {
+            let answer = function.handle(input).await?;
+            serde_json::to_value(answer).map_err(careflow::Error::internal)
+        })
+    }))
 }
 
 /// Builds any function of the template exactly as its `main` does at cold start and drops it:

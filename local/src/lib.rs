@@ -13,5 +13,6 @@ pub mod gateway;
 pub mod kafka_source;
 pub mod resources;
 pub mod s3_relay;
+pub mod scheduler;
 pub mod stack;
 pub mod template;

@@ -72,6 +72,29 @@ Press Ctrl-C to stop.
         }
     });
 
+    // EventBridge Scheduler: due one-time schedules (reminders) every 5 s, and the waitlist
+    // sweep the template schedules every minute (locally every 10 s).
+    let scheduler = stack.scheduler.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = scheduler.fire_due(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "firing due schedules failed");
+            }
+        }
+    });
+    let timers = stack.timers.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            if let Err(e) = timers(serde_json::json!({"timer": "waitlist_sweep"})).await {
+                tracing::warn!(error = %e.safe_description(), "waitlist sweep failed");
+            }
+        }
+    });
+
     // gcp-analytics beside the functions, on the same broker (its HTTP endpoints on
     // CAREFLOW_ANALYTICS_PORT, default 3001: /healthz, /readyz, /metrics).
     let mut analytics = gcp_analytics::Config::new(stack.kafka.bootstrap_servers.clone());

@@ -70,6 +70,12 @@ pub async fn dynamodb_client() -> Client {
     Client::new(&config)
 }
 
+/// EventBridge Scheduler with the administrator's credentials (the runner's scheduler).
+pub async fn scheduler_client() -> aws_sdk_scheduler::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_scheduler::Client::new(&config)
+}
+
 /// Makes the domain of `sender` a verified SES identity in the emulator, as the deployment's
 /// DNS records make it in AWS (terraform/modules/careflow): SES refuses to send from an
 /// unverified sender, and so does the emulator. Creating it again changes nothing.

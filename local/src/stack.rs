@@ -85,6 +85,11 @@ pub struct Stack {
     pub kafka: Kafka,
     /// `outbox-relay`, which the template schedules; `main` runs it on that schedule.
     pub relay: Arc<OutboxRelay>,
+    /// EventBridge Scheduler's one-time schedules, fired by `main` when due.
+    pub scheduler: Arc<crate::scheduler::LocalScheduler>,
+    /// `scheduling-events` as the scheduler invokes it (`main` runs the waitlist sweep, which
+    /// the template schedules every minute, with it).
+    pub timers: crate::functions::EventFunction,
     /// Background event sources (Kafka triggers); stopped when the stack is dropped.
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -267,6 +272,17 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
             }
         }));
     }
+    let timers = functions::build_timer_target(aws.identities.vars("scheduling-events", &local)?)
+        .await
+        .context("scheduling-events")?;
+    let scheduler = crate::scheduler::LocalScheduler::new(
+        resources::scheduler_client().await,
+        &settings.stage,
+        std::collections::HashMap::from([(
+            format!("careflow-{}-scheduling-events", settings.stage),
+            timers.clone(),
+        )]),
+    );
     let deps = Deps {
         billing,
         appointments,
@@ -293,6 +309,8 @@ pub async fn start(settings: &Settings, bound_port: u16) -> anyhow::Result<Stack
         admin,
         kafka,
         relay: Arc::new(relay),
+        scheduler: Arc::new(scheduler),
+        timers,
         tasks,
     })
 }

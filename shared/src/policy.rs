@@ -335,6 +335,32 @@ pub fn mark_attendance(caller: &Caller, parties: &Parties) -> Result<()> {
     }
 }
 
+/// Whose waitlist entries a caller lists: a patient their own, admins anyone's (`None`: all,
+/// or the patient they name). Doctors see who waits through the offers that reach their
+/// schedule, not the list.
+pub fn waitlist_scope(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>> {
+    match caller.role {
+        Role::Patient if named.is_none_or(|id| id == caller.user_id) => Ok(Some(caller.user_id)),
+        Role::Admin => Ok(named),
+        _ => Err(Error::Forbidden),
+    }
+}
+
+/// Whether the caller may see, leave, accept or decline a waitlist entry (or its offer) of
+/// `patient`: that patient and admins.
+pub fn act_on_waitlist(caller: &Caller, patient: Uuid) -> bool {
+    match caller.role {
+        Role::Admin => true,
+        Role::Patient => caller.user_id == patient,
+        Role::Doctor => false,
+    }
+}
+
+/// Who reads and changes a patient's notification preferences: the patient and admins.
+pub fn notification_preferences(caller: &Caller, patient: Uuid) -> Result<()> {
+    allow(act_on_waitlist(caller, patient))
+}
+
 /// Who can be booked: the doctor named must hold a doctor's account and the patient a
 /// patient's (`None`: no such account).
 pub fn booking_accounts(doctor: Option<Role>, patient: Option<Role>) -> Result<()> {

@@ -14,12 +14,20 @@ use crate::{Error, Result};
 
 #[cfg(feature = "appointments")]
 pub mod availability;
+#[cfg(feature = "calendar")]
+pub mod calendar;
 #[cfg(feature = "postgres")]
 pub mod idempotency;
+#[cfg(feature = "notifications")]
+pub mod notify;
+#[cfg(feature = "postgres")]
+pub mod preferences;
 #[cfg(feature = "appointments")]
 pub mod schedule;
 #[cfg(feature = "appointments")]
 pub mod service;
+#[cfg(feature = "appointments")]
+pub mod waitlist;
 
 pub const REASON_MAX: usize = 500;
 /// How far ahead bookings are accepted.
@@ -153,6 +161,14 @@ pub struct Appointment {
     /// When it was last moved to another time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescheduled_at: Option<DateTime<Utc>>,
+    /// Counts the appointment's changes (1 when booked, one more per move): a calendar
+    /// file's `SEQUENCE`, and how consumers order moves.
+    #[serde(default = "first_revision")]
+    pub revision: u32,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// The body of `POST /appointments/{id}/reschedule`: the new start (same doctor and type).

@@ -56,7 +56,8 @@ pub(crate) fn stored(document: serde_json::Value) -> Result<Availability> {
         .map_err(|e| Error::internal(format!("stored availability invalid: {e}")))
 }
 
-/// The scheduled appointments of `doctor` that can touch slots in `[from, to)`.
+/// The appointments of `doctors` that can touch slots in `[from, to)`, and the times held
+/// for waitlisted patients (an open offer: nobody else may book it until it closes).
 pub(crate) async fn busy(
     client: &impl deadpool_postgres::GenericClient,
     doctors: &[Uuid],
@@ -67,6 +68,10 @@ pub(crate) async fn busy(
         .query(
             "SELECT doctor_id, start_time, end_time FROM appointments
              WHERE doctor_id = ANY($1) AND status <> 'cancelled'
+               AND start_time < $3 AND end_time > $2
+             UNION ALL
+             SELECT doctor_id, start_time, end_time FROM waitlist_offers
+             WHERE doctor_id = ANY($1) AND status = 'open' AND expires_at > now()
                AND start_time < $3 AND end_time > $2
              ORDER BY start_time",
             &[&doctors, &(from - REACH), &(to + REACH)],

@@ -23,11 +23,11 @@ use crate::pagination::Page;
 use crate::policy;
 use crate::{Error, Result};
 
-const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
+pub(super) const COLUMNS: &str = "id, patient_id, doctor_id, start_time, end_time, appointment_type, status, \
                        reason, created_at, cancelled_at, cancel_reason, cancel_reason_code, \
-                       attendance_marked_at, rescheduled_at";
+                       attendance_marked_at, rescheduled_at, revision";
 
-fn from_row(row: &Row) -> Result<Appointment> {
+pub(super) fn from_row(row: &Row) -> Result<Appointment> {
     Ok(Appointment {
         appointment_id: column(row, "id")?,
         patient_id: column(row, "patient_id")?,
@@ -46,6 +46,7 @@ fn from_row(row: &Row) -> Result<Appointment> {
             .map_err(Error::internal)?,
         attendance_marked_at: column(row, "attendance_marked_at")?,
         rescheduled_at: column(row, "rescheduled_at")?,
+        revision: u32::try_from(column::<i32>(row, "revision")?).map_err(Error::internal)?,
     })
 }
 
@@ -164,61 +165,9 @@ impl Appointments {
         // Checked after the key lookup: a retry of a booking made just before its start time
         // must get the first answer, not "must be in the future".
         let booking: Booking = request.validated(Utc::now())?;
-        let roles = tx
-            .query(
-                "SELECT id, role FROM users WHERE id = ANY($1)",
-                &[&vec![booking.doctor_id, patient_id]],
-            )
-            .await?;
-        let mut role_of = std::collections::HashMap::new();
-        for row in &roles {
-            let role: crate::auth::Role = enum_column(row, "role")?;
-            role_of.insert(column::<Uuid>(row, "id")?, role);
-        }
-        policy::booking_accounts(
-            role_of.get(&booking.doctor_id).copied(),
-            role_of.get(&patient_id).copied(),
-        )?;
-        check_schedule(&tx, &booking, None).await?;
-
-        let id = Uuid::new_v4();
-        let row = tx
-            .query_one(
-                &format!(
-                    "INSERT INTO appointments (id, patient_id, doctor_id, appointment_type, reason,
-                                               start_time, end_time, created_by)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     RETURNING {COLUMNS}"
-                ),
-                &[
-                    &id,
-                    &patient_id,
-                    &booking.doctor_id,
-                    &booking.appointment_type.as_str(),
-                    &booking.reason,
-                    &booking.start_time,
-                    &booking.end_time,
-                    &caller.user_id,
-                ],
-            )
-            .await
-            .map_err(overlap)?;
-        let appointment = from_row(&row)?;
-
-        let event_id = enqueue(
-            &tx,
-            booking.doctor_id,
-            AppointmentCreated {
-                appointment_id: id,
-                patient_id,
-                doctor_id: booking.doctor_id,
-                appointment_type: booking.appointment_type.as_str().to_owned(),
-                start_time: booking.start_time,
-                end_time: booking.end_time,
-                duration_minutes: booking.appointment_type.duration_minutes(),
-            },
-        )
-        .await?;
+        let (appointment, event_id) =
+            book_in(&tx, caller.user_id, patient_id, &booking, None).await?;
+        let id = appointment.appointment_id;
 
         if let Some(key) = idempotency_key {
             record_answer(&tx, caller, key, 201, &appointment).await?;
@@ -291,7 +240,7 @@ impl Appointments {
         .await?;
         let row = tx
             .query_one(
-                &format!("SELECT {COLUMNS}, revision FROM appointments WHERE id = $1 FOR UPDATE"),
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = $1 FOR UPDATE"),
                 &[&id],
             )
             .await?;
@@ -332,21 +281,20 @@ impl Appointments {
             tx.commit().await?;
             return Ok(Booked::Created(current));
         }
-        check_schedule(&tx, &booking, Some(id)).await?;
+        check_schedule(&tx, &booking, Some(id), None).await?;
         let row = tx
             .query_one(
                 &format!(
                     "UPDATE appointments
                      SET start_time = $2, end_time = $3, revision = revision + 1,
                          rescheduled_at = now(), rescheduled_by = $4
-                     WHERE id = $1 RETURNING {COLUMNS}, revision"
+                     WHERE id = $1 RETURNING {COLUMNS}"
                 ),
                 &[&id, &booking.start_time, &booking.end_time, &caller.user_id],
             )
             .await
             .map_err(overlap)?;
         let moved = from_row(&row)?;
-        let revision: i32 = column(&row, "revision")?;
         let event_id = enqueue(
             &tx,
             moved.doctor_id,
@@ -360,7 +308,7 @@ impl Appointments {
                 start_time: moved.start_time,
                 end_time: moved.end_time,
                 duration_minutes: moved.appointment_type.duration_minutes(),
-                revision: u32::try_from(revision).map_err(Error::internal)?,
+                revision: moved.revision,
                 rescheduled_by: caller.role.as_str().to_owned(),
             },
         )
@@ -573,6 +521,75 @@ impl Appointments {
     }
 }
 
+/// Books `booking` for `patient_id` in `tx`, whose caller holds both parties' locks
+/// ([`lock_parties`]): the accounts must be a doctor's and a patient's, the doctor's schedule
+/// must admit it ([`check_schedule`]; `hold` is the waitlist offer being accepted, whose own
+/// hold does not stand in its way) and the exclusion constraints decide overlaps. Writes
+/// `AppointmentCreated` to the outbox; answers the appointment and the event's id.
+pub(super) async fn book_in(
+    tx: &db::Transaction<'_>,
+    created_by: Uuid,
+    patient_id: Uuid,
+    booking: &Booking,
+    hold: Option<Uuid>,
+) -> Result<(Appointment, Uuid)> {
+    let roles = tx
+        .query(
+            "SELECT id, role FROM users WHERE id = ANY($1)",
+            &[&vec![booking.doctor_id, patient_id]],
+        )
+        .await?;
+    let mut role_of = std::collections::HashMap::new();
+    for row in &roles {
+        let role: crate::auth::Role = enum_column(row, "role")?;
+        role_of.insert(column::<Uuid>(row, "id")?, role);
+    }
+    policy::booking_accounts(
+        role_of.get(&booking.doctor_id).copied(),
+        role_of.get(&patient_id).copied(),
+    )?;
+    check_schedule(tx, booking, None, hold).await?;
+
+    let id = Uuid::new_v4();
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO appointments (id, patient_id, doctor_id, appointment_type, reason,
+                                           start_time, end_time, created_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &id,
+                &patient_id,
+                &booking.doctor_id,
+                &booking.appointment_type.as_str(),
+                &booking.reason,
+                &booking.start_time,
+                &booking.end_time,
+                &created_by,
+            ],
+        )
+        .await
+        .map_err(overlap)?;
+    let appointment = from_row(&row)?;
+    let event_id = enqueue(
+        tx,
+        booking.doctor_id,
+        AppointmentCreated {
+            appointment_id: id,
+            patient_id,
+            doctor_id: booking.doctor_id,
+            appointment_type: booking.appointment_type.as_str().to_owned(),
+            start_time: booking.start_time,
+            end_time: booking.end_time,
+            duration_minutes: booking.appointment_type.duration_minutes(),
+        },
+    )
+    .await?;
+    Ok((appointment, event_id))
+}
+
 fn visible_to(caller: &Caller, appointment: &Appointment) -> bool {
     policy::see_appointment(
         caller,
@@ -646,7 +663,11 @@ async fn record_answer(
 /// Serialises changes to the schedules of these accounts: concurrent writes under an exclusion
 /// constraint can wait on each other's uncommitted rows and deadlock, and the buffer check
 /// needs the doctor's schedule to hold still. Locks are taken in one global order.
-async fn lock_parties(tx: &db::Transaction<'_>, doctor: Uuid, patient: Uuid) -> Result<()> {
+pub(super) async fn lock_parties(
+    tx: &db::Transaction<'_>,
+    doctor: Uuid,
+    patient: Uuid,
+) -> Result<()> {
     let mut parties = [doctor, patient];
     parties.sort();
     for party in parties {
@@ -659,13 +680,15 @@ async fn lock_parties(tx: &db::Transaction<'_>, doctor: Uuid, patient: Uuid) -> 
     Ok(())
 }
 
-/// The doctor's availability admits the booking (hours, exceptions, type, notice) and no
-/// other scheduled appointment of the doctor (but `moving`, when it is one being moved) is
-/// within the buffer. Overlaps themselves are the exclusion constraints' to refuse.
+/// The doctor's availability admits the booking (hours, exceptions, type, notice), no other
+/// scheduled appointment of the doctor (but `moving`, when it is one being moved) is within
+/// the buffer, and no open waitlist offer (but `hold`, the one being accepted) holds the time.
+/// Overlaps with appointments themselves are the exclusion constraints' to refuse.
 async fn check_schedule(
     tx: &db::Transaction<'_>,
     booking: &Booking,
     moving: Option<Uuid>,
+    hold: Option<Uuid>,
 ) -> Result<()> {
     let availability = tx
         .query_opt(
@@ -709,6 +732,53 @@ async fn check_schedule(
                 ),
             });
         }
+    }
+    // Offers are made and accepted under the doctor's lock too, so this cannot race them.
+    let held: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM waitlist_offers
+                            WHERE doctor_id = $1 AND status = 'open' AND expires_at > now()
+                              AND start_time < $3 AND end_time > $2
+                              AND id IS DISTINCT FROM $4)",
+            &[
+                &booking.doctor_id,
+                &(booking.start_time - buffer),
+                &(booking.end_time + buffer),
+                &hold,
+            ],
+        )
+        .await?
+        .get(0);
+    if held {
+        return Err(Error::Conflict {
+            code: "slot-held",
+            message: "this time is held for a patient on the waitlist; choose another".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether a freed time may be offered from the waitlist: [`check_schedule`], and no
+/// appointment of the doctor overlaps it (a booking has the exclusion constraints for that).
+pub(super) async fn check_schedule_for_offer(
+    tx: &db::Transaction<'_>,
+    booking: &Booking,
+) -> Result<()> {
+    check_schedule(tx, booking, None, None).await?;
+    let taken: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM appointments
+                            WHERE doctor_id = $1 AND status <> 'cancelled'
+                              AND start_time < $3 AND end_time > $2)",
+            &[&booking.doctor_id, &booking.start_time, &booking.end_time],
+        )
+        .await?
+        .get(0);
+    if taken {
+        return Err(Error::Conflict {
+            code: "slot-taken",
+            message: "the doctor is already booked at this time".into(),
+        });
     }
     Ok(())
 }
