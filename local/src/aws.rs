@@ -164,6 +164,8 @@ pub struct AwsFunctions {
     pub records_table: String,
     /// The template's `LabReportsBucket`, as named in this stack.
     pub lab_bucket: String,
+    /// The stage the names are made from.
+    pub stage: String,
 }
 
 impl AwsFunctions {
@@ -177,15 +179,36 @@ impl AwsFunctions {
                 "careflow-{stage}-lab-reports-{}",
                 crate::s3_relay::LOCAL_ACCOUNT_ID
             ),
+            stage: stage.to_owned(),
         }
     }
 
-    /// The variables that name this stage's table and bucket, for [`FunctionIdentities::vars`]
-    /// (the roles' file may be for a pattern of stages, as the tests' is).
+    /// The variables that name this stage's table, bucket and schedules, for
+    /// [`FunctionIdentities::vars`] (the roles' file may be for a pattern of stages, as the
+    /// tests' is).
     pub fn stage_environment(&self) -> BTreeMap<String, String> {
+        let region = std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .unwrap_or_else(|_| "us-east-1".to_owned());
+        let account = crate::s3_relay::LOCAL_ACCOUNT_ID;
+        let stage = &self.stage;
         BTreeMap::from([
             ("CAREFLOW_TABLE".to_owned(), self.records_table.clone()),
             ("LAB_BUCKET".to_owned(), self.lab_bucket.clone()),
+            (
+                "SCHEDULE_NAME_PREFIX".to_owned(),
+                format!("careflow-{stage}"),
+            ),
+            (
+                "SCHEDULER_TARGET_ARN".to_owned(),
+                format!(
+                    "arn:aws:lambda:{region}:{account}:function:careflow-{stage}-scheduling-events"
+                ),
+            ),
+            (
+                "SCHEDULER_ROLE_ARN".to_owned(),
+                format!("arn:aws:iam::{account}:role/careflow-{stage}-scheduler-invoke"),
+            ),
         ])
     }
 

@@ -18,3 +18,4 @@ mod scheduling;
 mod startup;
 mod support;
 mod tokens;
+mod waitlist;

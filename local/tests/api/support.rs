@@ -375,6 +375,16 @@ impl TestEnv {
         }
     }
 
+    /// Invokes a function and answers the Lambda response event itself (a body that is not
+    /// JSON, e.g. a calendar file).
+    pub async fn raw_call(&self, function: &str, event: Value) -> Value {
+        let f = self
+            .functions
+            .get(function)
+            .unwrap_or_else(|| panic!("no function {function}"));
+        f(event).await.expect("the event is an API Gateway event")
+    }
+
     /// An account made as the API makes it; a doctor is open all hours ([`open_all_hours`]).
     pub async fn user(&self, email: &str, password: &str, role: Role) -> User {
         let user = self

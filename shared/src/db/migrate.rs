@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "attendance",
         sql: include_str!("../../migrations/0011_attendance.sql"),
     },
+    Migration {
+        version: 12,
+        name: "waitlist_notifications",
+        sql: include_str!("../../migrations/0012_waitlist_notifications.sql"),
+    },
 ];
 
 /// Arbitrary but fixed key for `pg_advisory_lock`.
