@@ -187,8 +187,9 @@ async fn registration_mail_needs_its_ses_grant() {
 
     // The statement's only action, swapped for a harmless one (an empty Action is malformed).
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    assert_eq!(text.matches("- ses:SendEmail\n").count(), 1);
-    let cut = text.replace("- ses:SendEmail\n", "- ses:GetAccount\n");
+    let grant = "Sid: SendRegistrationEmail\n              Effect: Allow\n              Action:\n                - ses:SendEmail\n";
+    assert_eq!(text.matches(grant).count(), 1);
+    let cut = text.replace(grant, &grant.replace("ses:SendEmail", "ses:GetAccount"));
     let (auth_register, _) = with_role_of(&env, "auth-register", &cut).await;
     let refused = unique_email("refused");
     let response = auth_register(register(&refused)).await.unwrap();
