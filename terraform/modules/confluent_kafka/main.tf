@@ -1,6 +1,6 @@
 # Confluent Cloud: one environment and cluster per CareFlow environment, the two topics, and one
 # service account per client with only the ACLs it needs:
-#   lambda    (appointments-*/outbox-relay publish; billing-consumer's and care-relationships' event source mappings
+#   lambda    (appointments-*/outbox-relay publish; billing-consumer's, care-relationships' and scheduling-events' event source mappings
 #              consumes; they share the template's one KafkaCredentialsSecretArn)
 #              WRITE + READ appointments, READ its consumer groups
 #   analytics (gcp-analytics Cloud Run) READ appointments, WRITE analytics-results, READ its groups
@@ -74,6 +74,12 @@ locals {
     }
     lambda_describe_care_group = {
       client = "lambda", type = "GROUP", name = var.care_relationships_consumer_group_prefix, pattern = "PREFIXED", operation = "DESCRIBE"
+    }
+    lambda_read_scheduling_group = {
+      client = "lambda", type = "GROUP", name = var.scheduling_events_consumer_group_prefix, pattern = "PREFIXED", operation = "READ"
+    }
+    lambda_describe_scheduling_group = {
+      client = "lambda", type = "GROUP", name = var.scheduling_events_consumer_group_prefix, pattern = "PREFIXED", operation = "DESCRIBE"
     }
     lambda_read_results = {
       client = "lambda", type = "TOPIC", name = "analytics-results", pattern = "LITERAL", operation = "READ"

@@ -61,6 +61,12 @@ variable "care_relationships_consumer_group_prefix" {
   default     = "careflow-care"
 }
 
+variable "scheduling_events_consumer_group_prefix" {
+  description = "Consumer group prefix of scheduling-events' Lambda event source mapping (reads appointments: reminders, confirmations, waitlist offers)."
+  type        = string
+  default     = "careflow-scheduling"
+}
+
 variable "analytics_sink_consumer_group_prefix" {
   description = "Consumer group prefix of analytics-sink's Lambda event source mapping (reads analytics-results)."
   type        = string
