@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
 import { labReportPdf } from "./pdf.mjs";
@@ -27,6 +28,11 @@ const DOCTOR2 = { name: "Dr Bo E2E", email: `bo-${run}@clinic.example`, password
 const EMERGENCY_REASON = `Unconscious in the emergency department, need allergies (${run})`;
 // A day far enough ahead that reruns against a kept database rarely collide.
 const DAY = new Date(Date.now() + (2 + (Date.now() % 200)) * 86_400_000).toISOString().slice(0, 10);
+// The day after: the doctor makes it a day off in the availability editor.
+const DAY_OFF = new Date(Date.parse(DAY) + 86_400_000).toISOString().slice(0, 10);
+// A patient set up through the API who takes a time the patient has chosen, and later frees it
+// for the patient's waitlist.
+const RIVAL = { name: "Rex Rival E2E", email: `rex-${run}@example.com`, password: "a rival's passphrase 6" };
 
 mkdirSync(OUT, { recursive: true });
 let browser;
@@ -245,11 +251,13 @@ async function mailsTo(address) {
 /** The ids of the messages sent to `address` so far (taken before the step that mails). */
 const mailIds = async (address) => new Set((await mailsTo(address)).map((m) => m.id));
 
-/** The one message sent to `address` since `before` (ids), polled for a little while. */
-async function newMailTo(address, before) {
+/** The one message sent to `address` since `before` (ids) that `wanted` accepts (any, by
+ *  default), polled for a little while. Patients also get appointment e-mails (confirmations,
+ *  reminders, waitlist offers) at any time: steps that expect one kind of e-mail say which. */
+async function newMailTo(address, before, wanted = () => true) {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const fresh = (await mailsTo(address)).filter((m) => !before.has(m.id));
+    const fresh = (await mailsTo(address)).filter((m) => !before.has(m.id) && wanted(m));
     if (fresh.length) {
       assert.equal(fresh.length, 1, `one e-mail to ${address}, not ${fresh.length}`);
       return fresh[0];
@@ -258,6 +266,22 @@ async function newMailTo(address, before) {
     await sleep(250);
   }
 }
+
+/** The newest message sent to `address` since `before` that `wanted` accepts, polled for a
+ *  little while (for kinds of e-mail that may come more than once). */
+async function newestMailTo(address, before, wanted) {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const fresh = (await mailsTo(address)).filter((m) => !before.has(m.id) && wanted(m));
+    if (fresh.length) return fresh[fresh.length - 1];
+    assert.ok(Date.now() < deadline, `no such e-mail to ${address} within 15 s`);
+    await sleep(250);
+  }
+}
+
+/** An e-mail about the account itself (the registration link, or the notice that the address
+ *  has an account already), not one about appointments. */
+const isAccountMail = (m) => /^(Confirm your CareFlow registration|Your CareFlow account)$/.test(m.subject ?? "");
 
 /** The registration link in a message, `<portal>/#/verify-email?token=cfv_…`, or null. */
 const registrationLink = (mail) => /https?:\/\/\S*?#\/verify-email\?token=cfv_[A-Za-z0-9_-]+/.exec(mail.body ?? "")?.[0] ?? null;
@@ -340,9 +364,27 @@ async function untilShown(page, row) {
   await row.waitFor({ timeout: 1 });
 }
 
+/** A patient with a profile, set up through the API (registration e-mail, profile). */
+async function patientViaApi(who) {
+  const registered = await registerPatientViaApi(who);
+  const profile = await postJson("/patients", { full_name: who.name, date_of_birth: "1984-06-01", sex: "male" }, { authorization: `Bearer ${registered.access_token}` });
+  assert.equal(profile.status, 201, `profile of ${who.email}: ${JSON.stringify(profile.body)}`);
+  return registered;
+}
+
+/** The free-slot calendar's times of the chosen day (`within` a page or a dialog). */
+const freeTimes = (within) => within.getByRole("list", { name: /^Free times on / });
+
+/** The start times (RFC 3339, as the API gave them) of the buttons of the chosen day. */
+const shownStarts = (within) => freeTimes(within).getByRole("button").evaluateAll((buttons) => buttons.map((b) => b.dataset.start));
+
 let initialTotal = 0;
 let doctorId;
 let patientId;
+/** The lab review booked a few minutes ahead, that the doctor marks attended once it started. */
+let soonStart;
+/** The rival's follow-up on DAY at 10:30, cancelled later for the patient's waitlist. */
+let rivalAppointmentId;
 
 test("the TOTP helper computes RFC 6238's codes", () => {
   // RFC 6238 appendix B, SHA-1 key "12345678901234567890" (the last six of its eight digits).
@@ -492,45 +534,151 @@ test("a patient registers, confirms from the e-mailed link, completes the profil
   await shoot(page, "patient-profile", [page.getByRole("heading", { name: "My profile" })]);
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0, "no token in web storage");
 
+  // The free-slot calendar: whom, the type, the days; then one of the free times, booked.
   await nav(page, "Book").click();
+  const find = page.getByRole("search", { name: "Find a free time" });
   const book = page.getByRole("form", { name: "Book an appointment" });
   await book.getByRole("button", { name: "Book appointment" }).click();
-  await book.getByText("Choose a time.").waitFor();
-  const doctorSelect = book.getByLabel("Doctor", { exact: true });
+  await book.getByText("Choose a free time above.").waitFor(); // validated before sending
+  await find.getByText("Choose a doctor.").waitFor();
+  const doctorSelect = find.getByLabel("Doctor", { exact: true });
+  await doctorSelect.or(find.getByLabel("Doctor ID")).first().waitFor();
   if (await doctorSelect.count()) {
     await doctorSelect.selectOption({ label: `${DOCTOR.name} — ${DOCTOR.specialty}` });
   } else {
     // GET /doctors missing: the form falls back to a doctor id field.
     console.error("GET /doctors unavailable; booking by doctor id");
-    await book.getByLabel("Doctor ID").fill(doctorId);
+    await find.getByLabel("Doctor ID").fill(doctorId);
   }
-  await book.getByLabel("Type of visit").selectOption("consultation");
-  await book.getByLabel("Day").fill(DAY);
-  await book.getByLabel("Time").selectOption("10:00");
+  await find.getByLabel("Type of visit").selectOption("consultation");
+  await find.getByLabel("First day").fill(DAY);
+  await find.getByLabel("Last day").fill(DAY);
+  const times = freeTimes(page);
+  // The browser runs in UTC, as the doctor's hours do (round the clock, every 5 minutes).
+  await times.getByRole("button", { name: "10:00", exact: true }).click();
+  assert.equal(await times.getByRole("button", { name: "10:00", exact: true }).getAttribute("aria-pressed"), "true");
+  await book.getByText(`with ${DOCTOR.name}`).waitFor(); // the chosen time, in words
   await book.getByLabel("Reason (optional)").fill("Annual check-up");
-  await shoot(page, "patient-book", [book]);
+  await shoot(page, "patient-book", [find, book]);
+  const booking = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname === "/appointments");
   await book.getByRole("button", { name: "Book appointment" }).click();
+  assert.match((await booking).headers()["idempotency-key"] ?? "", /^[!-~]{1,255}$/, "a booking carries an Idempotency-Key");
   await page.getByText(/^Booked: Consultation/).waitFor();
+  // The calendar is read again: the booked time is no longer offered.
+  await times.getByRole("button", { name: "10:30", exact: true }).waitFor();
+  assert.equal(await times.getByRole("button", { name: "10:00", exact: true }).count(), 0, "a booked time is not offered");
 
-  // The same slot again: the doctor is taken; shown readably.
-  await book.getByLabel("Day").fill(DAY);
-  await book.getByLabel("Time").selectOption("10:00");
+  // Someone else books the chosen time first: the booking says so readably and the free times
+  // are read again, without it.
+  await times.getByRole("button", { name: "10:30", exact: true }).click();
+  const rival = await patientViaApi(RIVAL);
+  const taken = await postJson(
+    "/appointments",
+    { doctor_id: doctorId, start_time: `${DAY}T10:30:00Z`, appointment_type: "follow_up" },
+    { authorization: `Bearer ${rival.access_token}`, "idempotency-key": `rival-${run}` },
+  );
+  assert.equal(taken.status, 201, `the rival's booking: ${JSON.stringify(taken.body)}`);
+  rivalAppointmentId = taken.body.appointment_id;
   await book.getByRole("button", { name: "Book appointment" }).click();
   await book.getByRole("alert").filter({ hasText: "Pick another time" }).waitFor();
+  await times.getByRole("button", { name: "10:45", exact: true }).waitFor();
+  assert.equal(await times.getByRole("button", { name: "10:30", exact: true }).count(), 0, "the taken time is gone after the refusal");
+  await book.getByText("No time chosen yet.").waitFor();
+  await shoot(page, "patient-book-taken", [book.getByRole("alert")]);
 
-  // A second booking, cancelled from the list.
-  await book.getByLabel("Type of visit").selectOption("follow_up");
-  await book.getByLabel("Time").selectOption("11:00");
+  // A second booking, cancelled from the list with a reason.
+  await find.getByLabel("Type of visit").selectOption("follow_up");
+  await times.getByRole("button", { name: "11:00", exact: true }).click();
   await book.getByRole("button", { name: "Book appointment" }).click();
   await page.getByText(/^Booked: Follow-up/).waitFor();
 
   await nav(page, "Appointments").click();
   const rows = page.locator("tbody tr");
-  await rows.filter({ hasText: "Follow-up" }).waitFor();
-  await rows.filter({ hasText: "Follow-up" }).getByRole("button", { name: /Cancel appointment/ }).click();
-  await rows.filter({ hasText: "Follow-up" }).getByText("cancelled").waitFor();
+  const followUp = rows.filter({ hasText: "Follow-up" });
+  await followUp.getByRole("button", { name: /^Cancel appointment on/ }).click();
+  const cancel = page.getByRole("dialog", { name: "Cancel appointment" });
+  await cancel.getByRole("button", { name: "Cancel appointment" }).click();
+  await cancel.getByText("Choose a reason.").waitFor(); // validated before sending
+  await cancel.getByLabel("Reason", { exact: true }).selectOption("illness");
+  await cancel.getByLabel("Details (optional)").fill("Down with the flu");
+  await shoot(page, "patient-cancel", [cancel]);
+  await cancel.getByRole("button", { name: "Cancel appointment" }).click();
+  await cancel.waitFor({ state: "detached" });
+  await page.getByRole("status").filter({ hasText: "Cancelled the appointment on" }).waitFor();
+  await followUp.getByText("cancelled", { exact: true }).waitFor();
+  await followUp.getByText("Illness: Down with the flu").waitFor();
+  assert.equal(await followUp.getByRole("button").count(), 0, "nothing more to do with a cancelled appointment");
   await rows.filter({ hasText: "Consultation" }).getByText("scheduled").waitFor();
   await shoot(page, "patient-appointments", [page.getByRole("heading", { name: "My appointments" }), rows.filter({ hasText: "Consultation" })]);
+});
+
+test("the patient books the earliest free time of a specialty", async () => {
+  const page = pages.patient;
+  await nav(page, "Book").click();
+  const find = page.getByRole("search", { name: "Find a free time" });
+  await find.getByLabel("Any doctor of a specialty").check();
+  await find.getByLabel("Specialty", { exact: true }).selectOption(DOCTOR.specialty);
+  await find.getByLabel("Type of visit").selectOption("lab_review");
+  // The days shown by default are today and the six after; the first day with free times is
+  // the one shown. The doctor needs no notice, so the earliest times are minutes away: one at
+  // least 90 s ahead is booked (it starts while the suite runs, for the attendance step).
+  const times = freeTimes(page);
+  await times.getByRole("button").first().waitFor();
+  let soon = (await shownStarts(page)).find((t) => Date.parse(t) > Date.now() + 90_000);
+  if (!soon) {
+    // Just before midnight: the next day's first times.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    await find.locator(`[data-day="${tomorrow}"]`).click();
+    await times.getByRole("button").first().waitFor();
+    soon = (await shownStarts(page)).find((t) => Date.parse(t) > Date.now() + 90_000);
+  }
+  assert.ok(soon, "a free time within a day");
+  assert.ok(Date.parse(soon) < Date.now() + 15 * 60_000, `the earliest free time is close: ${soon}`);
+  const slot = times.locator(`[data-start="${soon}"]`);
+  assert.match(await slot.textContent(), new RegExp(DOCTOR.name), "a specialty's times name their doctor");
+  await slot.click();
+  const book = page.getByRole("form", { name: "Book an appointment" });
+  await book.getByText(`with ${DOCTOR.name}`).waitFor();
+  await shoot(page, "patient-book-specialty", [find, book]);
+  await book.getByRole("button", { name: "Book appointment" }).click();
+  await page.getByText(new RegExp(`^Booked: Lab review with ${DOCTOR.name}`)).waitFor();
+  soonStart = Date.parse(soon);
+});
+
+test("the patient moves the consultation to another free time and saves it to a calendar", async () => {
+  const page = pages.patient;
+  await nav(page, "Appointments").click();
+  const consultation = page.locator('tbody tr[data-type="consultation"]');
+  await consultation.getByRole("button", { name: /^Reschedule appointment on/ }).click();
+  const dialog = page.getByRole("dialog", { name: "Reschedule appointment" });
+  await dialog.getByRole("button", { name: "Move appointment" }).click();
+  await dialog.getByText("Choose a new time above.").waitFor(); // validated before sending
+  // The same doctor and type; the days start at the appointment's own.
+  assert.equal(await dialog.getByLabel("First day").inputValue(), DAY);
+  await dialog.getByLabel("Last day").fill(DAY);
+  await freeTimes(dialog).getByRole("button", { name: "12:00", exact: true }).click();
+  await dialog.getByText(/^New time:/).waitFor();
+  await shoot(page, "patient-reschedule", [dialog]);
+  const move = page.waitForRequest((r) => r.method() === "POST" && new URL(r.url()).pathname.endsWith("/reschedule"));
+  await dialog.getByRole("button", { name: "Move appointment" }).click();
+  const sent = await move;
+  assert.ok(sent.headers()["idempotency-key"], "a move carries an Idempotency-Key");
+  assert.equal(Date.parse(JSON.parse(sent.postData()).start_time), Date.parse(`${DAY}T12:00:00Z`));
+  await dialog.waitFor({ state: "detached" });
+  await page.getByRole("status").filter({ hasText: "Moved: Consultation" }).waitFor();
+  const movedTo = Date.parse(`${DAY}T12:00:00Z`);
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('tbody tr[data-type="consultation"]')].some((r) => Date.parse(r.dataset.start) === t && r.dataset.status === "scheduled"),
+    movedTo,
+  );
+
+  // "Add to calendar" saves the appointment's .ics (read with the patient's token).
+  const [download] = await Promise.all([page.waitForEvent("download"), consultation.getByRole("button", { name: /to your calendar$/ }).click()]);
+  assert.equal(download.suggestedFilename(), "appointment.ics");
+  const ics = await readFile(await download.path(), "utf8");
+  assert.match(ics, /BEGIN:VCALENDAR/);
+  assert.match(ics, /BEGIN:VEVENT/);
+  assert.ok(ics.includes(`${DAY.replace(/-/g, "")}T1200`), `the new start time in the calendar file:\n${ics}`);
 });
 
 test("a patient signs in with the password alone", async () => {
@@ -557,10 +705,11 @@ test("registering tells nobody whether an address has an account; a link works o
   assert.deepEqual(anonymous(taken.body), anonymous(fresh.accepted.body), "the same answer for a taken and a new address");
   for (const h of ["content-type", "cache-control"]) assert.equal(taken.headers.get(h), fresh.accepted.headers.get(h), h);
 
-  const notice = await newMailTo(PATIENT.email, before);
+  const notice = await newMailTo(PATIENT.email, before, isAccountMail);
   assert.equal(registrationLink(notice), null, `no link to an address with an account: ${notice.body}`);
   assert.doesNotMatch(notice.body, /token=|verify-email|https?:\/\//, "nothing to open");
-  const all = await mailsTo(PATIENT.email);
+  // Not counting the appointment e-mails (confirmations of the bookings above).
+  const all = (await mailsTo(PATIENT.email)).filter(isAccountMail);
   assert.equal(all.length, 2, "the patient's address got the link, then the notice");
   assert.ok(registrationLink(all.find((m) => m.id !== notice.id)), "the first e-mail had the link");
   const login = await postJson("/auth/login", { email: PATIENT.email, password: PATIENT.password });
@@ -676,6 +825,32 @@ test("the doctor sees the appointment, the patient's record, adds history and se
   const wbc = page.getByTestId("lab-report").locator("tbody tr").filter({ hasText: "White blood cells" });
   await wbc.getByText("High").waitFor();
   await shoot(page, "doctor-patient-record", [page.getByRole("heading", { name: PATIENT.name }), page.getByTestId("history-entry").first()]);
+});
+
+test("the doctor records attendance once the appointment has started", async () => {
+  const page = pages.doctor;
+  await nav(page, "Schedule").click();
+  const row = page.locator('tbody tr[data-type="lab_review"]');
+  await row.getByRole("link", { name: PATIENT.name }).waitFor();
+  const attended = row.getByRole("button", { name: /as attended$/ });
+  const noShow = row.getByRole("button", { name: /as a no-show$/ });
+  assert.ok(soonStart, "the lab review was booked in an earlier step");
+  if (Date.now() < soonStart - 5000) {
+    // Not started: it can still be moved or cancelled, attendance cannot be recorded yet.
+    await row.getByRole("button", { name: /^Cancel appointment on/ }).waitFor();
+    assert.equal(await attended.count(), 0, "no attendance before the start");
+  }
+  await sleep(Math.max(0, soonStart - Date.now()) + 1000);
+  await page.getByRole("button", { name: "Refresh", exact: true }).click();
+  await noShow.waitFor();
+  assert.equal(await row.getByRole("button", { name: /^Cancel appointment on/ }).count(), 0, "a started appointment cannot be cancelled");
+  await shoot(page, "doctor-attendance", [row]);
+  await attended.click(); // confirm() accepted
+  await page.getByRole("status").filter({ hasText: "Recorded attendance" }).waitFor();
+  await row.getByText("attended", { exact: true }).waitFor();
+  assert.equal(await row.getAttribute("data-status"), "attended");
+  assert.equal(await noShow.count(), 0, "recorded once");
+  assert.equal(await attended.count(), 0);
 });
 
 test("the admin lists invoices and marks one paid", async () => {
@@ -870,4 +1045,217 @@ test("the admin resets the second doctor's two-step sign-in; his next sign-in se
   assert.equal(await signIn(doc, DOCTOR2), "enrol", "after a reset the next sign-in enrols again");
   assert.notEqual(factorOf(DOCTOR2.email).secret, oldSecret, "a new key after the reset");
   await nav(doc, "Patients").waitFor();
+});
+
+test("the patient turns e-mailed confirmations and reminders off and on again", async () => {
+  const page = pages.patient;
+  await nav(page, "Profile").click();
+  await page.getByRole("heading", { name: "My profile" }).waitFor();
+  const box = page.getByLabel("E-mail me confirmations and reminders");
+  await box.waitFor();
+  const auth = { authorization: `Bearer ${await token(PATIENT)}` };
+  const stored = async () => {
+    const r = await apiJson(`/patients/${patientId}/notification-preferences`, { headers: auth });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body;
+  };
+  assert.equal(await box.isChecked(), (await stored()).email, "the page shows the stored choice");
+  if (!(await box.isChecked())) {
+    // Off by default after all: on first, so that turning it off is a change.
+    await box.setChecked(true);
+    await page.getByRole("status").filter({ hasText: "we e-mail you confirmations" }).waitFor();
+  }
+
+  await box.setChecked(false);
+  await page.getByRole("status").filter({ hasText: "we no longer e-mail you" }).waitFor();
+  const off = await stored();
+  assert.equal(off.email, false);
+  assert.ok(off.updated_at, "the change is dated");
+  // Still off when the page is opened again.
+  await nav(page, "Appointments").click();
+  await nav(page, "Profile").click();
+  await box.waitFor();
+  assert.equal(await box.isChecked(), false);
+  await shoot(page, "patient-notifications", [box]);
+
+  // On again: the waitlist's offer below is e-mailed.
+  await box.setChecked(true);
+  await page.getByRole("status").filter({ hasText: "we e-mail you confirmations" }).waitFor();
+  assert.equal((await stored()).email, true);
+});
+
+test("the patient joins a waitlist, is offered the freed time by e-mail and accepts it", async () => {
+  const page = pages.patient;
+  await nav(page, "Waitlist").click();
+  await page.getByRole("heading", { name: "Waitlist", exact: true }).waitFor();
+  const join = page.getByRole("form", { name: "Join a waitlist" });
+  await join.getByLabel("Earliest time").fill(`${DAY}T10:30`);
+  await join.getByLabel("Latest time").fill(`${DAY}T10:00`);
+  await join.getByRole("button", { name: "Join waitlist" }).click();
+  await join.getByText("Choose a doctor.").waitFor(); // validated before sending
+  await join.getByText("Must be after the earliest time.").waitFor();
+  await join.getByLabel("Doctor", { exact: true }).selectOption({ label: `${DOCTOR.name} — ${DOCTOR.specialty}` });
+  await join.getByLabel("Type of visit").selectOption("follow_up");
+  // The window holds only the rival's follow-up at 10:30: nothing in it is free now.
+  await join.getByLabel("Latest time").fill(`${DAY}T10:45`);
+  await join.getByRole("button", { name: "Join waitlist" }).click();
+  await page.getByRole("status").filter({ hasText: `You are on the waitlist for Follow-up with ${DOCTOR.name}` }).waitFor();
+  const entry = page.getByTestId("waitlist-entry").filter({ hasText: `Follow-up with ${DOCTOR.name}` });
+  await entry.getByText("waiting", { exact: true }).waitFor();
+  assert.equal(await entry.getByTestId("waitlist-offer").count(), 0, "no offer while nothing is free");
+  await shoot(page, "patient-waitlist", [join, entry]);
+
+  // The rival cancels: the freed time is offered to the waiting patient and held for a while
+  // (from the cancellation's event, so after a moment; the page looks again every few seconds).
+  const before = await mailIds(PATIENT.email);
+  const cancelled = await postJson(`/appointments/${rivalAppointmentId}/cancel`, { reason_code: "patient" }, { authorization: `Bearer ${await token(RIVAL)}` });
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+  const offer = entry.getByTestId("waitlist-offer");
+  await offer.waitFor({ timeout: 120_000 });
+  await entry.getByText("offered", { exact: true }).waitFor();
+  await offer.getByText(`Follow-up with ${DOCTOR.name}`).waitFor();
+  const timer = offer.getByRole("timer");
+  const first = (await timer.textContent()).trim();
+  assert.match(first, /^\d+:\d{2}(:\d{2})?$/, `a countdown to the offer's expiry: ${first}`);
+  await page.waitForTimeout(2100);
+  assert.notEqual((await timer.textContent()).trim(), first, "the countdown runs");
+  await shoot(page, "patient-waitlist-offer", [offer]);
+
+  // The offer's e-mail links to the waitlist: opened signed out, it leads there after signing in.
+  const mail = await newestMailTo(PATIENT.email, before, (m) => /#\/waitlist/.test(m.body ?? ""));
+  const link = /https?:\/\/\S*?#\/waitlist\S*/.exec(mail.body)?.[0];
+  assert.ok(link, `a link to the waitlist in the offer's e-mail: ${mail.body}`);
+  assert.equal(new URL(link).port, new URL(BASE).port, `the link opens the runner's own portal: ${link}`);
+  const fromMail = await newPage("waitlist-link");
+  await fromMail.goto(link);
+  const signInForm = fromMail.getByRole("form", { name: "Sign in" });
+  await signInForm.getByLabel("E-mail").fill(PATIENT.email);
+  await signInForm.getByLabel("Password").fill(PATIENT.password);
+  await signInForm.getByRole("button", { name: "Sign in" }).click();
+  await fromMail.waitForURL(/#\/waitlist(\?.*)?$/);
+  await fromMail.getByTestId("waitlist-offer").first().waitFor();
+  await fromMail.close();
+
+  await offer.getByRole("button", { name: "Accept" }).click();
+  await page.getByRole("status").filter({ hasText: `Booked: Follow-up with ${DOCTOR.name}` }).waitFor();
+  await entry.getByText("booked", { exact: true }).waitFor();
+  assert.equal(await offer.count(), 0, "no offer left once accepted");
+  assert.equal(await entry.getByRole("button", { name: /^Leave the waitlist/ }).count(), 0);
+
+  // The appointment is the patient's now, in the window; the lab review shows as attended.
+  await page.getByRole("link", { name: "See my appointments" }).click();
+  const booked = page.locator('tbody tr[data-type="follow_up"][data-status="scheduled"]');
+  await booked.waitFor();
+  const start = Date.parse(await booked.getAttribute("data-start"));
+  assert.ok(start >= Date.parse(`${DAY}T10:30:00Z`) && start < Date.parse(`${DAY}T10:45:00Z`), `offered within the window: ${new Date(start).toISOString()}`);
+  await page.locator('tbody tr[data-type="lab_review"]').getByText("attended", { exact: true }).waitFor();
+});
+
+test("the patient leaves a waitlist", async () => {
+  const page = pages.patient;
+  await nav(page, "Waitlist").click();
+  const join = page.getByRole("form", { name: "Join a waitlist" });
+  await join.getByLabel("Any doctor of a specialty").check();
+  await join.getByRole("button", { name: "Join waitlist" }).click();
+  await join.getByText("Choose a specialty.").waitFor(); // validated before sending
+  await join.getByLabel("Specialty", { exact: true }).selectOption(DOCTOR.specialty);
+  await join.getByLabel("Type of visit").selectOption("consultation");
+  await join.getByLabel("Earliest time").fill(`${DAY_OFF}T08:00`);
+  await join.getByLabel("Latest time").fill(`${DAY_OFF}T18:00`);
+  await join.getByRole("button", { name: "Join waitlist" }).click();
+  const what = `Consultation with any ${DOCTOR.specialty} doctor`;
+  await page.getByRole("status").filter({ hasText: `You are on the waitlist for ${what}` }).waitFor();
+  const entry = page.getByTestId("waitlist-entry").filter({ hasText: what });
+  const leave = entry.getByRole("button", { name: `Leave the waitlist for ${what}` });
+  await leave.click(); // confirm() accepted
+  await page.getByRole("status").filter({ hasText: `You left the waitlist for ${what}` }).waitFor();
+  // Listed as left, or no longer listed: either way nothing more to do with it.
+  await leave.waitFor({ state: "detached" });
+  if (await entry.count()) assert.equal(await entry.getAttribute("data-status"), "left");
+});
+
+test("the doctor edits their availability: errors at their field, a day off empties that day", async () => {
+  const page = pages.doctor;
+  await nav(page, "Availability").click();
+  await page.getByRole("heading", { name: "My availability" }).waitFor();
+  const form = page.getByRole("form", { name: "Availability" });
+  const zone = form.getByLabel("Time zone");
+  // As set through the API in the first step: round the clock in UTC.
+  await zone.waitFor();
+  assert.equal(await zone.inputValue(), "UTC");
+  const monday = form.getByRole("group", { name: "Monday", exact: true });
+  assert.equal(await monday.getByLabel("From").inputValue(), "00:00");
+  assert.equal(await monday.getByLabel("Until").inputValue(), "24:00");
+  assert.equal(await form.getByLabel("Start times every (minutes)").inputValue(), "5");
+
+  // Checked in the page first...
+  await monday.getByLabel("Until").fill("25:00");
+  await form.getByRole("button", { name: "Save availability" }).click();
+  await monday.getByText("Use HH:MM on a 5-minute grid").waitFor();
+  assert.equal(await monday.getByLabel("Until").getAttribute("aria-invalid"), "true");
+  await monday.getByLabel("Until").fill("24:00");
+  // ...and by the API: its problem+json names the field, shown next to it.
+  await zone.fill("Mars/Olympus_Mons");
+  await form.getByRole("button", { name: "Save availability" }).click();
+  await form.getByRole("alert").filter({ hasText: /time zone/i }).waitFor();
+  assert.equal(await zone.getAttribute("aria-invalid"), "true");
+  const described = await zone.getAttribute("aria-describedby");
+  assert.match(await form.locator(`[id="${described}"]`).textContent(), /time zone/i, "the API's error is shown at the field");
+  await shoot(page, "doctor-availability-error", [zone]);
+
+  // A day off: an exception without hours.
+  await zone.fill("UTC");
+  await form.getByRole("button", { name: "Add a day" }).click();
+  await form.getByRole("group", { name: "New exception" }).getByLabel("Date").fill(DAY_OFF);
+  const dayOff = form.getByRole("group", { name: `Exception on ${DAY_OFF}` });
+  await dayOff.getByText("Closed all day.").waitFor();
+  await form.getByRole("button", { name: "Save availability" }).click();
+  await page.getByRole("status").filter({ hasText: "Availability saved." }).waitFor();
+  await dayOff.getByText("Closed all day.").waitFor(); // as the API answered it
+  assert.equal(await zone.getAttribute("aria-invalid"), "false");
+  await shoot(page, "doctor-availability", [page.getByRole("heading", { name: "My availability" }), dayOff]);
+
+  // Patients find no free time that day.
+  const patient = pages.patient;
+  await nav(patient, "Book").click();
+  const find = patient.getByRole("search", { name: "Find a free time" });
+  await find.getByLabel("Doctor", { exact: true }).selectOption({ label: `${DOCTOR.name} — ${DOCTOR.specialty}` });
+  await find.getByLabel("First day").fill(DAY_OFF);
+  await find.getByLabel("Last day").fill(DAY_OFF);
+  await find.getByText("No free times on this day.").waitFor();
+  await find.locator(`[data-day="${DAY_OFF}"]`).getByText("none free").waitFor();
+});
+
+test("the admin edits a doctor's availability; the doctor's copy, now stale, is refused", async () => {
+  const page = pages.admin;
+  await nav(page, "Doctors").click();
+  // A doctor without availability cannot be booked: the editor says so and offers a start.
+  await page.getByRole("link", { name: `Edit the availability of ${DOCTOR2.name}` }).click();
+  await page.getByRole("heading", { name: `Availability of ${DOCTOR2.name}` }).waitFor();
+  await page.getByRole("status").filter({ hasText: "No availability yet" }).waitFor();
+  await page.getByRole("link", { name: "All doctors" }).click();
+
+  await page.getByRole("link", { name: `Edit the availability of ${DOCTOR.name}` }).click();
+  await page.getByRole("heading", { name: `Availability of ${DOCTOR.name}` }).waitFor();
+  const form = page.getByRole("form", { name: "Availability" });
+  const dayOff = form.getByRole("group", { name: `Exception on ${DAY_OFF}` });
+  await dayOff.getByText("Closed all day.").waitFor(); // the doctor's day off
+  await dayOff.getByRole("button", { name: `Remove the exception on ${DAY_OFF}` }).click();
+  await form.getByRole("button", { name: "Save availability" }).click();
+  await page.getByRole("status").filter({ hasText: "Availability saved." }).waitFor();
+  await form.getByLabel("Time zone").waitFor();
+  assert.equal(await dayOff.count(), 0, "the day off is gone");
+  await shoot(page, "admin-availability", [page.getByRole("heading", { name: `Availability of ${DOCTOR.name}` })]);
+
+  // The doctor's page still holds the version before the admin's: saving it is refused (412),
+  // and reloading shows the admin's version.
+  const doc = pages.doctor;
+  const docForm = doc.getByRole("form", { name: "Availability" });
+  const buffer = docForm.getByLabel("Buffer between appointments (minutes)");
+  await buffer.fill("5");
+  await docForm.getByRole("button", { name: "Save availability" }).click();
+  await docForm.getByRole("alert").filter({ hasText: "Someone else changed this availability" }).waitFor();
+  await docForm.getByRole("button", { name: "Reload", exact: true }).click();
+  await docForm.getByRole("group", { name: `Exception on ${DAY_OFF}` }).waitFor({ state: "detached" });
+  assert.equal(await buffer.inputValue(), "0", "the reloaded version, without the unsaved change");
 });

@@ -1,21 +1,24 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Role } from "./api";
 import { useAuth } from "./auth";
 import { ErrorBanner } from "./components/ui";
 import { AnalyticsPage, DoctorsPage } from "./pages/admin";
 import { AppointmentsPage, BookPage } from "./pages/appointments";
+import { AvailabilityPage } from "./pages/availability";
 import { LoginPage, RegisterPage, VerifyEmailPage, homeFor } from "./pages/auth";
 import { AccessLogPage, CareTeamsPage, EmergencyGrantsPage, MyCareTeamPage } from "./pages/care";
 import { InvoicesPage } from "./pages/invoices";
 import { LabPage } from "./pages/lab";
 import { ProfilePage } from "./pages/profile";
 import { PatientRecordPage, PatientsPage } from "./pages/records";
-import { match, navigate, useRoute } from "./router";
+import { WaitlistPage } from "./pages/waitlist";
+import { currentRoute, match, navigate, rememberReturn, takeReturn, useRoute } from "./router";
 
 const NAV: Record<Role, { href: string; label: string }[]> = {
   patient: [
     { href: "/appointments", label: "Appointments" },
     { href: "/book", label: "Book" },
+    { href: "/waitlist", label: "Waitlist" },
     { href: "/invoices", label: "Invoices" },
     { href: "/lab", label: "Lab reports" },
     { href: "/profile", label: "Profile" },
@@ -24,6 +27,7 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
   ],
   doctor: [
     { href: "/schedule", label: "Schedule" },
+    { href: "/availability", label: "Availability" },
     { href: "/patients", label: "Patients" },
   ],
   admin: [
@@ -45,17 +49,20 @@ function Page({ route, role, userId }: { route: string; role: Role; userId: stri
   let m: Record<string, string> | null;
   if (route === "/appointments" && allow("patient")) return <AppointmentsPage />;
   if (route === "/book" && allow("patient")) return <BookPage />;
+  if (route === "/waitlist" && allow("patient")) return <WaitlistPage />;
   if (route === "/invoices" && allow("patient", "doctor")) return <InvoicesPage />;
   if (route === "/lab" && allow("patient")) return <LabPage patientId={userId} />;
   if (route === "/profile" && allow("patient")) return <ProfilePage />;
   if (route === "/care-team" && allow("patient")) return <MyCareTeamPage patientId={userId} />;
   if (route === "/access-log" && allow("patient")) return <AccessLogPage patientId={userId} />;
   if (route === "/schedule" && allow("doctor")) return <AppointmentsPage />;
+  if (route === "/availability" && allow("doctor")) return <AvailabilityPage doctorId={userId} own />;
   if (route === "/patients" && allow("doctor", "admin")) return <PatientsPage />;
   if ((m = match("/patients/:id", route)) && allow("doctor", "admin")) return <PatientRecordPage patientId={m.id} />;
   if (route === "/admin/analytics" && allow("admin")) return <AnalyticsPage />;
   if (route === "/admin/invoices" && allow("admin")) return <InvoicesPage />;
   if (route === "/admin/doctors" && allow("admin")) return <DoctorsPage />;
+  if ((m = match("/admin/doctors/:id/availability", route)) && allow("admin")) return <AvailabilityPage key={m.id} doctorId={m.id} own={false} />;
   if (route === "/admin/appointments" && allow("admin")) return <AppointmentsPage />;
   if (route === "/admin/care-teams" && allow("admin")) return <CareTeamsPage />;
   if ((m = match("/admin/care-teams/:id", route)) && allow("admin")) return <CareTeamsPage key={m.id} patientId={m.id} />;
@@ -68,15 +75,27 @@ export default function App() {
   const route = useRoute();
   const [menuOpen, setMenuOpen] = useState(false);
 
+  // Whether this tab was signed in before: a deliberate sign-out returns to no page afterwards.
+  const hadSession = useRef(false);
+
   useEffect(() => {
     setMenuOpen(false);
-    if (!me && !PUBLIC_ROUTES.includes(route)) navigate("/login");
+    if (me) hadSession.current = true;
+    if (!me && !PUBLIC_ROUTES.includes(route)) {
+      // A link opened while signed out (an e-mail's `#/waitlist`), or a session that expired:
+      // back to that page after signing in.
+      if (!hadSession.current || expired) rememberReturn(route);
+      navigate("/login");
+    }
     // A patient who just confirmed their registration goes on to complete their profile.
     if (me && (route === "/register" || route === "/verify-email")) navigate(me.role === "patient" ? "/profile" : homeFor(me));
-    if (me && (route === "/" || route === "/login")) navigate(homeFor(me));
+    // The address bar, not `route`: the sign-in page may have moved on already (to the page
+    // a link asked for) before this render saw the hash change.
+    const current = currentRoute();
+    if (me && (current === "/" || current === "/login")) navigate(takeReturn() ?? homeFor(me));
     // Move focus to the main content on navigation, for keyboard and screen-reader users.
     document.getElementById("main")?.focus({ preventScroll: true });
-  }, [me, route]);
+  }, [me, route, expired]);
 
   const links = me ? NAV[me.role] : [];
   return (

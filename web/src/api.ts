@@ -150,7 +150,9 @@ export interface ApiResponse<T> {
   headers: Headers;
 }
 
-export async function requestFull<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+/** Sends a request with the access token (refreshed once on a 401) and answers the response;
+ *  an error status is thrown as an ApiError (problem+json `detail` and `field`). */
+async function send(method: string, path: string, opts: RequestOptions, accept: string): Promise<Response> {
   let url = path;
   if (opts.query) {
     const q = new URLSearchParams();
@@ -159,7 +161,7 @@ export async function requestFull<T>(method: string, path: string, opts: Request
     if (s) url += (url.includes("?") ? "&" : "?") + s;
   }
   const build = (): RequestInit => {
-    const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
+    const headers: Record<string, string> = { accept, ...opts.headers };
     if (accessToken) headers.authorization = `Bearer ${accessToken}`;
     const init: RequestInit = { method, headers };
     if (opts.body !== undefined) {
@@ -177,8 +179,19 @@ export async function requestFull<T>(method: string, path: string, opts: Request
     onSignedOut?.();
   }
   if (!res.ok) throw await toError(res);
+  return res;
+}
+
+export async function requestFull<T>(method: string, path: string, opts: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const res = await send(method, path, opts, "application/json");
   const text = await res.text();
   return { data: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+}
+
+/** A file the API answers (e.g. `text/calendar`), read with the bearer token as a Blob. */
+export async function requestBlob(path: string, accept: string): Promise<Blob> {
+  const res = await send("GET", path, {}, `${accept}, application/problem+json`);
+  return res.blob();
 }
 
 export async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
@@ -375,6 +388,8 @@ export interface Doctor {
   full_name: string;
   specialty: string;
 }
+export type AppointmentStatus = "scheduled" | "attended" | "no_show" | "cancelled";
+export type CancelReasonCode = "patient" | "clinic" | "illness" | "other";
 export interface Appointment {
   appointment_id: string;
   patient_id: string;
@@ -382,9 +397,71 @@ export interface Appointment {
   start_time: string;
   end_time: string;
   appointment_type: string;
-  status: string;
+  status: AppointmentStatus;
   reason?: string | null;
+  created_at?: string;
+  cancelled_at?: string;
   cancel_reason?: string | null;
+  cancel_reason_code?: CancelReasonCode;
+  rescheduled_at?: string;
+  attendance_marked_at?: string;
+}
+/** A free start time of a doctor (`GET /doctors/{id}/slots`, `GET /slots`). */
+export interface Slot {
+  doctor_id: string;
+  start_time: string;
+  end_time: string;
+}
+export interface DoctorSlots {
+  doctor_id: string;
+  appointment_type: string;
+  time_zone: string;
+  slots: Slot[];
+}
+/** Local wall-clock hours, `HH:MM` on a 5-minute grid (an end may be `24:00`). */
+export interface Hours {
+  start: string;
+  end: string;
+}
+/** A doctor's availability document (`/doctors/{id}/availability`), versioned by ETag. */
+export interface Availability {
+  time_zone: string;
+  weekly_hours: (Hours & { weekday: number })[];
+  exceptions?: { date: string; hours: Hours[] }[];
+  appointment_types: string[];
+  slot_interval_minutes?: number;
+  buffer_minutes?: number;
+  minimum_notice_minutes?: number;
+}
+export type WaitlistStatus = "waiting" | "offered" | "booked" | "left";
+export type OfferStatus = "open" | "accepted" | "declined" | "expired" | "withdrawn";
+/** A freed time held for a waitlisted patient until `expires_at`. */
+export interface WaitlistOffer {
+  offer_id: string;
+  entry_id: string;
+  doctor_id: string;
+  start_time: string;
+  end_time: string;
+  appointment_type: string;
+  expires_at: string;
+  status: OfferStatus;
+}
+export interface WaitlistEntry {
+  entry_id: string;
+  patient_id: string;
+  doctor_id: string | null;
+  specialty: string | null;
+  appointment_type: string;
+  from: string;
+  to: string;
+  status: WaitlistStatus;
+  created_at: string;
+  /** Its open offer, if any. */
+  offer: WaitlistOffer | null;
+}
+export interface NotificationPreferences {
+  email: boolean;
+  updated_at: string | null;
 }
 export interface Invoice {
   invoice_id: string;
@@ -509,6 +586,12 @@ export const money = (minor: number, currency: string) =>
 
 export const dateTime = (iso: string) =>
   new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** An RFC 3339 instant without milliseconds, as the API's examples write them. */
+export const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** A fresh key for `Idempotency-Key`. */
+export const idempotencyKey = () => crypto.randomUUID();
 
 export const APPOINTMENT_TYPES: { value: string; label: string; minutes: number }[] = [
   { value: "consultation", label: "Consultation (30 min)", minutes: 30 },

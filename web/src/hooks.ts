@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { errorMessage, type Page } from "./api";
 
 /** Loads data on mount (and when deps change); `reload` refetches. */
@@ -69,4 +69,34 @@ export function usePaged<T>(fn: (cursor?: string) => Promise<Page<T>>, deps: unk
     void load();
   }, [load]);
   return { items, next, error, loading, reload: () => load(), more: () => (next ? load(next) : Promise.resolve()) };
+}
+
+/** The current time, re-read every `ms` while mounted: for "has it started?" and countdowns. */
+export function useNow(ms: number) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = window.setInterval(() => setNow(Date.now()), ms);
+    return () => window.clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+/** `Idempotency-Key`s for one form: the same key while the request body stays the same (a retry
+ *  after a lost answer is answered with the first result), a new one when the body changes. */
+export function useIdempotencyKey() {
+  const last = useRef<{ body: string; key: string } | null>(null);
+  return useMemo(
+    () => ({
+      keyFor(body: unknown): string {
+        const text = JSON.stringify(body);
+        if (last.current?.body !== text) last.current = { body: text, key: crypto.randomUUID() };
+        return last.current.key;
+      },
+      /** After a success: the next request is a new one even with the same body. */
+      reset() {
+        last.current = null;
+      },
+    }),
+    [],
+  );
 }

@@ -32,3 +32,21 @@ export function match(pattern: string, route: string): Record<string, string> | 
   }
   return out;
 }
+
+// Where to go after signing in: a link opened while signed out (an offer e-mail's `#/waitlist`)
+// or the page a session expired on. Kept in memory only, like the tokens.
+let returnTo: string | null = null;
+
+/** Remembers `route` (with the query of the address bar, when it is still that route) to
+ *  return to after signing in. */
+export function rememberReturn(route: string) {
+  const h = window.location.hash.replace(/^#/, "");
+  returnTo = route === "/" ? null : h.split("?")[0] === route ? h : route;
+}
+
+/** The remembered route, once; null when there is none. */
+export function takeReturn(): string | null {
+  const r = returnTo;
+  returnTo = null;
+  return r;
+}

@@ -1,4 +1,4 @@
-import { useId, useMemo, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
+import { useId, useLayoutEffect, useMemo, useRef, type ReactNode, type InputHTMLAttributes, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
 import { qrModules, qrPath } from "../qr";
 
 /** `text` as a QR code (an SVG drawn here, no image service); nothing when it is too long. */
@@ -161,6 +161,12 @@ export function StatusBadge({ status }: { status: string }) {
     processed: "bg-green-100 text-green-900",
     needs_review: "bg-orange-100 text-orange-900",
     unreadable: "bg-red-100 text-red-900",
+    attended: "bg-green-100 text-green-900",
+    no_show: "bg-red-100 text-red-900",
+    waiting: "bg-amber-100 text-amber-900",
+    offered: "bg-teal-100 text-teal-900",
+    booked: "bg-green-100 text-green-900",
+    left: "bg-slate-200 text-slate-700",
   };
   return (
     <span className={`inline-block rounded-full px-2 py-0.5 text-xs font-semibold ${color[status] ?? "bg-slate-100 text-slate-800"}`}>
@@ -228,5 +234,63 @@ export function ResponsiveTable<T>({
         })}
       </tbody>
     </table>
+  );
+}
+
+/** A checkbox with its label on the right and an optional hint below. */
+export function CheckboxField({ label, hint, ...rest }: { label: string; hint?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  const id = useId();
+  return (
+    <div className="flex items-start gap-2">
+      <input id={id} type="checkbox" aria-describedby={hint ? `${id}-hint` : undefined} className="mt-1 h-4 w-4 shrink-0 accent-teal-700" {...rest} />
+      <div className="min-w-0">
+        <label htmlFor={id} className="text-sm font-medium text-slate-800">
+          {label}
+        </label>
+        {hint && (
+          <p id={`${id}-hint`} className="text-xs text-slate-500">
+            {hint}
+          </p>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** A modal dialog (the browser's own `<dialog>`: focus is kept inside, Escape closes it, and
+ *  focus goes back where it was). Rendered while open; `onClose` unmounts it. */
+export function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const id = useId();
+  // A layout effect: closed before it leaves the page, so the browser can put focus back.
+  useLayoutEffect(() => {
+    const dialog = ref.current;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    if (dialog && !dialog.open) dialog.showModal();
+    return () => {
+      dialog?.close();
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+  return (
+    <dialog
+      ref={ref}
+      aria-labelledby={`${id}-title`}
+      onCancel={(e) => {
+        e.preventDefault();
+        onClose();
+      }}
+      className="m-auto max-h-[calc(100dvh-2rem)] w-[min(44rem,calc(100vw-2rem))] overflow-y-auto rounded-lg border border-slate-200 bg-white p-4 text-slate-900 shadow-xl backdrop:bg-slate-900/40 sm:p-6"
+    >
+      <div className="mb-4 flex items-start justify-between gap-2">
+        <h2 id={`${id}-title`} className="text-lg font-semibold">
+          {title}
+        </h2>
+        <button type="button" onClick={onClose} aria-label="Close" className="rounded px-2 text-xl leading-none text-slate-500 hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-teal-500">
+          ×
+        </button>
+      </div>
+      {children}
+    </dialog>
   );
 }

@@ -97,9 +97,18 @@ export function DoctorsPage() {
                 {
                   header: "Actions",
                   cell: (d) => (
-                    <Button type="button" variant="secondary" busy={resetting === d.doctor_id} onClick={() => void resetSecondFactor(d)} aria-label={`Reset two-step sign-in for ${d.full_name}`}>
-                      Reset two-step sign-in
-                    </Button>
+                    <span className="inline-flex flex-wrap items-center justify-end gap-2 md:justify-start">
+                      <a
+                        href={`#/admin/doctors/${d.doctor_id}/availability`}
+                        aria-label={`Edit the availability of ${d.full_name}`}
+                        className="rounded-md border border-slate-300 px-4 py-2 text-sm font-semibold text-slate-800 hover:bg-slate-100 focus:outline-none focus:ring-2 focus:ring-teal-500"
+                      >
+                        Availability
+                      </a>
+                      <Button type="button" variant="secondary" busy={resetting === d.doctor_id} onClick={() => void resetSecondFactor(d)} aria-label={`Reset two-step sign-in for ${d.full_name}`}>
+                        Reset two-step sign-in
+                      </Button>
+                    </span>
                   ),
                 },
               ]}

@@ -2,13 +2,16 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, ChallengeEndedError, enrollMfa, errorMessage, register, verifyEmail, verifyMfa, type Me, type MfaChallenge, type MfaEnrolment } from "../api";
 import { useAuth } from "../auth";
 import { Button, Card, ErrorBanner, Notice, PageTitle, QrCode, TextField } from "../components/ui";
-import { navigate } from "../router";
+import { navigate, takeReturn } from "../router";
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function homeFor(me: Me) {
   return me.role === "patient" ? "/appointments" : me.role === "doctor" ? "/schedule" : "/admin/analytics";
 }
+
+/** After signing in: the page a link or an expired session asked for, else the home page. */
+const afterSignIn = (me: Me) => takeReturn() ?? homeFor(me);
 
 type Step =
   | { kind: "password" }
@@ -37,7 +40,7 @@ export function LoginPage({ expired }: { expired: boolean }) {
     try {
       const result = await signIn(email.trim(), password);
       if (result.me) {
-        navigate(homeFor(result.me));
+        navigate(afterSignIn(result.me));
         return;
       }
       // Doctors and admins: the password was right; a second factor completes the sign-in.
@@ -63,7 +66,7 @@ export function LoginPage({ expired }: { expired: boolean }) {
 
   function enter(me: Me) {
     completeSignIn(me);
-    navigate(homeFor(me));
+    navigate(afterSignIn(me));
   }
 
   function restart(message: string | null) {

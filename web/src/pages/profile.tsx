@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from "react";
-import { ApiError, errorMessage, request, requestFull, type PatientProfile } from "../api";
+import { ApiError, api, dateTime, errorMessage, request, requestFull, type NotificationPreferences, type PatientProfile } from "../api";
 import { useAuth } from "../auth";
-import { Button, Card, ErrorBanner, Notice, PageTitle, SelectField, Spinner, TextField } from "../components/ui";
+import { Button, Card, CheckboxField, ErrorBanner, Notice, PageTitle, SelectField, Spinner, TextField } from "../components/ui";
 import { useLoad } from "../hooks";
 
 const PHONE = /^\+[1-9][0-9]{6,14}$/;
@@ -127,7 +127,62 @@ export function ProfilePage() {
           }}
         />
       )}
+      {!creating && <NotificationsCard patientId={id} email={me!.email} />}
     </div>
+  );
+}
+
+/** Whether confirmations and reminders are e-mailed; saved as soon as it is changed. */
+function NotificationsCard({ patientId, email }: { patientId: string; email: string }) {
+  const path = `/patients/${patientId}/notification-preferences`;
+  const prefs = useLoad(() => api.get<NotificationPreferences>(path), [path]);
+  const [saving, setSaving] = useState(false);
+  const [status, setStatus] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  async function change(on: boolean) {
+    const before = prefs.data;
+    // Shown at once, put back if it cannot be saved.
+    if (before) prefs.setData({ ...before, email: on });
+    setSaving(true);
+    setError(null);
+    setStatus(null);
+    try {
+      prefs.setData(await request<NotificationPreferences>("PUT", path, { body: { email: on } }));
+      setStatus(on ? "Saved: we e-mail you confirmations and reminders." : "Saved: we no longer e-mail you confirmations and reminders.");
+    } catch (e) {
+      prefs.setData(before);
+      setError(`Not saved: ${errorMessage(e)}`);
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  return (
+    <Card title="Notifications">
+      {prefs.loading && !prefs.data ? (
+        <Spinner label="Loading your notification settings…" />
+      ) : prefs.error && !prefs.data ? (
+        <ErrorBanner error={prefs.error} />
+      ) : (
+        <div className="space-y-3">
+          <ErrorBanner error={error} />
+          <CheckboxField
+            label="E-mail me confirmations and reminders"
+            hint={`Sent to ${email}.${prefs.data!.updated_at ? ` Last changed ${dateTime(prefs.data!.updated_at)}.` : ""}`}
+            checked={prefs.data!.email}
+            aria-busy={saving || undefined}
+            onChange={(e) => {
+              // Not disabled while saving: that would take the keyboard focus away.
+              if (!saving) void change(e.target.checked);
+            }}
+          />
+          <p role="status" className="text-sm text-teal-800">
+            {status}
+          </p>
+        </div>
+      )}
+    </Card>
   );
 }
 
