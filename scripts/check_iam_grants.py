@@ -12,6 +12,9 @@ with the SAM CLI's venv, so policy templates and event-source policies are expan
     that key through Secrets Manager (kms:ViaService), or the key policy grants it, and the key
     policy lets IAM policies of the account grant use of the key at all (the account root
     statement);
+  * a role ARN the function hands to another service (SCHEDULER_ROLE_ARN: EventBridge Scheduler's
+    target role for reminder schedules) is covered by an Allow of iam:PassRole on it for that
+    service (iam:PassedToService);
   * when an S3 bucket, SQS queue or DynamoDB table of the template is encrypted with a
     customer-managed key, every role that writes or reads it has the KMS permissions S3, SQS or
     DynamoDB need on its behalf (GenerateDataKey to write S3/SQS, Decrypt to read). With the
@@ -68,6 +71,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SECRETS_KEY_PARAMETER = "SecretsKmsKeyArn"
 SECRET_ENV = re.compile(r"_SECRET_ARN$")
+# A role ARN a function hands to another service (EventBridge Scheduler's target role): the
+# function's role needs iam:PassRole on it for that service (the emulator does not check this).
+PASSED_ROLE_ENV = {"SCHEDULER_ROLE_ARN": "scheduler.amazonaws.com"}
 # Event source access configurations whose URI is a Secrets Manager secret read with the role.
 SECRET_ACCESS_TYPES = {
     "BASIC_AUTH",
@@ -549,7 +555,7 @@ def check_path(doc: dict, path: DeployPath) -> tuple[list[str], list[str]]:
     tag = f"[{path.name.split(' (')[0]}]"
     functions = [lid for lid, r in t.resources.items() if r.get("Type") == "AWS::Lambda::Function" and t.exists(lid)]
     esms = [r for lid, r in t.resources.items() if r.get("Type") == "AWS::Lambda::EventSourceMapping" and t.exists(lid)]
-    reads = decrypts = 0
+    reads = decrypts = passes = 0
     roles: dict[str, str] = {}
     for lid in functions:
         props = t.resources[lid].get("Properties", {})
@@ -574,6 +580,14 @@ def check_path(doc: dict, path: DeployPath) -> tuple[list[str], list[str]]:
             for sac in t.ev(ep.get("SourceAccessConfigurations", [])):
                 if sac.get("Type") in SECRET_ACCESS_TYPES:
                     wanted.append((str(sac.get("URI")), f"event source mapping {sac.get('Type')}"))
+        for var, service in PASSED_ROLE_ENV.items():
+            if var not in env:
+                continue
+            passes += 1
+            passed = str(env[var])
+            if not allowed(statements, "iam:PassRole", passed, {"iam:PassedToService": service}):
+                errors.append(f"{tag} {fname}: hands role {passed} (env {var}) to {service} but role {role_id} "
+                              "has no Allow of iam:PassRole on it for that service")
         for secret, how in wanted:
             reads += 1
             label = path.labels.get(secret, secret)
@@ -621,7 +635,8 @@ def check_path(doc: dict, path: DeployPath) -> tuple[list[str], list[str]]:
                                       f"encrypted with {key}, but role {role_id} has no {ka} on that key "
                                       f"(through {service})")
     summary.insert(0, f"{len(functions)} functions; {reads} secret reads checked for secretsmanager:GetSecretValue, "
-                      f"{decrypts} of them under a customer-managed key checked for kms:Decrypt")
+                      f"{decrypts} of them under a customer-managed key checked for kms:Decrypt; "
+                      f"{passes} role(s) handed to a service checked for iam:PassRole")
     summary.append("data stores: " + "; ".join(stores))
     return errors, summary
 
@@ -752,6 +767,13 @@ def self_test(template: Path, tf_root: Path) -> int:
                "lab-upload-url", "LabReportsBucket", "kms:GenerateDataKey")
         expect("lab bucket on a customer-managed key: reads", broken, tf_copy,
                "lab-processor", "LabReportsBucket", "kms:Decrypt")
+        # 6. scheduling-events may no longer pass the scheduler's role.
+        broken = copy.deepcopy(good)
+        n = _drop_statements(broken, "SchedulingEventsFunctionRole", lambda s: "iam:PassRole" in s)
+        if not n:
+            failures.append("mutation 6: SchedulingEventsFunctionRole has no iam:PassRole statement to remove")
+        expect("iam:PassRole removed from scheduling-events' role", broken, tf_copy,
+               "scheduling-events", "SCHEDULER_ROLE_ARN", "iam:PassRole")
     if failures:
         print("check_iam_grants.py self-test FAILED:", *failures, sep="\n  ", file=sys.stderr)
         return 1
