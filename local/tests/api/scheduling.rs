@@ -1032,3 +1032,54 @@ async fn cancellations_carry_a_reason_code() {
         .collect();
     assert_eq!(codes, ["illness", "patient", "other"]);
 }
+
+/// A stored availability that no longer passes the checks (written by hand or by an old
+/// migration) makes the doctor unbookable with a clear 409, never a 500, and stays out of
+/// the slot search.
+#[tokio::test]
+async fn an_unreadable_stored_availability_refuses_bookings_clearly() {
+    let env = TestEnv::new().await;
+    let (doctor, patient) = (Uuid::new_v4(), Uuid::new_v4());
+    insert_user(&env.db, doctor, Role::Doctor).await;
+    insert_user(&env.db, patient, Role::Patient).await;
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE doctor_availability SET document = jsonb_set(document, '{time_zone}', '\"Mars/Olympus\"')
+             WHERE doctor_id = $1",
+            &[&doctor],
+        )
+        .await
+        .unwrap();
+    let token = env.token(patient, Role::Patient);
+    let start = (Utc::now() + Duration::days(2))
+        .duration_trunc(Duration::hours(1))
+        .unwrap();
+    let refused = env
+        .call(
+            "appointments-create",
+            book(&token, doctor, start, "consultation"),
+        )
+        .await;
+    refused.assert_problem(409, None);
+    assert!(
+        refused.body["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("availability-invalid"),
+        "{refused:?}"
+    );
+    let from = start.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let to = (start + Duration::days(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    env.call(
+        "doctors-slots",
+        slots_of(
+            doctor,
+            &token,
+            &[("from", &from), ("to", &to), ("type", "consultation")],
+        ),
+    )
+    .await
+    .assert_problem(409, None);
+}

@@ -752,3 +752,149 @@ async fn an_appointment_downloads_as_a_calendar_file_for_those_who_may_see_it() 
         .await;
     hidden.assert_problem(404, None);
 }
+
+#[tokio::test]
+async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time() {
+    let env = TestEnv::new().await;
+    let function = scheduling(&env).await;
+    let doctor = env
+        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
+        .await;
+    let booker = env
+        .user(&unique_email("booker"), "a long passphrase", Role::Patient)
+        .await;
+    let start = hour_ahead(4);
+    let moving = book(
+        &env.deps.appointments,
+        &caller(&booker),
+        doctor.user_id,
+        start,
+    )
+    .await;
+    let seq = deliver_new(&env, &function, 0).await;
+    let mut waiting = Vec::new();
+    for name in ["w1", "w2", "w3"] {
+        let email = unique_email(name);
+        let user = env.user(&email, "a long passphrase", Role::Patient).await;
+        let token = env.token_for(&user);
+        let joined = env
+            .call(
+                "waitlist",
+                waitlist_call(
+                    "waitlist/join.json",
+                    &token,
+                    None,
+                    Some(&join_body(
+                        Some(doctor.user_id),
+                        None,
+                        start - Duration::hours(1),
+                        start + Duration::hours(1),
+                    )),
+                ),
+            )
+            .await;
+        assert_eq!(joined.status, 201, "{joined:?}");
+        let entry: Uuid = joined.body["entry_id"].as_str().unwrap().parse().unwrap();
+        waiting.push((user, token, email, entry));
+    }
+
+    // A move frees its old time: offered to the first.
+    env.deps
+        .appointments
+        .reschedule(
+            &caller(&booker),
+            moving.appointment_id,
+            &RescheduleRequest {
+                start_time: start + Duration::days(1),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    deliver_new(&env, &function, seq).await;
+    let made = offers(&env).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].1, waiting[0].0.user_id);
+
+    // The first declines: the second is offered it at once, and mailed by the next sweep.
+    let declined = env
+        .call(
+            "waitlist",
+            waitlist_call(
+                "waitlist/decline.json",
+                &waiting[0].1,
+                Some(made[0].0),
+                None,
+            ),
+        )
+        .await;
+    assert_eq!(declined.status, 204, "{declined:?}");
+    let made = offers(&env).await;
+    assert_eq!(
+        made.iter().map(|o| (o.1, o.2.as_str())).collect::<Vec<_>>(),
+        [
+            (waiting[0].0.user_id, "declined"),
+            (waiting[1].0.user_id, "open")
+        ]
+    );
+    function.fire(&Timer::WaitlistSweep).await.unwrap();
+    function.fire(&Timer::WaitlistSweep).await.unwrap();
+    assert_eq!(
+        mails(&waiting[1].2)
+            .await
+            .iter()
+            .filter(|m| m["subject"] == "A time has become free for you")
+            .count(),
+        1
+    );
+
+    // The second leaves the list: the offer is withdrawn and goes to the third.
+    let left = env
+        .call(
+            "waitlist",
+            waitlist_call(
+                "waitlist/leave.json",
+                &waiting[1].1,
+                Some(waiting[1].3),
+                None,
+            ),
+        )
+        .await;
+    assert_eq!(left.status, 204, "{left:?}");
+    let made = offers(&env).await;
+    assert_eq!(
+        made.iter().map(|o| o.2.as_str()).collect::<Vec<_>>(),
+        ["declined", "withdrawn", "open"]
+    );
+    assert_eq!(made[2].1, waiting[2].0.user_id);
+
+    // The third declines too: nobody is left, and the time is free for anyone again.
+    env.call(
+        "waitlist",
+        waitlist_call(
+            "waitlist/decline.json",
+            &waiting[2].1,
+            Some(made[2].0),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(offers(&env).await.len(), 3);
+    let (_, free) = careflow::appointment::schedule::Schedules::new(env.db.pool.clone())
+        .doctor_slots(
+            doctor.user_id,
+            AppointmentType::Consultation,
+            start,
+            start + Duration::minutes(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(free.first().map(|s| s.start_time), Some(start), "{free:?}");
+    // The first, who declined, is waiting again for other times.
+    assert_eq!(
+        env.db
+            .count("SELECT count(*) FROM waitlist_entries WHERE status = 'waiting'")
+            .await,
+        2
+    );
+}

@@ -216,10 +216,17 @@ impl AvailabilityDocument {
         }
         let mut weekly: [Vec<Span>; 7] = Default::default();
         for (day, entries) in by_day.iter().enumerate() {
-            // Errors name the first entry's own index for a bad time, the list for overlaps.
+            // Errors name the entry's own index in the whole list for a bad time or an empty
+            // interval, the list for overlaps.
             for (i, hours) in entries {
-                parse_clock(&format!("weekly_hours[{i}].start"), &hours.start, false)?;
-                parse_clock(&format!("weekly_hours[{i}].end"), &hours.end, true)?;
+                let start = parse_clock(&format!("weekly_hours[{i}].start"), &hours.start, false)?;
+                let end = parse_clock(&format!("weekly_hours[{i}].end"), &hours.end, true)?;
+                if end <= start {
+                    return Err(Error::invalid(
+                        format!("weekly_hours[{i}].end"),
+                        "must be after start",
+                    ));
+                }
             }
             weekly[day] = day_spans(
                 "weekly_hours",

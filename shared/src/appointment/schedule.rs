@@ -47,13 +47,22 @@ impl crate::config::FromVars for Schedules {
     }
 }
 
-/// A stored document that no longer validates is a server fault (it was validated on write).
+/// A stored document that no longer validates (written before a rule it now breaks, e.g. by a
+/// migration or by hand) makes the doctor unbookable until the doctor or an admin saves it
+/// again: 409 `availability-invalid` naming no detail, the cause in the log.
 pub(crate) fn stored(document: serde_json::Value) -> Result<Availability> {
-    let document: AvailabilityDocument = serde_json::from_value(document)
-        .map_err(|e| Error::internal(format!("stored availability unreadable: {e}")))?;
-    document
-        .validated()
-        .map_err(|e| Error::internal(format!("stored availability invalid: {e}")))
+    let checked = serde_json::from_value::<AvailabilityDocument>(document)
+        .map_err(|e| e.to_string())
+        .and_then(|d| d.validated().map_err(|e| e.safe_description()));
+    checked.map_err(|cause| {
+        tracing::error!(%cause, "stored availability no longer valid");
+        Error::Conflict {
+            code: "availability-invalid",
+            message: "this doctor's availability must be saved again by the doctor or an admin \
+                      before they can be booked"
+                .into(),
+        }
+    })
 }
 
 /// The appointments of `doctors` that can touch slots in `[from, to)`, and the times held

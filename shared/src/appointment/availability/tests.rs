@@ -236,6 +236,10 @@ fn bad_documents_name_the_field() {
     let mut d = ok();
     d.weekly_hours[1].end = "12:30".into();
     assert_eq!(field(d), "weekly_hours[1].end");
+    // The index is the entry's place in the whole list, not within its weekday.
+    let mut d = ok();
+    d.weekly_hours.push(weekly(2, "10:00", "09:00"));
+    assert_eq!(field(d), "weekly_hours[2].end");
     let mut d = ok();
     d.weekly_hours[0].start = "09:07".into();
     assert_eq!(field(d), "weekly_hours[0].start");
