@@ -176,13 +176,31 @@ def _install_dynamodb_authorisation() -> None:
 # ------------------------------------------------------------------------------ Secrets Manager
 
 
+def _deny_as_json(response_cls: Any, prefix: str, suffix: Any = None) -> None:
+    """Makes `response_cls` refuse with its service's JSON `AccessDeniedException` (moto raises
+    an HTML 403 for JSON services): `User is not authorized to perform: {prefix}:{Action} on
+    resource: {resource}`, plus `suffix(action)` when given."""
+    from moto.core.exceptions import JsonRESTError
+    from werkzeug.exceptions import HTTPException
+
+    original = response_cls._authenticate_and_authorize_normal_action
+
+    def authorise(self: Any, resource: str = "*") -> None:
+        try:
+            original(self, resource)
+        except HTTPException:
+            action = f"{prefix}:{self._get_action()}"
+            message = f"User is not authorized to perform: {action} on resource: {resource}"
+            raise JsonRESTError("AccessDeniedException", message + (suffix(action) if suffix else "")) from None
+
+    response_cls._authenticate_and_authorize_normal_action = authorise
+
+
 def _install_secretsmanager_authorisation() -> None:
     """Secrets Manager calls are checked against the secret's ARN (moto checks `*`, which no
     grant of one secret matches), and refused with Secrets Manager's JSON error."""
-    from moto.core.exceptions import JsonRESTError
     from moto.secretsmanager.models import secretsmanager_backends
     from moto.secretsmanager.responses import SecretsManagerResponse
-    from werkzeug.exceptions import HTTPException
 
     def determine_resource(self: Any) -> str:
         try:
@@ -197,21 +215,9 @@ def _install_secretsmanager_authorisation() -> None:
             return secrets[secret_id].arn
         return f"arn:{PARTITION}:secretsmanager:{self.region}:{self.current_account}:secret:{secret_id}"
 
-    original = SecretsManagerResponse._authenticate_and_authorize_normal_action
-
-    def authorise(self: Any, resource: str = "*") -> None:
-        try:
-            original(self, resource)
-        except HTTPException:
-            action = f"secretsmanager:{self._get_action()}"
-            raise JsonRESTError(
-                "AccessDeniedException",
-                f"User is not authorized to perform: {action} on resource: {resource} "
-                f"because no identity-based policy allows the {action} action",
-            ) from None
-
     SecretsManagerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
-    SecretsManagerResponse._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+    _deny_as_json(SecretsManagerResponse, "secretsmanager",
+                  lambda action: f" because no identity-based policy allows the {action} action")
 
 
 # ------------------------------------------------------------------------------ SES (v2)
@@ -221,9 +227,7 @@ def _install_ses_authorisation() -> None:
     """SESv2 SendEmail is checked against the sending identity's ARN, as SES does (moto checks
     `*`, which no grant of one identity matches): the sender's domain identity when there is
     one, else the address's own. Refused with SES's JSON error."""
-    from moto.core.exceptions import JsonRESTError
     from moto.sesv2.responses import SESV2Response
-    from werkzeug.exceptions import HTTPException
 
     def determine_resource(self: Any) -> str:
         try:
@@ -241,20 +245,8 @@ def _install_ses_authorisation() -> None:
         identity = domain if domain in identities or sender not in identities else sender
         return f"arn:{PARTITION}:ses:{self.region}:{self.current_account}:identity/{identity}"
 
-    original = SESV2Response._authenticate_and_authorize_normal_action
-
-    def authorise(self: Any, resource: str = "*") -> None:
-        try:
-            original(self, resource)
-        except HTTPException:
-            action = f"ses:{self._get_action()}"
-            raise JsonRESTError(
-                "AccessDeniedException",
-                f"User is not authorized to perform: {action} on resource: {resource}",
-            ) from None
-
     SESV2Response._determine_resource = determine_resource  # type: ignore[attr-defined]
-    SESV2Response._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+    _deny_as_json(SESV2Response, "ses")
 
 
 # ------------------------------------------------------------------------------ EventBridge Scheduler
@@ -268,9 +260,7 @@ def _install_scheduler_authorisation() -> None:
     scripts/check_iam_grants.py does, on the template.)"""
     from urllib.parse import parse_qs, unquote, urlparse
 
-    from moto.core.exceptions import JsonRESTError
     from moto.scheduler.responses import EventBridgeSchedulerResponse
-    from werkzeug.exceptions import HTTPException
 
     def determine_resource(self: Any) -> str:
         url = urlparse(self.uri)
@@ -287,20 +277,8 @@ def _install_scheduler_authorisation() -> None:
         name = unquote(match.group(1))
         return f"arn:{PARTITION}:scheduler:{self.region}:{self.current_account}:schedule/{group or 'default'}/{name}"
 
-    original = EventBridgeSchedulerResponse._authenticate_and_authorize_normal_action
-
-    def authorise(self: Any, resource: str = "*") -> None:
-        try:
-            original(self, resource)
-        except HTTPException:
-            action = f"scheduler:{self._get_action()}"
-            raise JsonRESTError(
-                "AccessDeniedException",
-                f"User is not authorized to perform: {action} on resource: {resource}",
-            ) from None
-
     EventBridgeSchedulerResponse._determine_resource = determine_resource  # type: ignore[attr-defined]
-    EventBridgeSchedulerResponse._authenticate_and_authorize_normal_action = authorise  # type: ignore[method-assign]
+    _deny_as_json(EventBridgeSchedulerResponse, "scheduler")
 
 
 # ------------------------------------------------------------------------------ sent mail

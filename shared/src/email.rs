@@ -71,12 +71,7 @@ impl Mailer {
             .content(EmailContent::builder().simple(message).build())
             .send()
             .await
-            .map_err(|e| {
-                // Only the error code: SES's messages can quote the recipient's address.
-                use aws_sdk_sesv2::error::ProvideErrorMetadata;
-                let code = e.code().unwrap_or("no error code").to_owned();
-                Error::Unavailable(format!("e-mail not sent: {code}").into())
-            })?;
+            .map_err(|e| not_sent(&e))?;
         Ok(())
     }
 
@@ -116,17 +111,20 @@ impl Mailer {
             .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
-            .map_err(|e| {
-                use aws_sdk_sesv2::error::ProvideErrorMetadata;
-                let code = e.code().unwrap_or("no error code").to_owned();
-                Error::Unavailable(format!("e-mail not sent: {code}").into())
-            })?;
+            .map_err(|e| not_sent(&e))?;
         Ok(())
     }
 
     pub fn portal_url(&self) -> &str {
         &self.portal_url
     }
+}
+
+/// SES's refusal as a retryable error, with only its code: SES's messages can quote the
+/// recipient's address.
+fn not_sent<E: aws_sdk_sesv2::error::ProvideErrorMetadata>(e: &E) -> Error {
+    let code = e.code().unwrap_or("no error code").to_owned();
+    Error::Unavailable(format!("e-mail not sent: {code}").into())
 }
 
 /// A file attached to a message.

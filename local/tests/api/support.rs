@@ -713,8 +713,9 @@ pub async fn staff_sign_in(
     (verified.body, secret)
 }
 
-/// The e-mails the emulator's SES sent to `to`, oldest first, as (subject, body).
-pub async fn sent_emails(to: &str) -> Vec<(String, String)> {
+/// The messages the emulator's SES sent to `to`, oldest first, as it records them
+/// (`{subject, body, attachments: [{filename, content_type, content}], ...}`).
+pub async fn sent_messages(to: &str) -> Vec<Value> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL names the emulator");
     let messages: Value = reqwest::get(format!("{endpoint}/_careflow/ses/messages"))
         .await
@@ -731,6 +732,15 @@ pub async fn sent_emails(to: &str) -> Vec<(String, String)> {
                 .as_array()
                 .is_some_and(|a| a.iter().any(|d| d == to))
         })
+        .cloned()
+        .collect()
+}
+
+/// The e-mails the emulator's SES sent to `to`, oldest first, as (subject, body).
+pub async fn sent_emails(to: &str) -> Vec<(String, String)> {
+    sent_messages(to)
+        .await
+        .iter()
         .map(|m| {
             (
                 m["subject"].as_str().unwrap_or_default().to_owned(),

@@ -19,6 +19,17 @@ const ENTRY: &str = "55555555-5555-4555-8555-555555555555";
 const OFFER: &str = "66666666-6666-4666-8666-666666666666";
 const PATIENT: &str = "11111111-1111-4111-8111-111111111111";
 
+/// A new account of `role` with an address of its own (SES's record is shared by every test).
+async fn account(
+    env: &TestEnv,
+    name: &str,
+    role: Role,
+) -> (careflow::auth::accounts::User, String) {
+    let email = unique_email(name);
+    let user = env.user(&email, "a long passphrase", role).await;
+    (user, email)
+}
+
 fn caller(user: &careflow::auth::accounts::User) -> Caller {
     Caller {
         user_id: user.user_id,
@@ -84,28 +95,6 @@ async fn deliver_new(env: &TestEnv, function: &SchedulingEvents, seq: i64) -> i6
     last
 }
 
-/// The messages SES sent to `to`, as the emulator records them.
-async fn mails(to: &str) -> Vec<Value> {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
-    let messages: Value = reqwest::get(format!("{endpoint}/_careflow/ses/messages"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    messages
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|d| d == to))
-        })
-        .cloned()
-        .collect()
-}
-
 fn subjects(mails: &[Value]) -> Vec<String> {
     let mut s: Vec<String> = mails
         .iter()
@@ -137,11 +126,8 @@ fn at(instant: DateTime<Utc>) -> String {
 async fn reminders_follow_the_appointment_and_every_message_goes_once() {
     let env = TestEnv::new().await;
     let function = scheduling(&env).await;
-    let email = unique_email("remind");
-    let patient = env.user(&email, "a long passphrase", Role::Patient).await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
+    let (patient, email) = account(&env, "remind", Role::Patient).await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
     let me = caller(&patient);
     let appointments = &env.deps.appointments;
     let (start_a, start_b) = (hour_ahead(3), hour_ahead(3) + Duration::hours(2));
@@ -234,7 +220,7 @@ async fn reminders_follow_the_appointment_and_every_message_goes_once() {
     assert!(matches!(replay, scheduling_events::Answer::Timer { ref sent, .. } if sent.is_empty()));
 
     // Each expected message exactly once; none for B after its cancellation.
-    let sent = mails(&email).await;
+    let sent = sent_messages(&email).await;
     assert_eq!(
         subjects(&sent),
         [
@@ -302,14 +288,9 @@ fn preferences_event(
 async fn a_patient_who_opted_out_gets_no_mail_and_preferences_are_their_own() {
     let env = TestEnv::new().await;
     let function = scheduling(&env).await;
-    let email = unique_email("optout");
-    let patient = env.user(&email, "a long passphrase", Role::Patient).await;
-    let other = env
-        .user(&unique_email("other"), "a long passphrase", Role::Patient)
-        .await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
+    let (patient, email) = account(&env, "optout", Role::Patient).await;
+    let (other, _) = account(&env, "other", Role::Patient).await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
     let token = env.token_for(&patient);
 
     let read = env
@@ -372,7 +353,7 @@ async fn a_patient_who_opted_out_gets_no_mail_and_preferences_are_their_own() {
     )
     .await;
     deliver_new(&env, &function, 0).await;
-    assert!(mails(&email).await.is_empty());
+    assert!(sent_messages(&email).await.is_empty());
     assert_eq!(
         env.db
             .count("SELECT count(*) FROM notifications_sent WHERE kind = 'booked' AND outcome = 'skipped'")
@@ -435,20 +416,10 @@ async fn offers(env: &TestEnv) -> Vec<(Uuid, Uuid, String)> {
 async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
     let env = TestEnv::new().await;
     let function = scheduling(&env).await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
-    let booker = env
-        .user(&unique_email("booker"), "a long passphrase", Role::Patient)
-        .await;
-    let first_email = unique_email("first");
-    let first = env
-        .user(&first_email, "a long passphrase", Role::Patient)
-        .await;
-    let second_email = unique_email("second");
-    let second = env
-        .user(&second_email, "a long passphrase", Role::Patient)
-        .await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    let (booker, _) = account(&env, "booker", Role::Patient).await;
+    let (first, first_email) = account(&env, "first", Role::Patient).await;
+    let (second, second_email) = account(&env, "second", Role::Patient).await;
     let (first_token, second_token) = (env.token_for(&first), env.token_for(&second));
     let start = hour_ahead(3);
     let taken = book(
@@ -499,7 +470,7 @@ async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
     let made = offers(&env).await;
     assert_eq!(made.len(), 1, "{made:?}");
     assert_eq!((made[0].1, made[0].2.as_str()), (first.user_id, "open"));
-    let offer_mails: Vec<Value> = mails(&first_email)
+    let offer_mails: Vec<Value> = sent_messages(&first_email)
         .await
         .into_iter()
         .filter(|m| m["subject"] == "A time has become free for you")
@@ -572,7 +543,7 @@ async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
         [(first.user_id, "expired"), (second.user_id, "open")]
     );
     assert_eq!(
-        mails(&second_email)
+        sent_messages(&second_email)
             .await
             .iter()
             .filter(|m| m["subject"] == "A time has become free for you")
@@ -625,15 +596,9 @@ async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
 #[tokio::test]
 async fn waitlist_requests_are_checked_and_entries_are_the_patients_own() {
     let env = TestEnv::new().await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
-    let patient = env
-        .user(&unique_email("pat"), "a long passphrase", Role::Patient)
-        .await;
-    let other = env
-        .user(&unique_email("other"), "a long passphrase", Role::Patient)
-        .await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    let (patient, _) = account(&env, "pat", Role::Patient).await;
+    let (other, _) = account(&env, "other", Role::Patient).await;
     let (token, other_token) = (env.token_for(&patient), env.token_for(&other));
     let (from, to) = (hour_ahead(1), hour_ahead(5));
     for (body, field) in [
@@ -711,15 +676,9 @@ async fn waitlist_requests_are_checked_and_entries_are_the_patients_own() {
 #[tokio::test]
 async fn an_appointment_downloads_as_a_calendar_file_for_those_who_may_see_it() {
     let env = TestEnv::new().await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
-    let patient = env
-        .user(&unique_email("pat"), "a long passphrase", Role::Patient)
-        .await;
-    let other = env
-        .user(&unique_email("other"), "a long passphrase", Role::Patient)
-        .await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    let (patient, _) = account(&env, "pat", Role::Patient).await;
+    let (other, _) = account(&env, "other", Role::Patient).await;
     let start = hour_ahead(2);
     let booked = book(
         &env.deps.appointments,
@@ -757,12 +716,8 @@ async fn an_appointment_downloads_as_a_calendar_file_for_those_who_may_see_it() 
 async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time() {
     let env = TestEnv::new().await;
     let function = scheduling(&env).await;
-    let doctor = env
-        .user(&unique_email("doc"), "a long passphrase", Role::Doctor)
-        .await;
-    let booker = env
-        .user(&unique_email("booker"), "a long passphrase", Role::Patient)
-        .await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    let (booker, _) = account(&env, "booker", Role::Patient).await;
     let start = hour_ahead(4);
     let moving = book(
         &env.deps.appointments,
@@ -774,8 +729,7 @@ async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time()
     let seq = deliver_new(&env, &function, 0).await;
     let mut waiting = Vec::new();
     for name in ["w1", "w2", "w3"] {
-        let email = unique_email(name);
-        let user = env.user(&email, "a long passphrase", Role::Patient).await;
+        let (user, email) = account(&env, name, Role::Patient).await;
         let token = env.token_for(&user);
         let joined = env
             .call(
@@ -840,7 +794,7 @@ async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time()
     function.fire(&Timer::WaitlistSweep).await.unwrap();
     function.fire(&Timer::WaitlistSweep).await.unwrap();
     assert_eq!(
-        mails(&waiting[1].2)
+        sent_messages(&waiting[1].2)
             .await
             .iter()
             .filter(|m| m["subject"] == "A time has become free for you")
