@@ -3,12 +3,13 @@
 //! - `GET /waitlist`: my entries, newest first, each with its open offer (admins: anyone's,
 //!   `?patient_id=`);
 //! - `DELETE /waitlist/{entryId}`: leave (204); an open offer passes to the next patient;
-//! - `POST /waitlist/offers/{offerId}/accept`: book the held time (201, the appointment);
-//!   409 once the offer expired or closed;
+//! - `POST /waitlist/offers/{offerId}/accept`: book the held time (201, the appointment; again:
+//!   the same, `Idempotent-Replayed: true`); 409 once the offer expired or closed otherwise;
 //! - `POST /waitlist/offers/{offerId}/decline`: pass it on (204).
 //!
 //! Offers are made by `scheduling-events` when a cancellation or a move frees a time.
 
+use careflow::appointment::service::Booked;
 use careflow::appointment::waitlist::{JoinRequest, Waitlist};
 use careflow::config::{ConfigError, FromVars as _, Vars};
 use careflow::http::{
@@ -35,9 +36,18 @@ impl HttpHandler for WaitlistApi {
         match req.method().as_str() {
             "POST" if path.ends_with("/accept") => {
                 let offer: Uuid = path_param(&req, "offerId")?;
-                let appointment = waitlist.accept(&caller, offer).await?;
+                let (appointment, replayed) = match waitlist.accept(&caller, offer).await? {
+                    Booked::Created(a) => (a, false),
+                    Booked::Replayed(a) => (a, true),
+                };
                 let location = format!("/appointments/{}", appointment.appointment_id);
-                with_header(json_no_store(201, &appointment)?, "location", &location)
+                let response =
+                    with_header(json_no_store(201, &appointment)?, "location", &location)?;
+                if replayed {
+                    with_header(response, "idempotent-replayed", "true")
+                } else {
+                    Ok(response)
+                }
             }
             "POST" if path.ends_with("/decline") => {
                 let offer: Uuid = path_param(&req, "offerId")?;

@@ -579,12 +579,19 @@ async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
             .unwrap(),
         start
     );
-    env.call(
-        "waitlist",
-        waitlist_call("waitlist/accept.json", &second_token, Some(made[1].0), None),
-    )
-    .await
-    .assert_problem(409, None);
+    // A retried accept answers the same appointment; nothing more is booked.
+    let again = env
+        .call(
+            "waitlist",
+            waitlist_call("waitlist/accept.json", &second_token, Some(made[1].0), None),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{again:?}");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        again.body["appointment_id"],
+        accepted.body["appointment_id"]
+    );
     assert_eq!(
         env.db
             .count("SELECT count(*) FROM waitlist_entries WHERE status = 'booked'")

@@ -13,7 +13,7 @@
 //! the type or the reason, with a calendar file attached.
 
 use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
 };
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -157,10 +157,17 @@ impl ReminderSchedules {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(Error::internal)?;
+        // A reminder more than an hour late is not worth sending (the function also skips one
+        // whose appointment has started).
+        let retry = RetryPolicy::builder()
+            .maximum_event_age_in_seconds(3600)
+            .maximum_retry_attempts(20)
+            .build();
         let target = Target::builder()
             .arn(&self.target_arn)
             .role_arn(&self.role_arn)
             .input(input)
+            .retry_policy(retry)
             .build()
             .map_err(Error::internal)?;
         let created = self

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::service::{self, book_in, lock_parties};
-use super::{Appointment, AppointmentType, Booking, BookingRequest, MAX_DAYS_AHEAD};
+use super::service::{self, Booked, COLUMNS, book_in, from_row, lock_parties};
+use super::{AppointmentType, Booking, BookingRequest, MAX_DAYS_AHEAD};
 use crate::auth::Caller;
 use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, column, enum_column};
@@ -379,8 +379,9 @@ impl Waitlist {
     }
 
     /// Books the offered time for its patient (the patient, or an admin for them): 409 once
-    /// the offer has expired or closed.
-    pub async fn accept(&self, caller: &Caller, offer: Uuid) -> Result<Appointment> {
+    /// the offer has expired or was declined or withdrawn. Accepting an accepted offer again
+    /// answers its appointment ([`Booked::Replayed`]), so a retried request is safe.
+    pub async fn accept(&self, caller: &Caller, offer: Uuid) -> Result<Booked> {
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
         let parties = tx
@@ -404,6 +405,15 @@ impl Waitlist {
             )
             .await?;
         let current = offer_from_row(&row)?;
+        if let (OfferStatus::Accepted, Some(booked)) = (current.status, current.appointment_id) {
+            let row = tx
+                .query_one(
+                    &format!("SELECT {COLUMNS} FROM appointments WHERE id = $1"),
+                    &[&booked],
+                )
+                .await?;
+            return Ok(Booked::Replayed(from_row(&row)?));
+        }
         if current.status != OfferStatus::Open {
             return Err(Error::Conflict {
                 code: "offer-closed",
@@ -441,7 +451,7 @@ impl Waitlist {
         tx.commit().await?;
         tracing::info!(offer_id = %offer, appointment_id = %appointment.appointment_id, "waitlist offer accepted");
         // outbox-relay publishes AppointmentCreated (this function links no Kafka client).
-        Ok(appointment)
+        Ok(Booked::Created(appointment))
     }
 
     /// Declines an open offer: it passes to the next patient at once. Declining a closed offer
