@@ -317,7 +317,8 @@ def _sent_mail(environ: dict[str, Any], start_response: Any) -> list[bytes]:
                     ]
                     messages.append({"id": m.id, "source": m.source, "subject": str(parsed["subject"] or ""),
                                      "body": text.get_content() if text is not None else "",
-                                     "destinations": {"ToAddresses": list(m.destinations)},
+                                     # moto adds the MIME To header's addresses to the given ones
+                                     "destinations": {"ToAddresses": list(dict.fromkeys(m.destinations))},
                                      "attachments": attachments})
     body = json.dumps(messages).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])

@@ -205,9 +205,10 @@ impl AwsFunctions {
                     "arn:aws:lambda:{region}:{account}:function:careflow-{stage}-scheduling-events"
                 ),
             ),
+            // The stack names this role itself; the emulator only stores it with the schedule.
             (
                 "SCHEDULER_ROLE_ARN".to_owned(),
-                format!("arn:aws:iam::{account}:role/careflow-{stage}-scheduler-invoke"),
+                format!("arn:aws:iam::{account}:role/careflow-{stage}-SchedulerInvokeRole"),
             ),
         ])
     }

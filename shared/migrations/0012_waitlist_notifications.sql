@@ -17,7 +17,10 @@ CREATE TABLE waitlist_entries (
     CHECK ((doctor_id IS NULL) <> (specialty IS NULL)),
     CHECK (range_to > range_from)
 );
-CREATE INDEX waitlist_entries_waiting_idx ON waitlist_entries (created_at, id) WHERE status = 'waiting';
+-- A freed time looks for waiting entries of its type whose range still contains it: ended
+-- ranges (which stay `waiting`) are passed over by range_to, not scanned.
+CREATE INDEX waitlist_entries_waiting_idx ON waitlist_entries (appointment_type, range_to, created_at)
+    WHERE status = 'waiting';
 CREATE INDEX waitlist_entries_patient_idx ON waitlist_entries (patient_id, created_at, id);
 
 -- A time freed by a cancellation or a move, keyed by the event that freed it: a second
@@ -76,8 +79,9 @@ CREATE TABLE notifications_sent (
     kind       text NOT NULL CHECK (kind IN ('booked', 'rescheduled', 'cancelled', 'reminder_24h', 'reminder_2h', 'waitlist_offer')),
     revision   integer NOT NULL,
     channel    text NOT NULL DEFAULT 'email',
-    -- skipped: the patient had opted out (kept, so opting in later does not send stale mail).
-    outcome    text NOT NULL CHECK (outcome IN ('sent', 'skipped')),
+    -- skipped: the patient had opted out (kept, so opting in later does not send stale mail);
+    -- failed: SES refused this message for good (e.g. an unverified recipient in the sandbox).
+    outcome    text NOT NULL CHECK (outcome IN ('sent', 'skipped', 'failed')),
     sent_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (subject_id, kind, revision)
 );

@@ -120,11 +120,38 @@ impl Mailer {
     }
 }
 
-/// SES's refusal as a retryable error, with only its code: SES's messages can quote the
-/// recipient's address.
+/// Why SES did not send a message: only its error code (SES's messages can quote the
+/// recipient's address).
+#[derive(Debug, thiserror::Error)]
+#[error("e-mail not sent: {code}")]
+pub struct NotSent {
+    pub code: String,
+}
+
+impl NotSent {
+    /// SES refused this message for good (an unverified recipient in the sandbox, a malformed
+    /// message, an unverified sender domain): sending it again cannot work, unlike throttling
+    /// or an outage.
+    pub fn permanent(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "MessageRejected" | "BadRequestException" | "MailFromDomainNotVerifiedException"
+        )
+    }
+
+    /// The refusal inside `error`, if it is one.
+    pub fn of(error: &Error) -> Option<&NotSent> {
+        match error {
+            Error::Unavailable(source) => source.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// SES's refusal as a (retryable) [`Error::Unavailable`] carrying a [`NotSent`].
 fn not_sent<E: aws_sdk_sesv2::error::ProvideErrorMetadata>(e: &E) -> Error {
     let code = e.code().unwrap_or("no error code").to_owned();
-    Error::Unavailable(format!("e-mail not sent: {code}").into())
+    Error::Unavailable(Box::new(NotSent { code }))
 }
 
 /// A file attached to a message.
@@ -133,4 +160,31 @@ pub struct Attachment<'a> {
     pub filename: &'a str,
     pub content_type: &'a str,
     pub content: &'a [u8],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_for_good_are_told_from_ones_worth_retrying() {
+        let refused = |code: &str| Error::Unavailable(Box::new(NotSent { code: code.into() }));
+        for code in [
+            "MessageRejected",
+            "BadRequestException",
+            "MailFromDomainNotVerifiedException",
+        ] {
+            assert!(NotSent::of(&refused(code)).unwrap().permanent(), "{code}");
+        }
+        for code in [
+            "TooManyRequestsException",
+            "LimitExceededException",
+            "InternalFailure",
+            "AccessDeniedException",
+        ] {
+            assert!(!NotSent::of(&refused(code)).unwrap().permanent(), "{code}");
+        }
+        assert!(NotSent::of(&Error::Unavailable("database down".into())).is_none());
+        assert!(NotSent::of(&Error::Forbidden).is_none());
+    }
 }

@@ -373,6 +373,15 @@ pub fn booking_accounts(doctor: Option<Role>, patient: Option<Role>) -> Result<(
     Ok(())
 }
 
+/// Who can wait: a patient's account, for a doctor's account when one is named (`Some(None)`:
+/// the id named no account; `None`: a specialty instead).
+pub fn waitlist_accounts(doctor: Option<Option<Role>>, patient: Option<Role>) -> Result<()> {
+    match doctor {
+        Some(role) => booking_accounts(role, patient),
+        None => booking_accounts(Some(Role::Doctor), patient),
+    }
+}
+
 /// Whether the caller may see (and so cancel) an appointment: its patient, its doctor, admins.
 pub fn see_appointment(caller: &Caller, parties: &Parties) -> bool {
     parties.involve(caller)

@@ -859,3 +859,176 @@ async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time()
         2
     );
 }
+
+#[tokio::test]
+async fn offers_skip_patients_who_cannot_hear_of_them_and_end_at_the_doctors_notice() {
+    let env = TestEnv::new().await;
+    let function = scheduling(&env).await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    // Bookable up to an hour before the start.
+    env.db
+        .client()
+        .await
+        .execute(
+            "UPDATE doctor_availability
+             SET document = jsonb_set(document, '{minimum_notice_minutes}', '60') WHERE doctor_id = $1",
+            &[&doctor.user_id],
+        )
+        .await
+        .unwrap();
+    let (booker, _) = account(&env, "booker", Role::Patient).await;
+    let (silent, _) = account(&env, "silent", Role::Patient).await;
+    let (listening, _) = account(&env, "listening", Role::Patient).await;
+    // 70 minutes ahead, on the 5-minute grid.
+    let start = (Utc::now() + Duration::minutes(75))
+        .duration_trunc(Duration::minutes(5))
+        .unwrap();
+    let taken = book(
+        &env.deps.appointments,
+        &caller(&booker),
+        doctor.user_id,
+        start,
+    )
+    .await;
+    for (who, email) in [(&silent, false), (&listening, true)] {
+        let token = env.token_for(who);
+        let joined = env
+            .call(
+                "waitlist",
+                waitlist_call(
+                    "waitlist/join.json",
+                    &token,
+                    None,
+                    Some(&join_body(
+                        Some(doctor.user_id),
+                        None,
+                        start - Duration::hours(1),
+                        start + Duration::hours(1),
+                    )),
+                ),
+            )
+            .await;
+        assert_eq!(joined.status, 201, "{joined:?}");
+        let set = env
+            .call(
+                "patients-notifications",
+                preferences_event(
+                    "patients-notifications/put.json",
+                    who.user_id,
+                    &token,
+                    Some(&json!({ "email": email })),
+                ),
+            )
+            .await;
+        assert_eq!(set.status, 200, "{set:?}");
+    }
+    let seq = deliver_new(&env, &function, 0).await;
+    env.deps
+        .appointments
+        .cancel(&caller(&booker), taken.appointment_id, None, None)
+        .await
+        .unwrap();
+    deliver_new(&env, &function, seq).await;
+    // The first in line turned e-mail off: the one who would hear of it gets the offer, held
+    // only until the doctor's notice begins (not the full 15 minutes).
+    let made = offers(&env).await;
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].1, listening.user_id);
+    let expires: DateTime<Utc> = env
+        .db
+        .client()
+        .await
+        .query_one("SELECT expires_at FROM waitlist_offers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        expires <= start - Duration::minutes(60),
+        "{expires} vs {start}"
+    );
+    assert!(expires > Utc::now());
+}
+
+/// Accepting and declining one offer at once (a double click, the patient and an admin): one
+/// wins, the other gets a clear answer, never a 500 (both take the doctor's lock first).
+#[tokio::test]
+async fn accepting_and_declining_one_offer_at_once_never_fails_the_server() {
+    let env = TestEnv::new().await;
+    let function = scheduling(&env).await;
+    let (doctor, _) = account(&env, "doc", Role::Doctor).await;
+    let (booker, _) = account(&env, "booker", Role::Patient).await;
+    let (waiting, _) = account(&env, "waiting", Role::Patient).await;
+    let token = env.token_for(&waiting);
+    let start = hour_ahead(5);
+    for round in 0..5 {
+        let at = start + Duration::hours(round);
+        let taken = book(&env.deps.appointments, &caller(&booker), doctor.user_id, at).await;
+        let joined = env
+            .call(
+                "waitlist",
+                waitlist_call(
+                    "waitlist/join.json",
+                    &token,
+                    None,
+                    Some(&join_body(
+                        Some(doctor.user_id),
+                        None,
+                        at,
+                        at + Duration::hours(1),
+                    )),
+                ),
+            )
+            .await;
+        assert_eq!(joined.status, 201, "{joined:?}");
+        let seq: i64 = env
+            .db
+            .client()
+            .await
+            .query_one("SELECT coalesce(max(seq), 0) FROM outbox", &[])
+            .await
+            .unwrap()
+            .get(0);
+        env.deps
+            .appointments
+            .cancel(&caller(&booker), taken.appointment_id, None, None)
+            .await
+            .unwrap();
+        deliver_new(&env, &function, seq).await;
+        let offer = offers(&env)
+            .await
+            .into_iter()
+            .find(|o| o.2 == "open")
+            .expect("an open offer");
+        let (accepted, declined) = tokio::join!(
+            env.call(
+                "waitlist",
+                waitlist_call("waitlist/accept.json", &token, Some(offer.0), None)
+            ),
+            env.call(
+                "waitlist",
+                waitlist_call("waitlist/decline.json", &token, Some(offer.0), None)
+            ),
+        );
+        assert!(matches!(accepted.status, 201 | 409), "{accepted:?}");
+        assert_eq!(declined.status, 204, "{declined:?}");
+        let status: String = env
+            .db
+            .client()
+            .await
+            .query_one(
+                "SELECT status FROM waitlist_offers WHERE id = $1",
+                &[&offer.0],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            status,
+            if accepted.status == 201 {
+                "accepted"
+            } else {
+                "declined"
+            }
+        );
+    }
+}

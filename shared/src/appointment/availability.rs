@@ -335,6 +335,11 @@ impl Availability {
         Duration::minutes(self.buffer.into())
     }
 
+    /// How long before its start an appointment can still be booked.
+    pub fn notice(&self) -> Duration {
+        Duration::minutes(self.notice.into())
+    }
+
     pub fn offers(&self, kind: AppointmentType) -> bool {
         self.types.contains(&kind)
     }

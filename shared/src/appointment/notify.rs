@@ -25,8 +25,8 @@ use super::service::{COLUMNS, from_row};
 use super::waitlist::{FreedSlot, Offer, Waitlist, WaitlistSettings};
 use super::{Appointment, AppointmentType, Status};
 use crate::config::{ConfigError, Vars};
-use crate::db::{self, PgPool, column};
-use crate::email::{Attachment, Mailer};
+use crate::db::{self, PgPool, column, enum_column};
+use crate::email::{Attachment, Mailer, NotSent};
 use crate::events::{ApplyError, AppointmentEvent, RawEnvelope};
 use crate::{Error, Result};
 
@@ -101,6 +101,18 @@ impl Kind {
             Self::WaitlistOffer => "waitlist_offer",
         }
     }
+}
+
+/// Which message, about what, to whom.
+struct Message {
+    /// The appointment (or the offer) it is about.
+    subject_id: Uuid,
+    kind: Kind,
+    /// The appointment's revision it describes (0 when that does not matter).
+    revision: u32,
+    patient: Uuid,
+    /// A reminder: only while the appointment is scheduled at this revision.
+    still_scheduled_at: Option<u32>,
 }
 
 /// What one event or timer did (for the logs and the tests).
@@ -307,10 +319,12 @@ impl Notifier {
             tracing::warn!(event_id = %raw.event_id, "event for an unknown appointment skipped");
             return Ok(outcome);
         };
-        self.sync_reminders(&appointment).await?;
+        let upcoming = appointment.start_time > Utc::now();
         let freed = match &event {
             AppointmentEvent::Created(_) => {
-                if appointment.status != Status::Cancelled {
+                // Late or replayed (a new consumer group reads the topic from its start): a
+                // confirmation of something cancelled, marked or past would mislead.
+                if appointment.status == Status::Scheduled && upcoming {
                     self.send_about(&appointment, Kind::Booked, 1, &mut outcome)
                         .await?;
                 }
@@ -318,7 +332,10 @@ impl Notifier {
             }
             AppointmentEvent::Rescheduled(e) => {
                 // A later move tells the patient itself; this one's message would be stale.
-                if appointment.status == Status::Scheduled && appointment.revision == e.revision {
+                if appointment.status == Status::Scheduled
+                    && appointment.revision == e.revision
+                    && upcoming
+                {
                     self.send_about(&appointment, Kind::Rescheduled, e.revision, &mut outcome)
                         .await?;
                 }
@@ -329,8 +346,10 @@ impl Notifier {
                 ))
             }
             AppointmentEvent::Cancelled(e) => {
-                self.send_about(&appointment, Kind::Cancelled, 0, &mut outcome)
-                    .await?;
+                if upcoming {
+                    self.send_about(&appointment, Kind::Cancelled, 0, &mut outcome)
+                        .await?;
+                }
                 Some((e.start_time, e.end_time, &e.appointment_type))
             }
             AppointmentEvent::Attended(_) | AppointmentEvent::NoShow(_) => None,
@@ -354,6 +373,9 @@ impl Notifier {
                 self.send_offer(&offer, &mut outcome).await?;
             }
         }
+        // Last: a scheduler outage delays reminders (the record is retried) but not the
+        // messages and offers above, which a retry does not repeat.
+        self.sync_reminders(&appointment).await?;
         Ok(outcome)
     }
 
@@ -373,6 +395,8 @@ impl Notifier {
                             && a.revision == *revision
                             && a.start_time > Utc::now() =>
                     {
+                        // Checked again under a lock where it is sent (a cancellation could
+                        // commit in between).
                         self.send_about(&a, reminder.kind(), *revision, &mut outcome)
                             .await?;
                     }
@@ -384,8 +408,12 @@ impl Notifier {
             Timer::WaitlistSweep => {
                 let made = self.waitlist.sweep().await?;
                 outcome.offers.extend(made.iter().map(|o| o.offer_id));
+                // One offer's mail failing (SES throttling) must not hold back the others; it
+                // stays unnotified for the next sweep.
                 for offer in self.waitlist.unnotified().await? {
-                    self.send_offer(&offer, &mut outcome).await?;
+                    if let Err(e) = self.send_offer(&offer, &mut outcome).await {
+                        tracing::warn!(offer_id = %offer.offer_id, error = %e.safe_description(), "offer mail not sent; the next sweep retries");
+                    }
                 }
             }
         }
@@ -470,12 +498,17 @@ impl Notifier {
             content_type: "text/calendar",
             content: ics.as_bytes(),
         };
+        let guard =
+            matches!(kind, Kind::Reminder24h | Kind::Reminder2h).then_some(appointment.revision);
         if self
             .send_once(
-                appointment.appointment_id,
-                kind,
-                revision,
-                appointment.patient_id,
+                Message {
+                    subject_id: appointment.appointment_id,
+                    kind,
+                    revision,
+                    patient: appointment.patient_id,
+                    still_scheduled_at: guard,
+                },
                 subject,
                 &text,
                 Some(&attachment),
@@ -497,10 +530,13 @@ impl Notifier {
         );
         if self
             .send_once(
-                offer.offer_id,
-                Kind::WaitlistOffer,
-                0,
-                offer.patient_id,
+                Message {
+                    subject_id: offer.offer_id,
+                    kind: Kind::WaitlistOffer,
+                    revision: 0,
+                    patient: offer.patient_id,
+                    still_scheduled_at: None,
+                },
                 "A time has become free for you",
                 &text,
                 None,
@@ -513,40 +549,62 @@ impl Notifier {
     }
 
     /// Sends one message unless it was sent (or skipped) before; `true` when sent now. The
-    /// claim commits only after SES accepted the message, so a failure leaves it to the retry.
-    #[allow(clippy::too_many_arguments)]
+    /// claim commits only after SES accepted the message, so a failure leaves it to the retry;
+    /// a refusal for good (SES's sandbox, a malformed address) is recorded as `failed` and not
+    /// retried, so it cannot hold back the messages behind it.
     async fn send_once(
         &self,
-        subject_id: Uuid,
-        kind: Kind,
-        revision: u32,
-        patient: Uuid,
+        message: Message,
         subject: &str,
         text: &str,
         attachment: Option<&Attachment<'_>>,
     ) -> Result<bool> {
-        let revision = i32::try_from(revision).map_err(Error::internal)?;
+        let revision = i32::try_from(message.revision).map_err(Error::internal)?;
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
+        if let Some(expected) = message.still_scheduled_at {
+            // A reminder: the appointment must still be scheduled at that revision, read
+            // under a lock a cancellation or a move waits for until the message is out.
+            let current = tx
+                .query_opt(
+                    "SELECT status, revision FROM appointments WHERE id = $1 FOR SHARE",
+                    &[&message.subject_id],
+                )
+                .await?;
+            let current = current
+                .map(|r| -> Result<(Status, i32)> {
+                    Ok((enum_column(&r, "status")?, column(&r, "revision")?))
+                })
+                .transpose()?;
+            if current
+                != Some((
+                    Status::Scheduled,
+                    i32::try_from(expected).map_err(Error::internal)?,
+                ))
+            {
+                return Ok(false);
+            }
+        }
         let row = tx
             .query_opt(
                 "SELECT u.email, coalesce(p.email, true) AS wants_email
                  FROM users u LEFT JOIN notification_preferences p ON p.user_id = u.id
                  WHERE u.id = $1",
-                &[&patient],
+                &[&message.patient],
             )
             .await?;
         let Some(row) = row else {
             return Ok(false);
         };
         let wants: bool = column(&row, "wants_email")?;
+        let kind = message.kind.as_str();
         let claimed = tx
             .execute(
                 "INSERT INTO notifications_sent (subject_id, kind, revision, outcome)
                  VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                 &[
-                    &subject_id,
-                    &kind.as_str(),
+                    &message.subject_id,
+                    &kind,
                     &revision,
                     &(if wants { "sent" } else { "skipped" }),
                 ],
@@ -557,17 +615,31 @@ impl Notifier {
         }
         if wants {
             let to: String = column(&row, "email")?;
-            match attachment {
+            let sent = match attachment {
                 Some(a) => {
                     self.mailer
                         .send_with_attachment(&to, subject, text, a)
-                        .await?
+                        .await
                 }
-                None => self.mailer.send(&to, subject, text).await?,
+                None => self.mailer.send(&to, subject, text).await,
+            };
+            if let Err(e) = sent {
+                let Some(refusal) = NotSent::of(&e).filter(|r| r.permanent()) else {
+                    return Err(e);
+                };
+                tracing::warn!(kind, code = %refusal.code, "SES refused the message for good; recorded as failed");
+                tx.execute(
+                    "UPDATE notifications_sent SET outcome = 'failed'
+                     WHERE subject_id = $1 AND kind = $2 AND revision = $3",
+                    &[&message.subject_id, &kind, &revision],
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(false);
             }
         }
         tx.commit().await?;
-        tracing::info!(kind = kind.as_str(), sent = wants, "notification handled");
+        tracing::info!(kind, sent = wants, "notification handled");
         Ok(wants)
     }
 

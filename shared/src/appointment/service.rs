@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::availability::Refusal;
+use super::availability::{Availability, Refusal};
 use super::schedule;
 use super::{
     Appointment, Attendance, Booking, BookingRequest, CancelReason, RescheduleRequest, Status,
@@ -671,12 +671,19 @@ pub(super) async fn lock_parties(
     let mut parties = [doctor, patient];
     parties.sort();
     for party in parties {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
-            &[&party.to_string()],
-        )
-        .await?;
+        lock_schedule(tx, party).await?;
     }
+    Ok(())
+}
+
+/// The schedule lock of one account (see [`lock_parties`]), held until `tx` ends; a waitlist
+/// offer takes the doctor's alone. Taking it again in the same transaction is harmless.
+pub(super) async fn lock_schedule(tx: &db::Transaction<'_>, account: Uuid) -> Result<()> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
+        &[&account.to_string()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -689,7 +696,7 @@ async fn check_schedule(
     booking: &Booking,
     moving: Option<Uuid>,
     hold: Option<Uuid>,
-) -> Result<()> {
+) -> Result<Availability> {
     let availability = tx
         .query_opt(
             "SELECT document FROM doctor_availability WHERE doctor_id = $1",
@@ -755,7 +762,7 @@ async fn check_schedule(
             message: "this time is held for a patient on the waitlist; choose another".into(),
         });
     }
-    Ok(())
+    Ok(availability)
 }
 
 /// Whether a freed time may be offered from the waitlist: [`check_schedule`], and no
@@ -763,8 +770,8 @@ async fn check_schedule(
 pub(super) async fn check_schedule_for_offer(
     tx: &db::Transaction<'_>,
     booking: &Booking,
-) -> Result<()> {
-    check_schedule(tx, booking, None, None).await?;
+) -> Result<Availability> {
+    let availability = check_schedule(tx, booking, None, None).await?;
     let taken: bool = tx
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM appointments
@@ -780,7 +787,7 @@ pub(super) async fn check_schedule_for_offer(
             message: "the doctor is already booked at this time".into(),
         });
     }
-    Ok(())
+    Ok(availability)
 }
 
 /// An exclusion-constraint violation as the 409 it means.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::service::{self, Booked, COLUMNS, book_in, from_row, lock_parties};
+use super::service::{self, Booked, COLUMNS, book_in, from_row, lock_parties, lock_schedule};
 use super::{AppointmentType, Booking, BookingRequest, MAX_DAYS_AHEAD};
 use crate::auth::Caller;
 use crate::config::{ConfigError, Vars};
@@ -243,22 +243,17 @@ impl Waitlist {
         }
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
-        if let Some(doctor) = request.doctor_id {
-            let role: Option<String> = tx
-                .query_opt("SELECT role FROM users WHERE id = $1", &[&doctor])
+        let role_of = async |id: Uuid| -> Result<Option<crate::auth::Role>> {
+            tx.query_opt("SELECT role FROM users WHERE id = $1", &[&id])
                 .await?
-                .map(|r| r.get(0));
-            if role.as_deref() != Some("doctor") {
-                return Err(Error::invalid("doctor_id", "is not a doctor"));
-            }
-        }
-        let role: Option<String> = tx
-            .query_opt("SELECT role FROM users WHERE id = $1", &[&patient])
-            .await?
-            .map(|r| r.get(0));
-        if role.as_deref() != Some("patient") {
-            return Err(Error::invalid("patient_id", "is not a patient"));
-        }
+                .map(|r| enum_column(&r, "role"))
+                .transpose()
+        };
+        let doctor_role = match request.doctor_id {
+            Some(doctor) => Some(role_of(doctor).await?),
+            None => None,
+        };
+        policy::waitlist_accounts(doctor_role, role_of(patient).await?)?;
         // One patient's entries are counted and added one request at a time.
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7013))",
@@ -338,11 +333,21 @@ impl Waitlist {
         }))
     }
 
-    /// Takes a patient off the waitlist; an open offer is withdrawn and passed on. Leaving
-    /// twice answers the same.
+    /// Takes a patient off the waitlist; an open offer is withdrawn and passed on in the same
+    /// transaction. Leaving twice answers the same.
     pub async fn leave(&self, caller: &Caller, entry: Uuid) -> Result<()> {
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
+        // The doctor's lock before any row, as `accept` and `close_and_pass_on` take them.
+        let open = tx
+            .query_opt(
+                "SELECT id, doctor_id FROM waitlist_offers WHERE entry_id = $1 AND status = 'open'",
+                &[&entry],
+            )
+            .await?;
+        if let Some(open) = &open {
+            lock_schedule(&tx, column(open, "doctor_id")?).await?;
+        }
         let row = tx
             .query_opt(
                 "SELECT patient_id, status FROM waitlist_entries WHERE id = $1 FOR UPDATE",
@@ -357,23 +362,16 @@ impl Waitlist {
         if matches!(status, EntryStatus::Left | EntryStatus::Booked) {
             return Ok(());
         }
-        let open = tx
-            .query_opt(
-                "SELECT id FROM waitlist_offers WHERE entry_id = $1 AND status = 'open'",
-                &[&entry],
-            )
-            .await?;
         tx.execute(
             "UPDATE waitlist_entries SET status = 'left', updated_at = now() WHERE id = $1",
             &[&entry],
         )
         .await?;
-        tx.commit().await?;
-        drop(client);
         if let Some(open) = open {
-            self.close_and_pass_on(column(&open, "id")?, OfferStatus::Withdrawn)
+            self.close_in(&tx, column(&open, "id")?, OfferStatus::Withdrawn)
                 .await?;
         }
+        tx.commit().await?;
         tracing::info!(entry_id = %entry, "waitlist left");
         Ok(())
     }
@@ -436,7 +434,25 @@ impl Waitlist {
         }
         .validated(now)?;
         let (appointment, _event) =
-            book_in(&tx, caller.user_id, patient, &booking, Some(offer)).await?;
+            match book_in(&tx, caller.user_id, patient, &booking, Some(offer)).await {
+                Ok(booked) => booked,
+                // The patient booked something else at this time meanwhile: the hold serves
+                // nobody, so it passes on (the failed insert ended this transaction).
+                Err(Error::Conflict {
+                    code: "patient-busy",
+                    message,
+                }) => {
+                    drop(tx);
+                    drop(client);
+                    self.close_and_pass_on(offer, OfferStatus::Withdrawn)
+                        .await?;
+                    return Err(Error::Conflict {
+                        code: "patient-busy",
+                        message,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
         tx.execute(
             "UPDATE waitlist_offers SET status = 'accepted', closed_at = now(), appointment_id = $2
              WHERE id = $1",
@@ -540,10 +556,35 @@ impl Waitlist {
     }
 
     /// Closes `offer` as `status` if it is still open (for an expiry: only once its hold ran
-    /// out) and offers its time to the next patient.
+    /// out) and offers its time to the next patient, in a transaction of its own.
     async fn close_and_pass_on(&self, offer: Uuid, status: OfferStatus) -> Result<Option<Offer>> {
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
+        // The doctor's schedule lock before the offer's row, in the order `accept` takes them
+        // (its parties' locks, then the row): the other order deadlocks an accept racing the
+        // sweep or a decline.
+        let Some(doctor) = tx
+            .query_opt(
+                "SELECT doctor_id FROM waitlist_offers WHERE id = $1",
+                &[&offer],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        lock_schedule(&tx, column(&doctor, "doctor_id")?).await?;
+        let next = self.close_in(&tx, offer, status).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// [`Self::close_and_pass_on`] in `tx`, whose caller holds the doctor's lock.
+    async fn close_in(
+        &self,
+        tx: &db::Transaction<'_>,
+        offer: Uuid,
+        status: OfferStatus,
+    ) -> Result<Option<Offer>> {
         let row = tx
             .query_opt(
                 "UPDATE waitlist_offers SET status = $2, closed_at = now()
@@ -561,8 +602,7 @@ impl Waitlist {
             &[&column::<Uuid>(&row, "entry_id")?],
         )
         .await?;
-        let next = self.offer_next(&tx, column(&row, "freed_slot")?).await?;
-        tx.commit().await?;
+        let next = self.offer_next(tx, column(&row, "freed_slot")?).await?;
         tracing::info!(offer_id = %offer, status = status_str(status), passed_on = next.is_some(), "waitlist offer closed");
         Ok(next)
     }
@@ -586,11 +626,7 @@ impl Waitlist {
         if start <= now {
             return Ok(None);
         }
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7011))",
-            &[&doctor.to_string()],
-        )
-        .await?;
+        lock_schedule(tx, doctor).await?;
         // Still bookable by the doctor's current availability and nobody else's since.
         let booking = Booking {
             doctor_id: doctor,
@@ -599,14 +635,20 @@ impl Waitlist {
             appointment_type: kind,
             reason: None,
         };
-        match service::check_schedule_for_offer(tx, &booking).await {
-            Ok(()) => {}
+        let availability = match service::check_schedule_for_offer(tx, &booking).await {
+            Ok(availability) => availability,
             Err(Error::Internal(e)) => return Err(Error::Internal(e)),
             Err(Error::Unavailable(e)) => return Err(Error::Unavailable(e)),
             Err(refused) => {
                 tracing::info!(reason = %refused.safe_description(), "freed time no longer bookable; not offered");
                 return Ok(None);
             }
+        };
+        // Held while it can still be accepted: until the doctor's minimum notice before the
+        // start at the latest.
+        let expires = (now + self.settings.hold).min(start - availability.notice());
+        if expires <= now {
+            return Ok(None);
         }
         let entry = tx
             .query_opt(
@@ -620,6 +662,14 @@ impl Waitlist {
                    AND NOT EXISTS (SELECT 1 FROM appointments a
                                    WHERE a.patient_id = e.patient_id AND a.status <> 'cancelled'
                                      AND a.start_time < $4 AND a.end_time > $3)
+                   AND NOT EXISTS (SELECT 1 FROM waitlist_offers o
+                                   WHERE o.patient_id = e.patient_id AND o.status = 'open'
+                                     AND o.expires_at > now()
+                                     AND o.start_time < $4 AND o.end_time > $3)
+                   -- Offers reach patients by e-mail: a hold nobody is told of would only
+                   -- keep the time from everyone else.
+                   AND coalesce((SELECT p.email FROM notification_preferences p
+                                 WHERE p.user_id = e.patient_id), true)
                  ORDER BY e.created_at, e.id
                  LIMIT 1
                  FOR UPDATE OF e SKIP LOCKED",
@@ -631,7 +681,6 @@ impl Waitlist {
         };
         let entry_id: Uuid = column(&entry, "id")?;
         let patient: Uuid = column(&entry, "patient_id")?;
-        let expires = (now + self.settings.hold).min(start);
         let id = Uuid::new_v4();
         let row = tx
             .query_one(
