@@ -14,7 +14,8 @@ with the SAM CLI's venv, so policy templates and event-source policies are expan
     statement);
   * a role ARN the function hands to another service (SCHEDULER_ROLE_ARN: EventBridge Scheduler's
     target role for reminder schedules) is covered by an Allow of iam:PassRole on it for that
-    service (iam:PassedToService);
+    service (iam:PassedToService), and a role EventBridge Scheduler assumes names, if anything,
+    a schedule *group* as aws:SourceArn in its trust policy (what the scheduler sends);
   * when an S3 bucket, SQS queue or DynamoDB table of the template is encrypted with a
     customer-managed key, every role that writes or reads it has the KMS permissions S3, SQS or
     DynamoDB need on its behalf (GenerateDataKey to write S3/SQS, Decrypt to read). With the
@@ -613,6 +614,26 @@ def check_path(doc: dict, path: DeployPath) -> tuple[list[str], list[str]]:
             elif not kinfo["iam"]:
                 errors.append(f"{tag} {fname}: role {role_id} has kms:Decrypt on {klabel}, but that key's policy "
                               "does not let IAM policies grant use of the key (no account root statement)")
+    # roles a service assumes, with the source it names: EventBridge Scheduler names the
+    # schedule *group* as aws:SourceArn, so a condition on a schedule's ARN (or a name prefix)
+    # never matches and the scheduler can never assume the role (the emulator does not
+    # evaluate trust policies)
+    for lid, res in t.resources.items():
+        if res.get("Type") != "AWS::IAM::Role" or not t.exists(lid):
+            continue
+        trust = t.ev(res.get("Properties", {}).get("AssumeRolePolicyDocument", {}))
+        for st in _as_list(trust.get("Statement")):
+            services = _as_list((st.get("Principal") or {}).get("Service"))
+            if "scheduler.amazonaws.com" not in services:
+                continue
+            for op, pairs in (st.get("Condition") or {}).items():
+                for key, values in pairs.items():
+                    if key.lower() != "aws:sourcearn":
+                        continue
+                    for value in _as_list(values):
+                        if ":schedule-group/" not in str(value):
+                            errors.append(f"{tag} {lid}: EventBridge Scheduler assumes it naming the schedule group "
+                                          f"as aws:SourceArn, but its trust policy's {op} names {value}")
     # data stores of the template encrypted with a customer-managed key
     stores = []
     for lid, res in t.resources.items():
@@ -774,6 +795,15 @@ def self_test(template: Path, tf_root: Path) -> int:
             failures.append("mutation 6: SchedulingEventsFunctionRole has no iam:PassRole statement to remove")
         expect("iam:PassRole removed from scheduling-events' role", broken, tf_copy,
                "scheduling-events", "SCHEDULER_ROLE_ARN", "iam:PassRole")
+        # 7. The scheduler's role trusting a schedule's ARN instead of its group's.
+        broken = copy.deepcopy(good)
+        text = json.dumps(broken["Resources"]["SchedulerInvokeRole"]["Properties"]["AssumeRolePolicyDocument"])
+        if "schedule-group/default" not in text:
+            failures.append("mutation 7: SchedulerInvokeRole's trust policy names no schedule-group/default")
+        broken["Resources"]["SchedulerInvokeRole"]["Properties"]["AssumeRolePolicyDocument"] = json.loads(
+            text.replace("schedule-group/default", "schedule/default/careflow-*"))
+        expect("the scheduler's role trusts a schedule ARN, not the group", broken, tf_copy,
+               "SchedulerInvokeRole", "aws:SourceArn", "schedule/default/careflow-*")
     if failures:
         print("check_iam_grants.py self-test FAILED:", *failures, sep="\n  ", file=sys.stderr)
         return 1
