@@ -90,5 +90,5 @@ curl -s --max-time 5 "$base/config.js" | grep -q 'CAREFLOW_CONFIG' \
   || careflow_die "careflow-local does not serve /config.js"
 
 careflow_log "web: running the end-to-end tests against $base"
-(cd web && CAREFLOW_E2E_BASE_URL="$base" CAREFLOW_E2E_ADMIN_EMAIL="$admin_email" \
+(cd web && CAREFLOW_E2E_BASE_URL="$base" CAREFLOW_E2E_DATABASE_URL="$db_url" CAREFLOW_E2E_ADMIN_EMAIL="$admin_email" \
   CAREFLOW_E2E_ADMIN_PASSWORD="$admin_password" node --test --test-concurrency=1 e2e/portal.test.mjs </dev/null)
