@@ -4,13 +4,15 @@
 //!
 //! Each run also deletes what nothing needs any more, a batch at a time within its budget:
 //! events published longer ago than the retention (kept a while for tracing a delivery), and
-//! Idempotency-Key records older than their time to live. Without it both tables only grow.
+//! Idempotency-Key records older than their time to live, and the waitlist's and the
+//! notifications' rows finished a month ago. Without it these tables only grow.
 
 use careflow::config::Vars;
 use std::time::{Duration, Instant};
 
 use careflow::Result;
 use careflow::appointment::idempotency::purge_idempotency_keys;
+use careflow::appointment::retention;
 use careflow::auth::throttle;
 use careflow::db::PgPool;
 use careflow::outbox::{self, Publisher};
@@ -73,6 +75,10 @@ pub struct RelayReport {
     /// Registrations whose link expired unused, and expired second-factor challenges.
     pub purged_registrations: u64,
     pub purged_challenges: u64,
+    /// Waitlist rows and sent-message records finished a month ago
+    /// ([`careflow::appointment::retention`]).
+    pub purged_waitlist: u64,
+    pub purged_notifications: u64,
 }
 
 pub struct OutboxRelay {
@@ -161,6 +167,19 @@ impl OutboxRelay {
                 started,
             )
             .await?;
+        let finished = now - retention::FINISHED_ROWS_KEPT;
+        let purged_waitlist = self
+            .purge(
+                |limit| retention::purge_waitlist(&self.pool, finished, limit),
+                started,
+            )
+            .await?;
+        let purged_notifications = self
+            .purge(
+                |limit| retention::purge_notifications(&self.pool, finished, limit),
+                started,
+            )
+            .await?;
         tracing::info!(
             published,
             pending,
@@ -169,6 +188,8 @@ impl OutboxRelay {
             purged_throttle_entries,
             purged_registrations,
             purged_challenges,
+            purged_waitlist,
+            purged_notifications,
             "outbox relay run"
         );
         Ok(RelayReport {
@@ -179,6 +200,8 @@ impl OutboxRelay {
             purged_throttle_entries,
             purged_registrations,
             purged_challenges,
+            purged_waitlist,
+            purged_notifications,
         })
     }
 

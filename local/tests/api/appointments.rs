@@ -359,7 +359,15 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
              ('address:recent', 3, NULL, now() - interval '1 hour');
          INSERT INTO pending_registrations (token_hash, email, password_hash, full_name, expires_at) VALUES
              ('\\x01', 'old@example.com', 'x', 'Old', now() - interval '1 hour'),
-             ('\\x02', 'new@example.com', 'x', 'New', now() + interval '1 hour');",
+             ('\\x02', 'new@example.com', 'x', 'New', now() + interval '1 hour');
+         INSERT INTO notifications_sent (subject_id, kind, revision, outcome, sent_at) VALUES
+             (gen_random_uuid(), 'booked', 1, 'sent', now() - interval '31 days'),
+             (gen_random_uuid(), 'booked', 1, 'sent', now() - interval '29 days');
+         INSERT INTO waitlist_entries (id, patient_id, doctor_id, appointment_type, range_from, range_to, status)
+         SELECT gen_random_uuid(), patient_id, doctor_id, 'consultation', r.f, r.t, r.s
+         FROM (SELECT patient_id, doctor_id FROM appointments LIMIT 1) a,
+              (VALUES (now() - interval '40 days', now() - interval '31 days', 'waiting'),
+                      (now() - interval '1 day', now() + interval '1 day', 'waiting')) AS r(f, t, s);",
     )
     .await
     .unwrap();
@@ -377,6 +385,8 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
             purged_throttle_entries: 1,
             purged_registrations: 1,
             purged_challenges: 0,
+            purged_waitlist: 1,
+            purged_notifications: 1,
         }
     );
     assert_eq!(
@@ -410,6 +420,24 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
         .collect();
     assert_eq!(keys, ["key-recent", "key-third"]);
     assert_eq!(c.env.db.count("SELECT count(*) FROM appointments").await, 4);
+    assert_eq!(
+        c.env
+            .db
+            .count(
+                "SELECT count(*) FROM notifications_sent WHERE sent_at > now() - interval '30 days'"
+            )
+            .await,
+        1,
+        "a message record of the last month is kept"
+    );
+    assert_eq!(
+        c.env
+            .db
+            .count("SELECT count(*) FROM waitlist_entries WHERE range_to > now()")
+            .await,
+        1,
+        "a waiting entry whose range is ahead is kept"
+    );
     // A kept key still replays its booking.
     let mut retry = booking(&c.patient_token, slot(7, 10, 0));
     retry["headers"]["idempotency-key"] = json!("key-recent");
@@ -418,7 +446,15 @@ async fn the_relay_purges_what_has_expired_and_keeps_the_rest() {
     assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
     // A second run finds nothing more to delete.
     let again = relay.run().await.unwrap();
-    assert_eq!((again.purged_events, again.purged_idempotency_keys), (0, 0));
+    assert_eq!(
+        (
+            again.purged_events,
+            again.purged_idempotency_keys,
+            again.purged_waitlist,
+            again.purged_notifications
+        ),
+        (0, 0, 0, 0)
+    );
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ pub mod idempotency;
 pub mod notify;
 #[cfg(feature = "postgres")]
 pub mod preferences;
+#[cfg(feature = "postgres")]
+pub mod retention;
 #[cfg(feature = "appointments")]
 pub mod schedule;
 #[cfg(feature = "appointments")]
