@@ -713,50 +713,40 @@ async fn check_schedule(
     availability
         .admits(booking.appointment_type, booking.start_time, Utc::now())
         .map_err(Refusal::into_error)?;
-    let buffer = availability.buffer();
-    if buffer > chrono::Duration::zero() {
-        let too_close: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM appointments
-                                WHERE doctor_id = $1 AND status <> 'cancelled'
-                                  AND start_time < $3 AND end_time > $2
-                                  AND id IS DISTINCT FROM $4)",
-                &[
-                    &booking.doctor_id,
-                    &(booking.start_time - buffer),
-                    &(booking.end_time + buffer),
-                    &moving,
-                ],
-            )
-            .await?
-            .get(0);
-        if too_close {
-            return Err(Error::Conflict {
-                code: "slot-taken",
-                message: format!(
-                    "the doctor keeps {} minutes between appointments and is booked too close to this time",
-                    buffer.num_minutes()
-                ),
-            });
-        }
-    }
+    // One round trip for both: another appointment within the buffer (with no buffer, overlaps
+    // are the exclusion constraints' to refuse), and an open waitlist offer holding the time.
     // Offers are made and accepted under the doctor's lock too, so this cannot race them.
-    let held: bool = tx
+    let buffer = availability.buffer();
+    let row = tx
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM waitlist_offers
+            "SELECT $6 AND EXISTS (SELECT 1 FROM appointments
+                                   WHERE doctor_id = $1 AND status <> 'cancelled'
+                                     AND start_time < $3 AND end_time > $2
+                                     AND id IS DISTINCT FROM $4) AS too_close,
+                    EXISTS (SELECT 1 FROM waitlist_offers
                             WHERE doctor_id = $1 AND status = 'open' AND expires_at > now()
                               AND start_time < $3 AND end_time > $2
-                              AND id IS DISTINCT FROM $4)",
+                              AND id IS DISTINCT FROM $5) AS held",
             &[
                 &booking.doctor_id,
                 &(booking.start_time - buffer),
                 &(booking.end_time + buffer),
+                &moving,
                 &hold,
+                &(buffer > chrono::Duration::zero()),
             ],
         )
-        .await?
-        .get(0);
-    if held {
+        .await?;
+    if column::<bool>(&row, "too_close")? {
+        return Err(Error::Conflict {
+            code: "slot-taken",
+            message: format!(
+                "the doctor keeps {} minutes between appointments and is booked too close to this time",
+                buffer.num_minutes()
+            ),
+        });
+    }
+    if column::<bool>(&row, "held")? {
         return Err(Error::Conflict {
             code: "slot-held",
             message: "this time is held for a patient on the waitlist; choose another".into(),
