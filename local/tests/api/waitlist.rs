@@ -397,6 +397,29 @@ fn join_body(
     body
 }
 
+/// Puts the token's patient on the waitlist of `doctor` (or of `specialty`) over `[from, to)`;
+/// it must succeed. Answers the entry.
+async fn join(
+    env: &TestEnv,
+    token: &AccessToken,
+    doctor: Option<Uuid>,
+    specialty: Option<&str>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Value {
+    let sample = if doctor.is_some() {
+        "waitlist/join.json"
+    } else {
+        "waitlist/join-specialty.json"
+    };
+    let body = join_body(doctor, specialty, from, to);
+    let joined = env
+        .call("waitlist", waitlist_call(sample, token, None, Some(&body)))
+        .await;
+    assert_eq!(joined.status, 201, "{joined:?}");
+    joined.body
+}
+
 async fn offers(env: &TestEnv) -> Vec<(Uuid, Uuid, String)> {
     env.db
         .client()
@@ -432,31 +455,9 @@ async fn a_freed_time_is_held_for_one_waiting_patient_at_a_time() {
 
     // The first waits for this doctor, the second for the specialty (the doctor's).
     let (from, to) = (start - Duration::days(1), start + Duration::days(1));
-    let joined = env
-        .call(
-            "waitlist",
-            waitlist_call(
-                "waitlist/join.json",
-                &first_token,
-                None,
-                Some(&join_body(Some(doctor.user_id), None, from, to)),
-            ),
-        )
-        .await;
-    assert_eq!(joined.status, 201, "{joined:?}");
-    assert_eq!(joined.body["status"], "waiting");
-    let joined2 = env
-        .call(
-            "waitlist",
-            waitlist_call(
-                "waitlist/join-specialty.json",
-                &second_token,
-                None,
-                Some(&join_body(None, Some("cardiology"), from, to)),
-            ),
-        )
-        .await;
-    assert_eq!(joined2.status, 201, "{joined2:?}");
+    let joined = join(&env, &first_token, Some(doctor.user_id), None, from, to).await;
+    assert_eq!(joined["status"], "waiting");
+    join(&env, &second_token, None, Some("cardiology"), from, to).await;
 
     // The cancellation, delivered twice: one offer, to the first who joined.
     let seq = deliver_new(&env, &function, 0).await;
@@ -631,19 +632,8 @@ async fn waitlist_requests_are_checked_and_entries_are_the_patients_own() {
         .await
         .assert_problem(400, Some(field));
     }
-    let joined = env
-        .call(
-            "waitlist",
-            waitlist_call(
-                "waitlist/join.json",
-                &token,
-                None,
-                Some(&join_body(Some(doctor.user_id), None, from, to)),
-            ),
-        )
-        .await;
-    assert_eq!(joined.status, 201, "{joined:?}");
-    let entry: Uuid = joined.body["entry_id"].as_str().unwrap().parse().unwrap();
+    let joined = join(&env, &token, Some(doctor.user_id), None, from, to).await;
+    let entry: Uuid = joined["entry_id"].as_str().unwrap().parse().unwrap();
     // Someone else's entry is not found; a doctor does not list the waitlist.
     env.call(
         "waitlist",
@@ -738,24 +728,9 @@ async fn declining_or_leaving_passes_the_time_on_and_a_move_frees_its_old_time()
     for name in ["w1", "w2", "w3"] {
         let (user, email) = account(&env, name, Role::Patient).await;
         let token = env.token_for(&user);
-        let joined = env
-            .call(
-                "waitlist",
-                waitlist_call(
-                    "waitlist/join.json",
-                    &token,
-                    None,
-                    Some(&join_body(
-                        Some(doctor.user_id),
-                        None,
-                        start - Duration::hours(1),
-                        start + Duration::hours(1),
-                    )),
-                ),
-            )
-            .await;
-        assert_eq!(joined.status, 201, "{joined:?}");
-        let entry: Uuid = joined.body["entry_id"].as_str().unwrap().parse().unwrap();
+        let (from, to) = (start - Duration::hours(1), start + Duration::hours(1));
+        let joined = join(&env, &token, Some(doctor.user_id), None, from, to).await;
+        let entry: Uuid = joined["entry_id"].as_str().unwrap().parse().unwrap();
         waiting.push((user, token, email, entry));
     }
 
@@ -892,23 +867,8 @@ async fn offers_skip_patients_who_cannot_hear_of_them_and_end_at_the_doctors_not
     .await;
     for (who, email) in [(&silent, false), (&listening, true)] {
         let token = env.token_for(who);
-        let joined = env
-            .call(
-                "waitlist",
-                waitlist_call(
-                    "waitlist/join.json",
-                    &token,
-                    None,
-                    Some(&join_body(
-                        Some(doctor.user_id),
-                        None,
-                        start - Duration::hours(1),
-                        start + Duration::hours(1),
-                    )),
-                ),
-            )
-            .await;
-        assert_eq!(joined.status, 201, "{joined:?}");
+        let (from, to) = (start - Duration::hours(1), start + Duration::hours(1));
+        join(&env, &token, Some(doctor.user_id), None, from, to).await;
         let set = env
             .call(
                 "patients-notifications",
@@ -963,23 +923,15 @@ async fn accepting_and_declining_one_offer_at_once_never_fails_the_server() {
     for round in 0..5 {
         let at = start + Duration::hours(round);
         let taken = book(&env.deps.appointments, &caller(&booker), doctor.user_id, at).await;
-        let joined = env
-            .call(
-                "waitlist",
-                waitlist_call(
-                    "waitlist/join.json",
-                    &token,
-                    None,
-                    Some(&join_body(
-                        Some(doctor.user_id),
-                        None,
-                        at,
-                        at + Duration::hours(1),
-                    )),
-                ),
-            )
-            .await;
-        assert_eq!(joined.status, 201, "{joined:?}");
+        join(
+            &env,
+            &token,
+            Some(doctor.user_id),
+            None,
+            at,
+            at + Duration::hours(1),
+        )
+        .await;
         let seq: i64 = env
             .db
             .client()
