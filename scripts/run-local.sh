@@ -10,6 +10,7 @@ source scripts/lib/stack.sh
 trap careflow_stop_all EXIT
 
 careflow_venv
+careflow_ocr_tools
 careflow_start_postgres
 careflow_start_moto
 # Each function runs with its own role of template.yaml (IAM is enforced by the emulator).

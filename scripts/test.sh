@@ -11,6 +11,7 @@ careflow_traps
 if [[ "${CI:-}" == true ]]; then export CARGO_TERM_COLOR=never; fi
 
 careflow_venv
+careflow_ocr_tools
 careflow_start_postgres
 careflow_start_moto
 # Every function runs with its template role's credentials; each test is a stage of its own

@@ -134,6 +134,23 @@ _cf_pg_running_pid() {
   echo "$pid"
 }
 
+# OCR of scanned lab reports: Tesseract (English data) and poppler's pdftoppm, from Debian's
+# packages (lab-processor finds them in /usr/bin; on Lambda they come from the OCR layer).
+careflow_ocr_tools() {
+  if command -v tesseract >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+    && tesseract --list-langs 2>/dev/null | grep -qx eng; then
+    return 0
+  fi
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    careflow_log "installing tesseract-ocr, tesseract-ocr-eng and poppler-utils with apt"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng poppler-utils </dev/null >/dev/null 2>&1 \
+      || { apt-get update -qq </dev/null >/dev/null \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng poppler-utils </dev/null >/dev/null; }
+  fi
+  command -v tesseract >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+    || careflow_die "tesseract and pdftoppm are needed for OCR of scanned lab reports (apt-get install tesseract-ocr tesseract-ocr-eng poppler-utils)"
+}
+
 careflow_start_postgres() {
   [[ -n "$_CF_PG_STARTED" ]] && return 0
   if [[ -n "${CAREFLOW_DATABASE_URL:-}" ]]; then

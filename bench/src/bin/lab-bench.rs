@@ -3,16 +3,21 @@
 //! files, side by side: pages/s and MB/s.
 //!
 //! `lab-bench [--iterations N] [--dump] FILE_OR_DIR...` (scripts/bench-lab.sh passes the PDF
-//! corpus and the generated lab reports). Pages are counted by `pdfinfo` for every tool alike.
+//! corpus and the generated lab reports); `--dump` prints, per file, the report the processor
+//! would store (JSON, OCR included) instead of timing anything. Pages are counted by `pdfinfo` for every tool alike.
 //! Files the isolated extraction refuses (encrypted, image-only, corrupt) still count: their
 //! time is what the processor spends on them.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use careflow::config::Vars;
+use careflow::lab::ObjectRef;
 use careflow::lab::extract::{
     Isolated, Limits, Outcome, extract_in_process, run_child_if_requested,
 };
+use careflow::lab::ocr::Tesseract;
+use careflow::lab::service::{Verdict, final_report};
 
 struct File {
     path: PathBuf,
@@ -112,13 +117,37 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     if dump {
+        // What the processor would store for each file (OCR for pages without text).
+        let ocr = Tesseract::from_vars(&Vars::from_map::<String, String>([]))?;
         for f in &files {
-            println!("===== {}", f.path.display());
-            match extract_in_process(&f.bytes) {
-                Outcome::Text { text, pages } => println!("[{pages} pages]\n{text}"),
-                Outcome::Unreadable { reason } => println!("UNREADABLE: {reason}"),
-                Outcome::Failed { reason } => println!("FAILED: {reason}"),
-            }
+            let verdict = match extract_in_process(&f.bytes) {
+                Outcome::Text { mut pages } => {
+                    for n in Outcome::pages_without_text(&pages) {
+                        if let Some(ocr) = &ocr {
+                            pages[n as usize - 1] = ocr.read_page(&f.bytes, n).await?;
+                        }
+                    }
+                    Verdict::Read {
+                        pages,
+                        unread_pages: 0,
+                    }
+                }
+                Outcome::Unreadable { reason } | Outcome::Failed { reason } => {
+                    Verdict::Unreadable { reason }
+                }
+            };
+            let nil = uuid::Uuid::nil();
+            let object = ObjectRef {
+                etag: None,
+                version_id: None,
+                sequencer: None,
+            };
+            let report = final_report(None, nil, nil, object, 0, verdict, chrono::Utc::now());
+            println!(
+                "{}",
+                serde_json::json!({"file": f.path, "status": report.status, "reason": report.reason,
+                    "collected_at": report.collected_at, "results": report.results})
+            );
         }
         return Ok(());
     }

@@ -66,12 +66,14 @@ impl LabProcessor {
         use careflow::config::FromVars;
         use careflow::lab::extract::{Isolated, Limits};
         use careflow::lab::objects::LabObjects;
+        use careflow::lab::ocr::Tesseract;
         use careflow::lab::service::LabReports;
         let max_bytes = vars.parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
         Ok(Self::new(Processor::new(
             LabReports::build(&vars).await?,
             LabObjects::from_vars(&vars).await?,
             Isolated::with_program(program, Limits::from_vars(&vars)?),
+            Tesseract::from_vars(&vars)?,
             max_bytes,
         )))
     }

@@ -28,22 +28,29 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::layout::{PageWords, Word};
+
 /// The child's exit status when it cannot enter its sandbox (it then parses nothing).
 const SANDBOX_REFUSED: i32 = 6;
 
 /// The hidden argument that turns a binary into the extraction child.
 pub const CHILD_ARG: &str = "--careflow-extract-pdf";
 
-/// Text beyond this is cut (a lab report is a few KiB of text).
-pub const MAX_TEXT_BYTES: usize = 4 * 1024 * 1024;
+/// Text beyond this is cut (a lab report is a few KiB of text). Just past what the processor
+/// reads automatically ([`crate::lab::service::MAX_REPORT_TEXT_BYTES`]), so that a longer
+/// document is seen to be too long rather than quietly cut to fit.
+pub const MAX_TEXT_BYTES: usize = crate::lab::service::MAX_REPORT_TEXT_BYTES + 64 * 1024;
+/// Each word costs at least two bytes of [`MAX_TEXT_BYTES`] (a character and a separator).
+const MAX_WORDS: usize = MAX_TEXT_BYTES / 2;
 
 /// What extraction found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
+    /// The words of every page, with positions. A page whose text layer holds (almost) nothing
+    /// has no words: it needs OCR (see [`Outcome::pages_without_text`]).
     Text {
-        text: String,
-        pages: usize,
+        pages: Vec<PageWords>,
     },
     Unreadable {
         reason: String,
@@ -63,7 +70,21 @@ impl Outcome {
             reason: reason.into(),
         }
     }
+
+    /// The (1-based) numbers of the pages without a text layer.
+    pub fn pages_without_text(pages: &[PageWords]) -> Vec<u32> {
+        pages
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.words.is_empty())
+            .map(|(i, _)| i as u32 + 1)
+            .collect()
+    }
 }
+
+/// The reason a PDF without any text layer ends `unreadable` when no OCR is configured.
+pub const NO_TEXT_LAYER: &str =
+    "no text layer: the PDF holds only images (a scan?); it needs OCR or review";
 
 /// True when the bytes start like a PDF (`%PDF-` within the first KiB, as readers allow).
 pub fn looks_like_pdf(bytes: &[u8]) -> bool {
@@ -73,6 +94,142 @@ pub fn looks_like_pdf(bytes: &[u8]) -> bool {
 
 fn mentions_encryption(bytes: &[u8]) -> bool {
     bytes.windows(8).any(|w| w == b"/Encrypt")
+}
+
+/// Collects each page's words with their boxes from pdf-extract's character stream: a word
+/// ends at a space, a jump along the line, a change of line or of font size (so a footnote
+/// superscript glued to a name is a word of its own).
+#[derive(Default)]
+struct WordCollector {
+    pages: Vec<PageWords>,
+    page_top: f64,
+    word: Option<Building>,
+    bytes: usize,
+    words: usize,
+}
+
+struct Building {
+    text: String,
+    x0: f64,
+    end: f64,
+    baseline: f64,
+    size: f64,
+}
+
+impl WordCollector {
+    fn flush(&mut self) {
+        let Some(w) = self.word.take() else {
+            return;
+        };
+        let Some(page) = self.pages.last_mut() else {
+            return;
+        };
+        if self.bytes + w.text.len() > MAX_TEXT_BYTES || self.words >= MAX_WORDS {
+            return;
+        }
+        self.bytes += w.text.len() + 1;
+        self.words += 1;
+        page.words.push(Word {
+            text: w.text,
+            x0: w.x0 as f32,
+            x1: w.end.max(w.x0) as f32,
+            top: (w.baseline - 0.78 * w.size) as f32,
+            bottom: (w.baseline + 0.22 * w.size) as f32,
+            confidence: None,
+            line: None,
+        });
+    }
+}
+
+impl pdf_extract::OutputDev for WordCollector {
+    fn begin_page(
+        &mut self,
+        _page_num: u32,
+        media_box: &pdf_extract::MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.flush();
+        self.page_top = media_box.ury;
+        self.pages.push(PageWords::default());
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.flush();
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        // As pdf-extract's own text output: the text matrix places the glyph; y from the top.
+        let (x, baseline) = (trm.m31, self.page_top - trm.m32);
+        let vx = font_size * (trm.m11 + trm.m21);
+        let vy = font_size * (trm.m12 + trm.m22);
+        let size = (vx * vy).abs().sqrt().max(0.1);
+        if text.trim().is_empty() {
+            self.flush();
+            return Ok(());
+        }
+        let joins = self.word.as_ref().is_some_and(|w| {
+            (baseline - w.baseline).abs() <= 0.25 * w.size.max(size)
+                && (size - w.size).abs() <= 0.2 * w.size
+                && x <= w.end + 0.15 * size
+                && x >= w.end - 0.5 * size
+        });
+        if !joins {
+            self.flush();
+            self.word = Some(Building {
+                text: String::new(),
+                x0: x,
+                end: x,
+                baseline,
+                size,
+            });
+        }
+        if let Some(w) = self.word.as_mut() {
+            w.text.push_str(text);
+            w.end = x + width * size;
+        }
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+}
+
+/// Every page's words, page by page until one fails (as pdf-extract's own by-page reading).
+fn words_by_page(pdf: &[u8]) -> Result<Vec<PageWords>, pdf_extract::OutputError> {
+    let mut doc = pdf_extract::Document::load_mem(pdf)?;
+    if doc.is_encrypted() {
+        doc.decrypt("")?;
+    }
+    let mut collector = WordCollector::default();
+    let mut page = 1;
+    loop {
+        let done = collector.pages.len();
+        if pdf_extract::output_doc_page(&doc, &mut collector, page).is_err() {
+            collector.pages.truncate(done);
+            collector.word = None;
+            break;
+        }
+        page += 1;
+    }
+    Ok(collector.pages)
 }
 
 /// Extracts text in this process, turning a panic into `Unreadable` when panics unwind. Only
@@ -85,7 +242,7 @@ pub fn extract_in_process(pdf: &[u8]) -> Outcome {
     if !looks_like_pdf(pdf) {
         return Outcome::unreadable("not a PDF (no %PDF- header)");
     }
-    let result = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(pdf));
+    let result = std::panic::catch_unwind(|| words_by_page(pdf));
     match result {
         Err(_) => Outcome::unreadable("corrupt PDF: the parser failed on it"),
         Ok(Err(e)) => {
@@ -96,32 +253,26 @@ pub fn extract_in_process(pdf: &[u8]) -> Outcome {
                 Outcome::unreadable(format!("corrupt PDF: {}", first_line(&message, 160)))
             }
         }
-        Ok(Ok(pages)) => {
-            let page_count = pages.len();
-            let mut text = pages.join("\n\u{c}\n");
-            if text.len() > MAX_TEXT_BYTES {
-                let mut cut = MAX_TEXT_BYTES;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
+        Ok(Ok(mut pages)) => {
+            if pages.is_empty() {
+                return Outcome::unreadable("corrupt PDF: no pages");
             }
-            if page_count == 0 {
-                Outcome::unreadable("corrupt PDF: no pages")
-            } else if text.chars().filter(|c| c.is_alphanumeric()).count() < 8 {
-                if mentions_encryption(pdf) {
-                    Outcome::unreadable("encrypted PDF: it needs a password")
-                } else {
-                    Outcome::unreadable(
-                        "no text layer: the PDF holds only images (a scan?); it needs OCR or review",
-                    )
-                }
-            } else {
-                Outcome::Text {
-                    text,
-                    pages: page_count,
+            // A page with a stray character or two has no usable text layer: OCR reads it.
+            for page in &mut pages {
+                let alphanumeric = page
+                    .words
+                    .iter()
+                    .flat_map(|w| w.text.chars())
+                    .filter(|c| c.is_alphanumeric())
+                    .count();
+                if alphanumeric < 8 {
+                    page.words.clear();
                 }
             }
+            if pages.iter().all(|p| p.words.is_empty()) && mentions_encryption(pdf) {
+                return Outcome::unreadable("encrypted PDF: it needs a password");
+            }
+            Outcome::Text { pages }
         }
     }
 }
@@ -258,8 +409,9 @@ impl Isolated {
             let mut err = Vec::new();
             let read_out = async {
                 let _ = (&mut stdout)
-                    // JSON escaping can grow text sixfold (control characters as \uXXXX).
-                    .take(MAX_TEXT_BYTES as u64 * 6 + 4096)
+                    // JSON escaping can grow text sixfold (control characters as \uXXXX), and
+                    // each word carries its box (about 80 bytes).
+                    .take(MAX_TEXT_BYTES as u64 * 6 + MAX_WORDS as u64 * 128 + 4096)
                     .read_to_end(&mut out)
                     .await;
             };

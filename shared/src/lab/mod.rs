@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
+pub mod codes;
+pub mod layout;
 pub mod parse;
 pub mod presign;
 pub mod service;
@@ -22,6 +24,8 @@ pub mod store;
 pub mod extract;
 #[cfg(feature = "s3")]
 pub mod objects;
+#[cfg(feature = "pdf")]
+pub mod ocr;
 #[cfg(all(feature = "pdf", feature = "s3"))]
 pub mod process;
 
@@ -61,15 +65,48 @@ impl Status {
     }
 }
 
-/// Whether a value is inside its reference range.
+/// Whether a value is inside its reference range: HL7's observation interpretation codes
+/// (`H`, `L`, `HH`, `LL`, `A`), with `normal` for `N` as the API has always said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Flag {
     #[serde(rename = "H")]
     High,
     #[serde(rename = "L")]
     Low,
+    /// Critically high: printed as critical (or `HH`) and above the range.
+    #[serde(rename = "HH")]
+    CriticalHigh,
+    /// Critically low.
+    #[serde(rename = "LL")]
+    CriticalLow,
+    /// Abnormal without a direction (a qualitative result outside its expected value).
+    #[serde(rename = "A")]
+    Abnormal,
     #[serde(rename = "normal")]
     Normal,
+}
+
+impl Flag {
+    /// The HL7 v3 ObservationInterpretation code.
+    pub fn interpretation_code(self) -> &'static str {
+        match self {
+            Flag::High => "H",
+            Flag::Low => "L",
+            Flag::CriticalHigh => "HH",
+            Flag::CriticalLow => "LL",
+            Flag::Abnormal => "A",
+            Flag::Normal => "N",
+        }
+    }
+
+    /// Critical values go to the front of the review queue.
+    pub fn is_critical(self) -> bool {
+        matches!(self, Flag::CriticalHigh | Flag::CriticalLow)
+    }
+
+    pub fn is_abnormal(self) -> bool {
+        self != Flag::Normal
+    }
 }
 
 /// One lab value as read from a report.
@@ -82,16 +119,46 @@ pub struct LabResult {
     pub reference_range: Option<String>,
     /// As printed when the report gives one, else computed from the range; `None` when neither.
     pub flag: Option<Flag>,
+    /// The panel (section heading) the row was printed under.
+    #[serde(default)]
+    pub panel: Option<String>,
+    /// The test's LOINC code, from the reviewed alias table (`None`: not recognised).
+    #[serde(default)]
+    pub loinc: Option<String>,
+    /// The unit as a UCUM code, when the printed unit is a known one.
+    #[serde(default)]
+    pub unit_ucum: Option<String>,
+    /// The earlier result the report prints beside this one (never taken as the value).
+    #[serde(default)]
+    pub previous: Option<PreviousResult>,
+    /// How sure OCR was of the value and its flag (0 to 1); `None` for a text layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+}
+
+/// A previous result as a report prints it beside the current one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousResult {
+    pub value: String,
+    /// As printed (`10/02/2025`): the report's own date order, which the text does not say.
+    pub date: Option<String>,
 }
 
 impl LabResult {
     /// About what the value takes in a stored item (attribute names and its strings).
     pub fn stored_bytes(&self) -> usize {
         let optional = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        48 + self.name.len()
+        let previous = self.previous.as_ref().map_or(0, |p| {
+            24 + p.value.len() + p.date.as_ref().map_or(0, String::len)
+        });
+        110 + self.name.len()
             + self.value.len()
             + optional(&self.unit)
             + optional(&self.reference_range)
+            + optional(&self.panel)
+            + optional(&self.loinc)
+            + optional(&self.unit_ucum)
+            + previous
             + 8
     }
 }

@@ -120,11 +120,16 @@ pub fn parse_row(line: &str) -> Option<LabResult> {
         unit,
         reference_range,
         flag,
+        panel: None,
+        loinc: None,
+        unit_ucum: None,
+        previous: None,
+        confidence: None,
     })
 }
 
 /// A measured value: `13.5`, `250`, `5,4`, `<5`, `>60`.
-fn is_value(token: &str) -> bool {
+pub(crate) fn is_value(token: &str) -> bool {
     let digits = token.trim_start_matches(['<', '>', '≤', '≥']);
     let mut seen_digit = false;
     let mut seen_sep = false;
@@ -138,6 +143,11 @@ fn is_value(token: &str) -> bool {
     seen_digit && !digits.ends_with(['.', ','])
 }
 
+/// The number a value states, if it is a number (`<5` states 5).
+pub(crate) fn numeric_value(token: &str) -> Option<f64> {
+    numeric(token).filter(|_| is_value(token))
+}
+
 fn numeric(token: &str) -> Option<f64> {
     token
         .trim_start_matches(['<', '>', '≤', '≥'])
@@ -148,8 +158,10 @@ fn numeric(token: &str) -> Option<f64> {
 
 fn flag_token(token: &str) -> Option<Flag> {
     match token.trim_matches(['*', '!', '(', ')', '[', ']']) {
-        "H" | "HH" | "High" | "HIGH" | "↑" => Some(Flag::High),
-        "L" | "LL" | "Low" | "LOW" | "↓" => Some(Flag::Low),
+        "H" | "High" | "HIGH" | "↑" => Some(Flag::High),
+        "L" | "Low" | "LOW" | "↓" => Some(Flag::Low),
+        "HH" => Some(Flag::CriticalHigh),
+        "LL" => Some(Flag::CriticalLow),
         "N" | "Normal" | "NORMAL" => Some(Flag::Normal),
         _ => None,
     }
@@ -169,7 +181,7 @@ fn split_dash(token: &str) -> Option<(f64, f64)> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Bounds {
+pub(crate) struct Bounds {
     low: Option<f64>,
     high: Option<f64>,
     /// `< x` excludes x itself.
@@ -178,7 +190,7 @@ struct Bounds {
 }
 
 impl Bounds {
-    fn flag(self, v: f64) -> Flag {
+    pub(crate) fn flag(self, v: f64) -> Flag {
         if self
             .low
             .is_some_and(|l| v < l || (self.low_exclusive && v == l))
@@ -214,7 +226,22 @@ fn parse_range(tokens: &[&str]) -> Option<(String, Bounds)> {
             format!("{op} {}", &joined[op.len()..])
         }
     };
-    let bounds = if let Some((a, b)) = split_dash(&joined) {
+    let bounds = bounds_of(&joined)?;
+    Some((text(&bounds), bounds))
+}
+
+/// The bounds a range states: `a-b`, `<b`, `<=b`, `>a`, `>=a`, `> OR = a`; `None` for words.
+pub(crate) fn range_bounds(range: &str) -> Option<Bounds> {
+    let joined: String = range
+        .split_whitespace()
+        .collect::<String>()
+        .replace("OR=", "=")
+        .replace("or=", "=");
+    bounds_of(&joined)
+}
+
+fn bounds_of(joined: &str) -> Option<Bounds> {
+    let bounds = if let Some((a, b)) = split_dash(joined) {
         (a <= b).then_some(Bounds {
             low: Some(a),
             high: Some(b),
@@ -258,11 +285,11 @@ fn parse_range(tokens: &[&str]) -> Option<(String, Bounds)> {
     } else {
         return None;
     };
-    Some((text(&bounds), bounds))
+    Some(bounds)
 }
 
 /// Units that make a row a lab value even without a range.
-fn looks_like_unit(unit: &str) -> bool {
+pub(crate) fn looks_like_unit(unit: &str) -> bool {
     unit.contains(['/', '%', '^'])
         || matches!(
             unit,
@@ -275,8 +302,10 @@ fn plausible_unit(unit: &str) -> bool {
     unit.chars().count() <= 16 && !unit.ends_with([',', ';', ':'])
 }
 
-/// `Collected: 2026-11-20 08:15`, `Collection date 20.11.2026`, `Specimen collected 2026/11/20`.
-fn collection_date(line: &str) -> Option<NaiveDate> {
+/// `Collected: 2026-11-20 08:15`, `Collection date 20.11.2026`, `Specimen collected 2026/11/20`,
+/// `Date Collected: 11/20/2026` (slashes with the year last are read month first, as US
+/// laboratories print them).
+pub(crate) fn collection_date(line: &str) -> Option<NaiveDate> {
     let lower = line.to_lowercase();
     let at = lower.find("collect")?;
     line[at..]
@@ -286,7 +315,7 @@ fn collection_date(line: &str) -> Option<NaiveDate> {
 }
 
 fn date_token(token: &str) -> Option<NaiveDate> {
-    ["%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y"]
+    ["%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(token, f).ok())
 }

@@ -3,8 +3,9 @@
 
 use chrono::Utc;
 
-use super::extract::{Isolated, Outcome, looks_like_pdf};
+use super::extract::{Isolated, NO_TEXT_LAYER, Outcome, looks_like_pdf};
 use super::objects::LabObjects;
+use super::ocr::{OcrError, Tesseract};
 use super::service::{LabReports, Verdict, final_report};
 use super::store::Written;
 use super::{LabReport, ObjectRef, padded_sequencer, parse_object_key};
@@ -35,6 +36,7 @@ pub struct Processor {
     reports: LabReports,
     objects: LabObjects,
     extractor: Isolated,
+    ocr: Option<Tesseract>,
     max_bytes: u64,
 }
 
@@ -43,14 +45,64 @@ impl Processor {
         reports: LabReports,
         objects: LabObjects,
         extractor: Isolated,
+        ocr: Option<Tesseract>,
         max_bytes: u64,
     ) -> Self {
         Self {
             reports,
             objects,
             extractor,
+            ocr,
             max_bytes,
         }
+    }
+
+    /// The words of every page: the text layer, and OCR for pages without one. `Err` only for
+    /// our own failures (the record is retried).
+    async fn read(&self, bytes: &[u8]) -> Result<Verdict> {
+        let mut pages = match self.extractor.extract(bytes.to_vec()).await {
+            Outcome::Text { pages } => pages,
+            Outcome::Unreadable { reason } => return Ok(Verdict::Unreadable { reason }),
+            Outcome::Failed { reason } => return Err(Error::Unavailable(reason.into())),
+        };
+        let scanned = Outcome::pages_without_text(&pages);
+        if scanned.is_empty() {
+            return Ok(Verdict::Read {
+                pages,
+                unread_pages: 0,
+            });
+        }
+        let Some(ocr) = &self.ocr else {
+            if scanned.len() == pages.len() {
+                return Ok(Verdict::Unreadable {
+                    reason: NO_TEXT_LAYER.into(),
+                });
+            }
+            return Ok(Verdict::Read {
+                pages,
+                unread_pages: scanned.len(),
+            });
+        };
+        if scanned.len() > ocr.max_pages {
+            return Ok(Verdict::Unreadable {
+                reason: format!(
+                    "{} scanned pages, more than the {} OCR reads per report: a person has to look",
+                    scanned.len(),
+                    ocr.max_pages
+                ),
+            });
+        }
+        for number in scanned {
+            match ocr.read_page(bytes, number).await {
+                Ok(words) => pages[number as usize - 1] = words,
+                Err(OcrError::Unreadable(reason)) => return Ok(Verdict::Unreadable { reason }),
+                Err(OcrError::Failed(reason)) => return Err(Error::Unavailable(reason.into())),
+            }
+        }
+        Ok(Verdict::Read {
+            pages,
+            unread_pages: 0,
+        })
     }
 
     /// Processes one record. Errors are transient (S3 or DynamoDB unavailable): retry the
@@ -113,11 +165,7 @@ impl Processor {
                 Ok(Some(bytes)) if !looks_like_pdf(&bytes) => Verdict::Unreadable {
                     reason: "not a PDF (no %PDF- header)".into(),
                 },
-                Ok(Some(bytes)) => match self.extractor.extract(bytes).await {
-                    Outcome::Text { text, .. } => Verdict::Text { text },
-                    Outcome::Unreadable { reason } => Verdict::Unreadable { reason },
-                    Outcome::Failed { reason } => return Err(Error::Unavailable(reason.into())),
-                },
+                Ok(Some(bytes)) => self.read(&bytes).await?,
             }
         };
         let report = final_report(

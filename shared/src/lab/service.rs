@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::parse::parse_report;
+use super::codes::code_results;
+use super::layout::{PageWords, parse_pages};
 use super::presign::{PostPolicy, PresignedPost, SigningCredentials, presign_post};
 use super::store::Written;
 use super::{
@@ -260,13 +261,25 @@ impl LabReports {
 /// How processing one object ended, before it is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Text was extracted (pages) and parsed.
-    Text {
-        text: String,
+    /// The words of the pages, from their text layer or OCR.
+    Read {
+        pages: Vec<PageWords>,
+        /// Pages without a text layer that were not read (OCR is off).
+        unread_pages: usize,
     },
     Unreadable {
         reason: String,
     },
+}
+
+impl Verdict {
+    /// Plain text as if extracted (pages split at form feeds).
+    pub fn from_text(text: &str) -> Self {
+        Verdict::Read {
+            pages: PageWords::from_text(text),
+            unread_pages: 0,
+        }
+    }
 }
 
 /// The final report for an object: the pending one (or a new one, for an object that arrived
@@ -306,19 +319,23 @@ pub fn final_report(
     });
     let (status, reason, results, collected_at) = match verdict {
         Verdict::Unreadable { reason } => (Status::Unreadable, reason, Vec::new(), None),
-        Verdict::Text { text } if text.len() > MAX_REPORT_TEXT_BYTES => (
+        Verdict::Read { pages, .. } if PageWords::text_bytes(&pages) > MAX_REPORT_TEXT_BYTES => (
             Status::NeedsReview,
             format!(
                 "the PDF holds {} KiB of text, more than the {} KiB a lab report is read from \
                  automatically: a person has to look",
-                text.len() / 1024,
+                PageWords::text_bytes(&pages) / 1024,
                 MAX_REPORT_TEXT_BYTES / 1024
             ),
             Vec::new(),
             None,
         ),
-        Verdict::Text { text } => {
-            let parsed = parse_report(&text);
+        Verdict::Read {
+            pages,
+            unread_pages,
+        } => {
+            let scanned = pages.iter().filter(|p| p.ocr).count();
+            let mut parsed = parse_pages(&pages);
             let values_bytes: usize = parsed.results.iter().map(LabResult::stored_bytes).sum();
             if parsed.results.len() > MAX_REPORT_VALUES || values_bytes > MAX_REPORT_VALUES_BYTES {
                 (
@@ -334,20 +351,58 @@ pub fn final_report(
                     parsed.collected_at,
                 )
             } else if parsed.results.is_empty() {
+                let how = if scanned > 0 {
+                    "OCR read the scan"
+                } else {
+                    "the PDF has text"
+                };
                 (
                     Status::NeedsReview,
-                    "the PDF has text but no lab values were recognised".to_owned(),
+                    format!("{how} but no lab values were recognised"),
                     Vec::new(),
                     parsed.collected_at,
                 )
             } else {
                 let n = parsed.results.len();
-                (
-                    Status::Processed,
-                    format!("{n} lab value{} recognised", if n == 1 { "" } else { "s" }),
-                    parsed.results,
-                    parsed.collected_at,
-                )
+                let uncoded = code_results(&mut parsed.results);
+                let values = format!("{n} lab value{} recognised", if n == 1 { "" } else { "s" });
+                let mut review = Vec::new();
+                if scanned > 0 {
+                    review.push(format!(
+                        "read by OCR from {scanned} scanned page{}",
+                        if scanned == 1 { "" } else { "s" }
+                    ));
+                }
+                if uncoded > 0 {
+                    review.push(format!(
+                        "{uncoded} test name{} not in the LOINC table",
+                        if uncoded == 1 { "" } else { "s" }
+                    ));
+                }
+                if unread_pages > 0 {
+                    review.push(format!(
+                        "{unread_pages} page{} without a text layer not read (OCR is off)",
+                        if unread_pages == 1 { "" } else { "s" }
+                    ));
+                }
+                if review.is_empty() {
+                    (
+                        Status::Processed,
+                        values,
+                        parsed.results,
+                        parsed.collected_at,
+                    )
+                } else {
+                    (
+                        Status::NeedsReview,
+                        format!(
+                            "{values}; {}: a clinician must confirm them",
+                            review.join("; ")
+                        ),
+                        parsed.results,
+                        parsed.collected_at,
+                    )
+                }
             }
         }
     };
@@ -377,7 +432,15 @@ mod tests {
         };
         let now = Utc::now();
         let text = "Collected: 2026-11-20\nSodium 139 mmol/L 135 - 145\n".to_owned();
-        let done = final_report(None, p, r, object.clone(), 10, Verdict::Text { text }, now);
+        let done = final_report(
+            None,
+            p,
+            r,
+            object.clone(),
+            10,
+            Verdict::from_text(&text),
+            now,
+        );
         assert_eq!(done.status, Status::Processed);
         assert_eq!(done.results.len(), 1);
         assert_eq!(done.collected_at.unwrap().to_string(), "2026-11-20");
@@ -388,9 +451,7 @@ mod tests {
             r,
             object.clone(),
             10,
-            Verdict::Text {
-                text: "Dear patient, all is well.".into(),
-            },
+            Verdict::from_text("Dear patient, all is well."),
             now,
         );
         assert_eq!(review.status, Status::NeedsReview);
@@ -428,12 +489,18 @@ mod tests {
             r,
             object.clone(),
             1,
-            Verdict::Text { text: at_cap },
+            Verdict::from_text(&at_cap),
             Utc::now(),
         );
+        // Kept, and to be confirmed: the made-up test names are not in the LOINC table.
         assert_eq!(
             (kept.status, kept.results.len()),
-            (Status::Processed, MAX_REPORT_VALUES)
+            (Status::NeedsReview, MAX_REPORT_VALUES)
+        );
+        assert!(
+            kept.reason
+                .unwrap()
+                .ends_with("1000 test names not in the LOINC table: a clinician must confirm them"),
         );
         let over: String = (0..=MAX_REPORT_VALUES).map(row).collect();
         let many = final_report(
@@ -442,22 +509,14 @@ mod tests {
             r,
             object.clone(),
             1,
-            Verdict::Text { text: over },
+            Verdict::from_text(&over),
             Utc::now(),
         );
         assert_eq!(many.status, Status::NeedsReview);
         assert!(many.results.is_empty());
         assert!(many.reason.unwrap().starts_with("1001 lab values"));
         let long = "x".repeat(MAX_REPORT_TEXT_BYTES + 1);
-        let text = final_report(
-            None,
-            p,
-            r,
-            object,
-            1,
-            Verdict::Text { text: long },
-            Utc::now(),
-        );
+        let text = final_report(None, p, r, object, 1, Verdict::from_text(&long), Utc::now());
         assert_eq!(text.status, Status::NeedsReview);
         assert!(
             text.reason
