@@ -93,6 +93,7 @@ pub const HTTP_FUNCTIONS: &[&str] = &[
     "invoices-pay",
     "lab-results-get",
     "lab-results-list",
+    "lab-review",
     "lab-upload-url",
     "patients-access-log",
     "patients-care-team",
@@ -211,6 +212,7 @@ pub async fn build_http(function: &str, vars: Vars) -> Result<HttpFunction, Conf
             edge.clone(),
             lab_results_get::LabResultsGet::from_vars(vars).await?,
         ),
+        "lab-review" => erase(edge.clone(), lab_review::LabReview::from_vars(vars).await?),
         "lab-results-list" => erase(
             edge.clone(),
             lab_results_list::LabResultsList::from_vars(vars).await?,

@@ -9,7 +9,7 @@
 //!
 //! | resource | patient | doctor | admin |
 //! |---|---|---|---|
-//! | own profile, history, lab reports | create/read/update profile, read history, upload and read lab reports | in a care relationship ([`CareRules`]) or under an emergency grant: read profile, add and read history, upload and read lab reports; lists only patients in a care relationship | all |
+//! | own profile, history, lab reports | create/read/update profile, read history, upload and read lab reports | in a care relationship ([`CareRules`]) or under an emergency grant: read profile, add and read history, upload, read, correct and sign off lab reports; lists only patients in a care relationship, and the review queue of their reports | all but reviewing lab reports (a clinician's act); sees the whole review queue |
 //! | care team, access log | read their own | open an emergency grant (with a reason) | all; assign and end care-team membership, list emergency grants |
 //! | appointment | book, see, cancel their own | see and cancel their own schedule's | all; books naming the patient |
 //! | invoice | see their own | see their appointments' | all; pays |
@@ -37,6 +37,8 @@ pub enum Action {
     UploadLabReport,
     /// List or read lab reports.
     ReadLabReports,
+    /// Correct a lab report's values and sign it off: a clinician's act.
+    ReviewLabReport,
     /// See who is in the patient's care team (assignments, appointments, emergency grants).
     ReadCareTeam,
     /// Assign a doctor to the patient's care team, or end the assignment.
@@ -184,11 +186,17 @@ pub fn patient_record(
     let own = patient == caller.user_id;
     let normal = Access::default();
     match caller.role {
-        Role::Admin => Ok(normal),
+        // Administrators run the clinic; confirming a lab value is a clinician's judgement.
+        Role::Admin => allow(action != ReviewLabReport).map(|()| normal),
         Role::Doctor => {
             let clinical = matches!(
                 action,
-                ReadProfile | AddHistory | ReadHistory | UploadLabReport | ReadLabReports
+                ReadProfile
+                    | AddHistory
+                    | ReadHistory
+                    | UploadLabReport
+                    | ReadLabReports
+                    | ReviewLabReport
             );
             match relationship {
                 _ if !clinical => Err(Error::Forbidden),
@@ -235,6 +243,16 @@ pub enum ProfileScope {
 }
 
 pub fn profile_list(caller: &Caller) -> Result<ProfileScope> {
+    match caller.role {
+        Role::Admin => Ok(ProfileScope::All),
+        Role::Doctor => Ok(ProfileScope::CareOf(caller.user_id)),
+        Role::Patient => Err(Error::Forbidden),
+    }
+}
+
+/// Whose reports a caller's lab review queue shows: a doctor's patients in care, every
+/// patient's for admins (who route the work); patients have none.
+pub fn lab_review_queue(caller: &Caller) -> Result<ProfileScope> {
     match caller.role {
         Role::Admin => Ok(ProfileScope::All),
         Role::Doctor => Ok(ProfileScope::CareOf(caller.user_id)),
@@ -498,6 +516,7 @@ mod tests {
             ReadHistory,
             UploadLabReport,
             ReadLabReports,
+            ReviewLabReport,
         ];
         let mut table = Vec::new();
         for action in [
@@ -508,16 +527,18 @@ mod tests {
             ReadHistory,
             UploadLabReport,
             ReadLabReports,
+            ReviewLabReport,
             ReadCareTeam,
             ReadAccessLog,
         ] {
-            let patient_own = !matches!(action, AddHistory);
+            let patient_own = !matches!(action, AddHistory | ReviewLabReport);
             let doctor = clinical.contains(&action);
+            let admin = action != ReviewLabReport;
             // (whose, patient allowed, doctor allowed, admin allowed)
-            table.push((action, Own, patient_own, false, true));
-            table.push((action, Unrelated, false, false, true));
-            table.push((action, InCare, false, doctor, true));
-            table.push((action, Emergency, false, doctor, true));
+            table.push((action, Own, patient_own, false, admin));
+            table.push((action, Unrelated, false, false, admin));
+            table.push((action, InCare, false, doctor, admin));
+            table.push((action, Emergency, false, doctor, admin));
         }
         for (action, whose, patient, doctor, admin) in table {
             for (role, want) in [Role::Patient, Role::Doctor, Role::Admin]
@@ -555,6 +576,15 @@ mod tests {
             ProfileScope::CareOf(Uuid::from_u128(1))
         );
         assert!(profile_list(&caller(Role::Patient)).is_err());
+        assert_eq!(
+            lab_review_queue(&caller(Role::Doctor)).unwrap(),
+            ProfileScope::CareOf(Uuid::from_u128(1))
+        );
+        assert_eq!(
+            lab_review_queue(&caller(Role::Admin)).unwrap(),
+            ProfileScope::All
+        );
+        assert!(lab_review_queue(&caller(Role::Patient)).is_err());
         for role in ROLES {
             let c = caller(role);
             assert_eq!(open_emergency_access(&c).is_ok(), role == Role::Doctor);

@@ -1016,44 +1016,192 @@ async fn the_runner_relays_uploads_to_lab_processor() {
         .unwrap()
         .token;
     let (http, base) = (&runner.http, &runner.base);
-    let pdf = data("report-groff.pdf");
-    let grant: Value = json_reply(http
-        .post(format!("{base}/patients/{patient}/lab-reports/upload-url"))
-        .bearer_auth(&token)
-        .json(&json!({"filename": "groff.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}))).await;
-    let mut form = reqwest::multipart::Form::new();
-    for (name, value) in grant["fields"].as_object().unwrap() {
-        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
-    }
-    // As a browser sends it: a file part with its name and type.
-    form = form.part(
-        "file",
-        reqwest::multipart::Part::bytes(pdf)
-            .file_name("groff.pdf")
-            .mime_str("application/pdf")
-            .unwrap(),
-    );
-    let uploaded = http
-        .post(grant["url"].as_str().unwrap())
-        .multipart(form)
+    // Uploads a PDF as the portal does (upload-url, then the presigned POST) and waits until
+    // lab-processor has read it; the report's URL and the report.
+    let upload = async |file: &str| {
+        let pdf = data(file);
+        let grant: Value = json_reply(http
+            .post(format!("{base}/patients/{patient}/lab-reports/upload-url"))
+            .bearer_auth(&token)
+            .json(&json!({"filename": "report.pdf", "content_type": "application/pdf", "size_bytes": pdf.len()}))).await;
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in grant["fields"].as_object().unwrap() {
+            form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+        }
+        // As a browser sends it: a file part with its name and type.
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf)
+                .file_name("report.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+        let uploaded = http
+            .post(grant["url"].as_str().unwrap())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(uploaded.status().is_success(), "{uploaded:?}");
+        let url = format!(
+            "{base}/patients/{patient}/lab-reports/{}",
+            grant["report_id"].as_str().unwrap()
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let report: Value = json_reply(http.get(&url).bearer_auth(&token)).await;
+            if report["status"] != "pending" {
+                break (url, report);
+            }
+            assert!(Instant::now() < deadline, "still pending: {report}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    let (_, report) = upload("report-groff.pdf").await;
+    assert_expected_values(&report, "groff through the runner");
+
+    // Review, end to end: a scan is read by OCR and waits in the queue of the patient's doctor,
+    // who corrects the value OCR misread and signs the report off.
+    let (url, report) = upload("layouts/commercial-scan.pdf").await;
+    assert_eq!(report["status"], "needs_review", "{report}");
+    let issue = |id: Uuid, role: Role| {
+        stack
+            .deps
+            .issuer
+            .issue(id, role, careflow::auth::Amr::PasswordAndTotp)
+            .unwrap()
+            .token
+    };
+    let admin = issue(Uuid::new_v4(), Role::Admin);
+    let (doctor_id, stranger) = (Uuid::new_v4(), issue(Uuid::new_v4(), Role::Doctor));
+    let doctor = issue(doctor_id, Role::Doctor);
+    insert_user(&runner.db, doctor_id, Role::Doctor).await;
+    let assigned = http
+        .put(format!("{base}/patients/{patient}/care-team/{doctor_id}"))
+        .bearer_auth(&admin)
+        .json(&json!({"until": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}))
         .send()
         .await
         .unwrap();
-    assert!(uploaded.status().is_success(), "{uploaded:?}");
-    let url = format!(
-        "{base}/patients/{patient}/lab-reports/{}",
-        grant["report_id"].as_str().unwrap()
+    assert!(assigned.status().is_success(), "{assigned:?}");
+    let queue: Value = json_reply(
+        http.get(format!("{base}/lab-reports/review-queue"))
+            .bearer_auth(&doctor),
+    )
+    .await;
+    let entry = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["report_id"] == report["report_id"])
+        .unwrap_or_else(|| panic!("not in the doctor's queue: {queue}"));
+    // Potassium 6.8 against 3.5-5.2, printed "Critical": the report is urgent.
+    assert_eq!(
+        (entry["critical_values"].as_u64(), &entry["read_by_ocr"]),
+        (Some(1), &json!(true)),
+        "{entry}"
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let report = loop {
-        let report: Value = json_reply(http.get(&url).bearer_auth(&token)).await;
-        if report["status"] != "pending" {
-            break report;
-        }
-        assert!(Instant::now() < deadline, "still pending: {report}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let other: Value = json_reply(
+        http.get(format!("{base}/lab-reports/review-queue"))
+            .bearer_auth(&stranger),
+    )
+    .await;
+    assert!(
+        other["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["patient_id"] != json!(patient)),
+        "a doctor outside the care relationship sees the report: {other}"
+    );
+    let results = report["results"].as_array().unwrap();
+    let albumin = results.iter().position(|r| r["name"] == "Albumin").unwrap();
+    let revision = report["revision"].as_u64().unwrap();
+    let review = |who: &str, body: Value| {
+        http.post(format!("{url}/review"))
+            .bearer_auth(who.to_owned())
+            .json(&body)
+            .send()
     };
-    assert_expected_values(&report, "groff through the runner");
+    let patient_try = review(&token, json!({"revision": revision, "sign_off": true}))
+        .await
+        .unwrap();
+    assert_eq!(patient_try.status(), 403);
+    // OCR reads this Albumin 4.5 as 45 (its one miss in this scan); whatever it read, the
+    // correction is a different value within the range.
+    let corrected = if results[albumin]["value"] == "4.5" {
+        "4.4"
+    } else {
+        "4.5"
+    };
+    let body = json!({"revision": revision, "corrections": [{"index": albumin, "value": corrected}], "sign_off": true});
+    let stale = review(&doctor, json!({"revision": revision + 7, "sign_off": true}))
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    let signed = review(&doctor, body.clone()).await.unwrap();
+    assert_eq!(signed.status(), 200);
+    let signed: Value = signed.json().await.unwrap();
+    assert_eq!(signed["status"], "reviewed", "{signed}");
+    assert_eq!(signed["reviewed_by"], json!(doctor_id));
+    assert_eq!(signed["results"][albumin]["value"], corrected);
+    assert_eq!(signed["results"][albumin]["flag"], "normal");
+    // Signed off: the values no longer change, and the report left the queue.
+    let again = review(
+        &doctor,
+        json!({"revision": revision + 1, "corrections": [{"index": 0, "value": "1"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 409);
+    let queue: Value = json_reply(
+        http.get(format!("{base}/lab-reports/review-queue"))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["report_id"] != report["report_id"])
+    );
+    // Both versions are kept: the extraction as OCR read it, then the review.
+    let revisions: Value =
+        json_reply(http.get(format!("{url}/revisions")).bearer_auth(&token)).await;
+    let revisions = revisions["items"].as_array().unwrap();
+    assert_eq!(revisions.len(), 2, "{revisions:?}");
+    assert_eq!(revisions[0]["kind"], "extraction");
+    assert_eq!(
+        revisions[0]["results"][albumin]["value"],
+        report["results"][albumin]["value"]
+    );
+    assert_eq!(revisions[1]["kind"], "review");
+    assert_eq!(revisions[1]["by"], json!(doctor_id));
+    assert_eq!(revisions[1]["results"][albumin]["value"], corrected);
+    let changed: Vec<&str> = revisions[1]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert!(changed.contains(&"value"), "{changed:?}");
+    // And the review is on the patient's audit trail, by the doctor.
+    let log: Value = json_reply(
+        http.get(format!("{base}/patients/{patient}/access-log"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert!(
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "review_lab_report"
+                && e["actor_id"] == json!(doctor_id)
+                && e["outcome"] == "allowed"),
+        "{log}"
+    );
 }
 
 /// Sends a request and reads its JSON answer.

@@ -161,6 +161,35 @@ pub fn loinc_for(name: &str, panel: Option<&str>) -> Option<&'static LoincTest> 
     t.by_alias.get(&key)
 }
 
+/// A LOINC code's form and its mod-10 check digit (`2345-7`).
+pub fn is_valid_loinc(code: &str) -> bool {
+    let Some((number, check)) = code.split_once('-') else {
+        return false;
+    };
+    if number.is_empty()
+        || number.len() > 7
+        || check.len() != 1
+        || !number
+            .chars()
+            .chain(check.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        return false;
+    }
+    let mut sum = 0;
+    for (i, d) in number.chars().rev().enumerate() {
+        let mut d = d.to_digit(10).unwrap_or_default();
+        if i % 2 == 0 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    check == ((10 - sum % 10) % 10).to_string()
+}
+
 /// The UCUM code of a printed unit, if it is a known one.
 pub fn ucum_for(unit: &str) -> Option<&'static str> {
     known_unit(unit).map(|u| u.1)
@@ -218,20 +247,10 @@ mod tests {
         // LOINC's mod-10 check digit (the Luhn algorithm on the number).
         for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
             let code = line.split('\t').next().unwrap();
-            let (num, check) = code.split_once('-').unwrap();
-            let mut sum = 0;
-            for (i, d) in num.chars().rev().enumerate() {
-                let mut d = d.to_digit(10).unwrap();
-                if i % 2 == 0 {
-                    d *= 2;
-                    if d > 9 {
-                        d -= 9;
-                    }
-                }
-                sum += d;
-            }
-            let expected = (10 - sum % 10) % 10;
-            assert_eq!(check, expected.to_string(), "{code}");
+            assert!(is_valid_loinc(code), "{code}");
+        }
+        for bad in ["2345-8", "2345", "-7", "23a5-7", "2345-77", ""] {
+            assert!(!is_valid_loinc(bad), "{bad}");
         }
     }
 

@@ -673,6 +673,13 @@ fn decide_flag(
     }
 }
 
+/// The flag a value earns against its range when nothing is printed (a corrected value).
+pub(crate) fn computed_flag(value: &str, range: Option<&str>) -> Option<Flag> {
+    let numeric = parse::numeric_value(value);
+    let bounds = range.and_then(parse::range_bounds);
+    decide_flag(&[], value, numeric, bounds, range, false)
+}
+
 /// A qualitative result against its expected value(s): `Negative` in `Negative/Trace`.
 fn qualitative_flag(value: &str, range: &str) -> Flag {
     let v = value.trim().to_lowercase();

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod layout;
 pub mod parse;
 pub mod presign;
+pub mod review;
 pub mod service;
 pub mod store;
 
@@ -48,6 +49,8 @@ pub enum Status {
     NeedsReview,
     /// Not readable as a text PDF: image-only, encrypted, corrupt, too large, not a PDF.
     Unreadable,
+    /// A clinician confirmed (and perhaps corrected) the values and signed the report off.
+    Reviewed,
 }
 
 impl Status {
@@ -61,6 +64,7 @@ impl Status {
             Status::Processed => "processed",
             Status::NeedsReview => "needs_review",
             Status::Unreadable => "unreadable",
+            Status::Reviewed => "reviewed",
         }
     }
 }
@@ -186,6 +190,27 @@ pub struct LabReport {
     /// The S3 object this report was read from (set by the processor): idempotency keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectRef>,
+    /// Counts the versions of the values: the extraction, then each review that changed them.
+    /// A review names the revision it read (a stale one is refused).
+    #[serde(default)]
+    pub revision: u32,
+    /// The revision the current values were extracted at (a newer upload is extracted anew).
+    #[serde(default)]
+    pub extraction_revision: u32,
+    /// Who signed the report off, and when (status `reviewed`).
+    #[serde(default)]
+    pub reviewed_by: Option<Uuid>,
+    #[serde(default)]
+    pub reviewed_at: Option<DateTime<Utc>>,
+}
+
+impl LabReport {
+    /// Whether any value is critical (it goes to the front of the review queue).
+    pub fn has_critical_values(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| r.flag.is_some_and(Flag::is_critical))
+    }
 }
 
 /// Which version of the uploaded object a final report describes.

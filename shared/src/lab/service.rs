@@ -134,6 +134,10 @@ impl LabReports {
         self.care.store()
     }
 
+    pub(crate) fn care(&self) -> &Care {
+        &self.care
+    }
+
     async fn allow(&self, caller: &Caller, action: Action, patient: Uuid) -> Result<Access> {
         self.care.allow(caller, action, patient).await
     }
@@ -164,6 +168,10 @@ impl LabReports {
             created_at: now,
             processed_at: None,
             object: None,
+            revision: 0,
+            extraction_revision: 0,
+            reviewed_by: None,
+            reviewed_at: None,
         };
         let credentials = settings.signing_credentials().await?;
         let key = super::object_key(patient_id, report.report_id);
@@ -316,7 +324,18 @@ pub fn final_report(
         created_at: now,
         processed_at: None,
         object: None,
+        revision: 0,
+        extraction_revision: 0,
+        reviewed_by: None,
+        reviewed_at: None,
     });
+    // A newer upload over a report that was already read (and perhaps reviewed) is a new
+    // extraction: a revision of its own, and no sign-off until it is reviewed again.
+    let revision = if base.status.is_final() {
+        base.revision + 1
+    } else {
+        base.revision
+    };
     let (status, reason, results, collected_at) = match verdict {
         Verdict::Unreadable { reason } => (Status::Unreadable, reason, Vec::new(), None),
         Verdict::Read { pages, .. } if PageWords::text_bytes(&pages) > MAX_REPORT_TEXT_BYTES => (
@@ -414,6 +433,10 @@ pub fn final_report(
         size_bytes,
         processed_at: Some(now),
         object: Some(object),
+        revision,
+        extraction_revision: revision,
+        reviewed_by: None,
+        reviewed_at: None,
         ..base
     }
 }

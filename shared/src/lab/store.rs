@@ -3,6 +3,12 @@
 //! Item: `pk = PATIENT#{patient_id}`, `sk = LAB#{report_id}`, the [`LabReport`] as attributes.
 //! Report ids are UUIDv7, so `LAB#` keys sort in upload order and a list is one query.
 //!
+//! Review: a report that needs review is also in the sparse index `gsi1` under
+//! `gsi1pk = LABREVIEW`, `gsi1sk = {0 critical | 1}#{created}#{patient}#{report}`, so the queue
+//! is one query, critical reports first, then oldest first; signing off removes it. Each
+//! version of the values is an item `sk = LABREV#{report_id}#{revision:06}` beside the report:
+//! the extraction, then every review that changed them.
+//!
 //! Idempotency of processing: the processor writes a final report with a condition that holds
 //! only if the item is new, still `pending`, or describes an older version of the object (S3's
 //! per-key `sequencer`, padded, compares as text; without one, a different etag or version).
@@ -10,27 +16,53 @@
 
 use uuid::Uuid;
 
+use super::review::LabRevision;
 use super::{LabReport, ObjectRef, Status};
-use crate::dynamo::{Item, s, sdk_error, to_item, transact};
+use crate::dynamo::{Item, decode_cursor, from_item, page, s, sdk_error, to_item, transact};
 use crate::pagination::Page;
 use crate::patient::AuditEvent;
-use crate::patient::store::{RecordsTable, patient_pk};
+use crate::patient::store::{RecordsTable, patient_pk, sortable_time};
 use crate::{Error, Result};
 
 const LAB_PREFIX: &str = "LAB#";
+const REVISION_PREFIX: &str = "LABREV#";
+/// The review queue's partition in `gsi1`.
+pub const REVIEW_QUEUE: &str = "LABREVIEW";
 
 fn lab_sk(report_id: Uuid) -> String {
     format!("{LAB_PREFIX}{report_id}")
 }
 
+fn revision_sk(report_id: Uuid, revision: u32) -> String {
+    format!("{REVISION_PREFIX}{report_id}#{revision:06}")
+}
+
+/// The queue index's key attributes of a report that needs review.
+fn queue_keys(report: &LabReport) -> Option<[(&'static str, String); 2]> {
+    (report.status == Status::NeedsReview).then(|| {
+        let urgency = if report.has_critical_values() { 0 } else { 1 };
+        [
+            ("gsi1pk", REVIEW_QUEUE.to_owned()),
+            (
+                "gsi1sk",
+                format!(
+                    "{urgency}#{}#{}#{}",
+                    sortable_time(&report.created_at),
+                    report.patient_id,
+                    report.report_id
+                ),
+            ),
+        ]
+    })
+}
+
 fn report_item(report: &LabReport) -> Result<Item> {
-    to_item(
-        report,
-        &[
-            ("pk", patient_pk(report.patient_id)),
-            ("sk", lab_sk(report.report_id)),
-        ],
-    )
+    let mut keys = vec![
+        ("pk", patient_pk(report.patient_id)),
+        ("sk", lab_sk(report.report_id)),
+    ];
+    keys.extend(queue_keys(report).into_iter().flatten());
+    to_item(report, &keys)
 }
 
 /// What the final write of a report did.
@@ -134,6 +166,121 @@ impl RecordsTable {
                 Ok(Written::Duplicate)
             }
             Err(e) => Err(sdk_error(e)),
+        }
+    }
+
+    /// The key of a queued report in the queue index (a cursor that resumes after it).
+    pub(crate) fn review_queue_key(&self, report: &LabReport) -> Result<Option<Item>> {
+        let Some(queue) = queue_keys(report) else {
+            return Ok(None);
+        };
+        let mut key: Item = Item::new();
+        key.insert("pk".into(), s(patient_pk(report.patient_id)));
+        key.insert("sk".into(), s(lab_sk(report.report_id)));
+        for (name, value) in queue {
+            key.insert(name.into(), s(value));
+        }
+        Ok(Some(key))
+    }
+
+    /// A page of the review queue: critical reports first, then oldest first.
+    pub async fn review_queue(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<LabReport>> {
+        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"], |k| {
+            k["gsi1pk"] == REVIEW_QUEUE && k["pk"].starts_with("PATIENT#")
+        })?;
+        let out = self
+            .client()
+            .query()
+            .table_name(self.table_name())
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :queue")
+            .expression_attribute_values(":queue", s(REVIEW_QUEUE))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        page(out.last_evaluated_key, out.items)
+    }
+
+    /// Stores a review: the report as it now is (if it is still at `read_revision` and not
+    /// signed off), the new versions of its values, and the audit event, in one transaction;
+    /// 412 when someone else changed it first.
+    pub async fn record_review(
+        &self,
+        report: &LabReport,
+        read_revision: u32,
+        revisions: &[LabRevision],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+        let put = Put::builder()
+            .table_name(self.table_name())
+            .set_item(Some(report_item(report)?))
+            .condition_expression(if read_revision == 0 {
+                "attribute_exists(pk) AND #status <> :reviewed AND (attribute_not_exists(#revision) OR #revision = :read)"
+            } else {
+                "attribute_exists(pk) AND #status <> :reviewed AND #revision = :read"
+            })
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#revision", "revision")
+            .expression_attribute_values(":reviewed", s(Status::Reviewed.as_str()))
+            .expression_attribute_values(":read", AttributeValue::N(read_revision.to_string()))
+            .build()
+            .map_err(Error::internal)?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        for revision in revisions {
+            let item = to_item(
+                revision,
+                &[
+                    ("pk", patient_pk(report.patient_id)),
+                    ("sk", revision_sk(report.report_id, revision.revision)),
+                ],
+            )?;
+            items.push(self.put(item, Some("attribute_not_exists(pk)"))?);
+        }
+        items.push(self.put(Self::audit_item(audit)?, None)?);
+        transact(self.client(), items, |_| {
+            Error::PreconditionFailed(
+                "the report changed since you read it (another review, or a new upload); read it again"
+                    .into(),
+            )
+        })
+        .await
+    }
+
+    /// Every stored version of a report's values, oldest first.
+    pub async fn lab_revisions(
+        &self,
+        patient_id: Uuid,
+        report_id: Uuid,
+    ) -> Result<Vec<LabRevision>> {
+        let mut revisions = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(self.table_name())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(patient_pk(patient_id)))
+                .expression_attribute_values(":prefix", s(format!("{REVISION_PREFIX}{report_id}#")))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items.unwrap_or_default() {
+                revisions.push(from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(revisions);
+            }
         }
     }
 }
