@@ -430,6 +430,70 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
     );
 }
 
+/// One uploader's reports for one patient share an extraction worker; a crash or a hang in it
+/// costs only the document it was reading (the next one gets a fresh worker), and another
+/// uploader's or another patient's report never enters a worker that read someone else's.
+#[tokio::test]
+async fn one_worker_reads_one_uploaders_reports_and_dies_alone() {
+    use careflow::lab::extract::{Isolated, Limits, Outcome, Owner, Session};
+    let isolated = Isolated::with_program(
+        env!("CARGO_BIN_EXE_careflow-local"),
+        Limits {
+            timeout: Duration::from_secs(3),
+            memory_bytes: 768 * 1024 * 1024,
+        },
+    );
+    let faulty = |fault: &str| {
+        let mut pdf = data("report-fpdf2.pdf");
+        pdf.extend_from_slice(format!("\n%CAREFLOW-FAULT:{fault}\n").as_bytes());
+        pdf
+    };
+    let good = data("report-groff.pdf");
+    let (patient, uploader) = (Uuid::new_v4(), Uuid::new_v4());
+    let owner = Some(Owner { patient, uploader });
+    let mut session = Session::default();
+    let mut read = async |owner: Option<Owner>, pdf: &[u8]| {
+        let outcome = isolated.extract_in(&mut session, owner, pdf.to_vec()).await;
+        match outcome {
+            Outcome::Text { pages } => format!("text: {} pages", pages.len()),
+            Outcome::Unreadable { reason } => format!("unreadable: {reason}"),
+            Outcome::Failed { reason } => format!("failed: {reason}"),
+        }
+    };
+    assert_eq!(read(owner, &good).await, "text: 1 pages");
+    assert_eq!(read(owner, &good).await, "text: 1 pages");
+    assert!(
+        read(owner, &faulty("abort"))
+            .await
+            .starts_with("unreadable: corrupt PDF")
+    );
+    assert_eq!(read(owner, &good).await, "text: 1 pages");
+    assert!(
+        read(owner, &faulty("hang"))
+            .await
+            .starts_with("unreadable: extraction took longer")
+    );
+    assert_eq!(read(owner, &good).await, "text: 1 pages");
+    // Another uploader for the same patient, then another patient: fresh workers.
+    let other_uploader = Some(Owner {
+        patient,
+        uploader: Uuid::new_v4(),
+    });
+    assert_eq!(read(other_uploader, &good).await, "text: 1 pages");
+    let other_patient = Some(Owner {
+        patient: Uuid::new_v4(),
+        uploader,
+    });
+    assert_eq!(read(other_patient, &good).await, "text: 1 pages");
+    // No owner (an object without an upload grant): a worker of its own, not kept.
+    assert_eq!(read(None, &good).await, "text: 1 pages");
+    assert_eq!(read(other_patient, &good).await, "text: 1 pages");
+    drop(read);
+    // Started: the first, after the abort, after the hang, the other uploader, the other
+    // patient, the ownerless one, and the other patient's again.
+    assert_eq!(session.workers_started(), 7);
+}
+
 /// A one-page PDF (Helvetica, one text row per line), built here so that its size is a
 /// parameter: the rows run past the page's bottom, which text extraction does not mind.
 fn text_pdf(lines: &[String]) -> Vec<u8> {

@@ -5,20 +5,28 @@
 //! release build may also be compiled with `panic = "abort"` (this workspace uses `unwind`,
 //! but the design must not depend on it). So the processor never parses a PDF in its own
 //! process: [`Isolated::extract`] re-executes the current binary with [`CHILD_ARG`], hands it
-//! the PDF on stdin, and reads one JSON [`Outcome`] from its stdout. The parent kills it at a
-//! wall-clock deadline. Whatever happens to the child (panic, abort, stack overflow, out of
-//! memory, timeout, a forbidden system call, garbage on stdout), the parent gets an `Unreadable`
+//! the PDF on stdin (its length, then its bytes), and reads one JSON [`Outcome`] back the same
+//! way: the words of every page with their positions. The parent kills it at a wall-clock
+//! deadline. Whatever happens to the child (panic, abort, stack overflow, out of memory,
+//! timeout, a forbidden system call, garbage on stdout), the parent gets an `Unreadable`
 //! outcome with a reason and carries on with the next record.
 //!
+//! A child may read several documents in turn ([`Isolated::extract_in`] with a [`Session`]),
+//! but only those of one [`Owner`]: one uploader's reports for one patient, so a PDF that
+//! subverted its worker could alter nothing its own uploader could not have falsified anyway.
+//! A worker is replaced after a crash, a timeout, or [`MAX_DOCUMENTS_PER_WORKER`] documents.
+//!
 //! The child is a sandbox: no environment (so no credentials); limits on memory (`RLIMIT_AS`),
-//! CPU time, open files, processes and file size, no core dumps; `no_new_privs`; and, before it
-//! reads a byte of the PDF, a seccomp filter that allows only the system calls parsing needs
-//! (memory, reading stdin, writing the result, signals, time, exiting). Anything else (a socket,
-//! `exec`, opening or creating a file, a new process) kills it (`SIGSYS`). The parent makes
-//! itself non-dumpable, so a subverted child of the same user cannot attach to it.
+//! CPU time, open files, processes and file size, no core dumps, which it sets on itself
+//! before it reads any input (so the parent can start it with posix_spawn); `no_new_privs`;
+//! and a seccomp filter that allows only the system calls parsing needs (memory, reading
+//! stdin, writing the result, signals, time, exiting). Anything else (a socket, `exec`,
+//! opening or creating a file, a new process) kills it (`SIGSYS`). The parent makes itself
+//! non-dumpable, so a subverted child of the same user cannot attach to it.
 //!
 //! Every binary that uses [`Isolated`] must call [`run_child_if_requested`] first thing in
-//! `main` (lab-processor and the local runner do).
+//! `main`, before any runtime or thread starts (lab-processor, the local runner and the bench
+//! do).
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -345,22 +353,93 @@ impl Isolated {
         self.limits
     }
 
-    /// Extracts `pdf` in a child process; never fails, never takes (much) longer than the
-    /// timeout: every failure of the child is an `Unreadable` outcome.
+    /// Extracts `pdf` in a child process of its own; never fails, never takes (much) longer
+    /// than the timeout: every failure of the child is an `Unreadable` outcome.
     pub async fn extract(&self, pdf: Vec<u8>) -> Outcome {
+        self.extract_in(&mut Session::default(), None, pdf).await
+    }
+
+    /// As [`Self::extract`], in `session`'s worker when it last read a document of the same
+    /// `owner` (and has not read [`MAX_DOCUMENTS_PER_WORKER`] yet); otherwise in a fresh one.
+    /// Without an owner the worker reads this one document only.
+    pub async fn extract_in(
+        &self,
+        session: &mut Session,
+        owner: Option<Owner>,
+        pdf: Vec<u8>,
+    ) -> Outcome {
         let started = Instant::now();
-        let outcome = self.run_child(pdf).await;
+        let reuse = session.worker.as_ref().is_some_and(|w| {
+            owner.is_some() && w.owner == owner && w.served < MAX_DOCUMENTS_PER_WORKER
+        });
+        if !reuse {
+            // Dropping a worker kills it (kill_on_drop).
+            session.worker = None;
+            match self.spawn(owner) {
+                Ok(worker) => {
+                    session.started += 1;
+                    session.worker = Some(worker);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, program = %self.program.display(), "cannot start the extraction child");
+                    return Outcome::Failed {
+                        reason: "extraction could not be started".into(),
+                    };
+                }
+            }
+        }
+        let Some(worker) = session.worker.as_mut() else {
+            return Outcome::Failed {
+                reason: "extraction could not be started".into(),
+            };
+        };
+        let exchanged = tokio::time::timeout(self.limits.timeout, worker.exchange(&pdf)).await;
+        let outcome = match exchanged {
+            Ok(Ok(outcome)) => {
+                worker.served += 1;
+                if owner.is_none() {
+                    session.worker = None;
+                }
+                outcome
+            }
+            Ok(Err(_)) => match session.worker.take() {
+                Some(worker) => worker.failure().await,
+                None => Outcome::unreadable("extraction failed"),
+            },
+            Err(_) => {
+                if let Some(mut worker) = session.worker.take() {
+                    // kill_on_drop reaps it too; kill explicitly so it is gone before we go on.
+                    let _ = worker.child.start_kill();
+                    let _ = worker.child.wait().await;
+                }
+                Outcome::unreadable(format!(
+                    "extraction took longer than {} s",
+                    self.limits.timeout.as_secs()
+                ))
+            }
+        };
         tracing::debug!(
             elapsed_ms = started.elapsed().as_millis() as u64,
+            reused = reuse,
             "pdf extraction"
         );
         outcome
     }
 
-    async fn run_child(&self, pdf: Vec<u8>) -> Outcome {
+    fn spawn(&self, owner: Option<Owner>) -> std::io::Result<Worker> {
         let mut command = tokio::process::Command::new(&self.program);
+        // The child sets its own limits first thing, before it reads a byte of any PDF: with
+        // no pre-exec hook here, the standard library can start it with posix_spawn (vfork)
+        // instead of copying this multi-threaded process with fork.
+        let memory = self.limits.memory_bytes;
+        // CPU time, over all the documents a worker may read: a backstop behind the wall-clock
+        // deadline of each.
+        let cpu = (self.limits.timeout.as_secs().saturating_add(2))
+            .saturating_mul(u64::from(MAX_DOCUMENTS_PER_WORKER));
         command
             .arg(CHILD_ARG)
+            .arg(memory.to_string())
+            .arg(cpu.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -368,77 +447,108 @@ impl Isolated {
             .env_clear()
             .env("RUST_BACKTRACE", "0")
             .kill_on_drop(true);
-        let memory = self.limits.memory_bytes;
-        // CPU time: a backstop behind the wall-clock deadline.
-        let cpu = self.limits.timeout.as_secs().saturating_add(2);
-        // SAFETY: the closure runs in the forked child before exec and calls only setrlimit,
-        // which is async-signal-safe; it touches no locks and allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                set_limit(libc::RLIMIT_AS, memory)?;
-                set_limit(libc::RLIMIT_CPU, cpu)?;
-                set_limit(libc::RLIMIT_CORE, 0)?;
-                // The standard streams and the result's descriptor; nothing else to open.
-                set_limit(libc::RLIMIT_NOFILE, 16)?;
-                // No new processes (root is exempt from this one; seccomp is not).
-                set_limit(libc::RLIMIT_NPROC, 0)?;
-                // No file writes of any size (pipes are not files).
-                set_limit(libc::RLIMIT_FSIZE, 0)?;
-                Ok(())
-            });
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(e) => {
-                tracing::error!(error = %e, program = %self.program.display(), "cannot start the extraction child");
-                return Outcome::Failed {
-                    reason: "extraction could not be started".into(),
-                };
-            }
+        let mut child = command.spawn()?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(std::io::Error::other("the child's pipes are missing"));
         };
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let io = async move {
-            let write = async move {
-                // The child may exit early (e.g. on a header it refuses): ignore broken pipes.
-                let _ = stdin.write_all(&pdf).await;
-                drop(stdin);
-            };
-            let mut out = Vec::new();
-            let mut err = Vec::new();
-            let read_out = async {
-                let _ = (&mut stdout)
-                    // JSON escaping can grow text sixfold (control characters as \uXXXX), and
-                    // each word carries its box (about 80 bytes).
-                    .take(MAX_TEXT_BYTES as u64 * 6 + MAX_WORDS as u64 * 128 + 4096)
-                    .read_to_end(&mut out)
-                    .await;
-            };
-            let read_err = async {
-                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut err).await;
-            };
-            tokio::join!(write, read_out, read_err);
-            (out, err)
-        };
-        let waited = tokio::time::timeout(self.limits.timeout, async {
-            let (out, err) = io.await;
-            let status = child.wait().await;
-            (out, err, status)
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            owner,
+            served: 0,
         })
-        .await;
-        let (out, err, status) = match waited {
-            Ok(done) => done,
-            Err(_) => {
-                // kill_on_drop reaps it too; kill explicitly so it is gone before we go on.
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                return Outcome::unreadable(format!(
-                    "extraction took longer than {} s",
-                    self.limits.timeout.as_secs()
+    }
+}
+
+/// Whose documents one worker may read one after another: one patient's, uploaded by one
+/// account. A PDF that subverted its worker could then alter only documents its own uploader
+/// could have falsified anyway, never another patient's or another uploader's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub patient: uuid::Uuid,
+    pub uploader: uuid::Uuid,
+}
+
+/// A worker is replaced after this many documents (its CPU budget and heap start afresh).
+pub const MAX_DOCUMENTS_PER_WORKER: u32 = 32;
+
+/// The extraction worker a processor keeps between documents (see [`Isolated::extract_in`]).
+#[derive(Debug, Default)]
+pub struct Session {
+    worker: Option<Worker>,
+    started: u64,
+}
+
+impl Session {
+    /// How many worker processes this session has started.
+    pub fn workers_started(&self) -> u64 {
+        self.started
+    }
+}
+
+#[derive(Debug)]
+struct Worker {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::process::ChildStdout,
+    stderr: tokio::process::ChildStderr,
+    owner: Option<Owner>,
+    served: u32,
+}
+
+/// The largest outcome a child may send: JSON escaping can grow text sixfold (control
+/// characters as \uXXXX), and each word carries its box (about 80 bytes).
+const MAX_OUTCOME_BYTES: u64 = MAX_TEXT_BYTES as u64 * 6 + MAX_WORDS as u64 * 128 + 4096;
+
+impl Worker {
+    /// Sends one document (its length, then its bytes) and reads one outcome back the same way.
+    async fn exchange(&mut self, pdf: &[u8]) -> std::io::Result<Outcome> {
+        let (stdin, stdout) = (&mut self.stdin, &mut self.stdout);
+        let write = async move {
+            stdin.write_all(&(pdf.len() as u64).to_le_bytes()).await?;
+            stdin.write_all(pdf).await?;
+            stdin.flush().await
+        };
+        let read = async move {
+            let mut len = [0u8; 8];
+            stdout.read_exact(&mut len).await?;
+            let len = u64::from_le_bytes(len);
+            if len > MAX_OUTCOME_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "outcome too large",
                 ));
             }
+            let mut json = vec![0u8; len as usize];
+            stdout.read_exact(&mut json).await?;
+            serde_json::from_slice::<Outcome>(&json)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
         };
+        // A child that dies early makes the write fail too: the read says what happened.
+        let (_, outcome) = tokio::join!(write, read);
+        outcome
+    }
+
+    /// What became of a worker that stopped answering: its exit status and last words.
+    async fn failure(mut self) -> Outcome {
+        drop(self.stdin);
+        let status = match tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await {
+            Ok(status) => status,
+            Err(_) => {
+                let _ = self.child.start_kill();
+                self.child.wait().await
+            }
+        };
+        let mut err = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            (&mut self.stderr).take(64 * 1024).read_to_end(&mut err),
+        )
+        .await;
         let status = match status {
             Ok(status) => status,
             Err(e) => {
@@ -448,11 +558,6 @@ impl Isolated {
                 };
             }
         };
-        if status.success()
-            && let Ok(outcome) = serde_json::from_slice::<Outcome>(&out)
-        {
-            return outcome;
-        }
         let stderr = String::from_utf8_lossy(&err);
         let tail = stderr
             .lines()
@@ -603,7 +708,32 @@ fn enter_sandbox() -> Result<(), String> {
     seccompiler::apply_filter(&program).map_err(|e| e.to_string())
 }
 
+/// The child's limits, before anything else: memory (`RLIMIT_AS`), CPU time, no core dumps,
+/// the standard streams and the result's descriptor only, no new processes (root is exempt
+/// from that one; seccomp is not), no file writes of any size (pipes are not files).
+fn limit_child(memory: u64, cpu: u64) -> std::io::Result<()> {
+    set_limit(libc::RLIMIT_AS, memory)?;
+    set_limit(libc::RLIMIT_CPU, cpu)?;
+    set_limit(libc::RLIMIT_CORE, 0)?;
+    set_limit(libc::RLIMIT_NOFILE, 16)?;
+    set_limit(libc::RLIMIT_NPROC, 0)?;
+    set_limit(libc::RLIMIT_FSIZE, 0)
+}
+
 fn child_main() -> i32 {
+    let limits: Vec<u64> = std::env::args()
+        .skip(2)
+        .take(2)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let [memory, cpu] = limits[..] else {
+        let _ = writeln!(std::io::stderr(), "the extraction child needs its limits");
+        return SANDBOX_REFUSED;
+    };
+    if let Err(e) = limit_child(memory, cpu) {
+        let _ = writeln!(std::io::stderr(), "cannot limit the extraction child: {e}");
+        return SANDBOX_REFUSED;
+    }
     // Keep the real stdout for the result and point fd 1 at stderr, so nothing the libraries
     // print can corrupt the JSON the parent reads.
     // SAFETY: dup/dup2 on the standard descriptors of this single-threaded process.
@@ -622,20 +752,42 @@ fn child_main() -> i32 {
         let _ = writeln!(std::io::stderr(), "cannot enter the sandbox: {e}");
         return SANDBOX_REFUSED;
     }
-    let mut pdf = Vec::new();
-    if std::io::stdin().read_to_end(&mut pdf).is_err() {
-        return 4;
-    }
-    #[cfg(debug_assertions)]
-    inject_fault(&pdf);
-    let outcome = extract_in_process(&pdf);
-    let json = serde_json::to_vec(&outcome).expect("outcome serialises");
-    // SAFETY: result_fd is a descriptor this process owns (dup above), used once here.
+    // SAFETY: result_fd is a descriptor this process owns (dup above), wrapped once here.
     let mut out = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(result_fd) };
-    if out.write_all(&json).and_then(|()| out.flush()).is_err() {
-        return 5;
+    let mut input = std::io::stdin().lock();
+    // One document after another, each as its length and its bytes, until the parent closes.
+    loop {
+        let mut len = [0u8; 8];
+        match input.read(&mut len[..1]) {
+            Ok(0) => return 0,
+            Ok(_) => {}
+            Err(_) => return 4,
+        }
+        if input.read_exact(&mut len[1..]).is_err() {
+            return 4;
+        }
+        let Ok(len) = usize::try_from(u64::from_le_bytes(len)) else {
+            return 4;
+        };
+        let mut pdf = Vec::new();
+        if pdf.try_reserve_exact(len).is_err()
+            || (&mut input).take(len as u64).read_to_end(&mut pdf).is_err()
+            || pdf.len() != len
+        {
+            return 4;
+        }
+        #[cfg(debug_assertions)]
+        inject_fault(&pdf);
+        let outcome = extract_in_process(&pdf);
+        let json = serde_json::to_vec(&outcome).expect("outcome serialises");
+        let sent = out
+            .write_all(&(json.len() as u64).to_le_bytes())
+            .and_then(|()| out.write_all(&json))
+            .and_then(|()| out.flush());
+        if sent.is_err() {
+            return 5;
+        }
     }
-    0
 }
 
 /// Debug builds only (compiled out of release builds, which Lambda runs): a PDF carrying

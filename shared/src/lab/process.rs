@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::extract::{Isolated, NO_TEXT_LAYER, Outcome, looks_like_pdf};
+use super::extract::{Isolated, NO_TEXT_LAYER, Outcome, Owner, Session, looks_like_pdf};
 use super::objects::LabObjects;
 use super::ocr::{OcrError, Tesseract};
 use super::service::{LabReports, Verdict, final_report};
@@ -36,6 +36,8 @@ pub struct Processor {
     reports: LabReports,
     objects: LabObjects,
     extractor: Isolated,
+    /// The extraction worker kept between records of one uploader for one patient.
+    session: tokio::sync::Mutex<Session>,
     ocr: Option<Tesseract>,
     max_bytes: u64,
 }
@@ -52,6 +54,7 @@ impl Processor {
             reports,
             objects,
             extractor,
+            session: Default::default(),
             ocr,
             max_bytes,
         }
@@ -59,8 +62,14 @@ impl Processor {
 
     /// The words of every page: the text layer, and OCR for pages without one. `Err` only for
     /// our own failures (the record is retried).
-    async fn read(&self, bytes: &[u8]) -> Result<Verdict> {
-        let mut pages = match self.extractor.extract(bytes.to_vec()).await {
+    async fn read(&self, bytes: &[u8], owner: Option<Owner>) -> Result<Verdict> {
+        let extracted = {
+            let mut session = self.session.lock().await;
+            self.extractor
+                .extract_in(&mut session, owner, bytes.to_vec())
+                .await
+        };
+        let mut pages = match extracted {
             Outcome::Text { pages } => pages,
             Outcome::Unreadable { reason } => return Ok(Verdict::Unreadable { reason }),
             Outcome::Failed { reason } => return Err(Error::Unavailable(reason.into())),
@@ -165,7 +174,17 @@ impl Processor {
                 Ok(Some(bytes)) if !looks_like_pdf(&bytes) => Verdict::Unreadable {
                     reason: "not a PDF (no %PDF- header)".into(),
                 },
-                Ok(Some(bytes)) => self.read(&bytes).await?,
+                Ok(Some(bytes)) => {
+                    // One worker may read on for the same uploader's reports of this patient.
+                    let owner = current
+                        .as_ref()
+                        .and_then(|r| r.uploaded_by)
+                        .map(|uploader| Owner {
+                            patient: patient_id,
+                            uploader,
+                        });
+                    self.read(&bytes, owner).await?
+                }
             }
         };
         let report = final_report(
