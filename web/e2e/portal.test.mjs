@@ -1271,3 +1271,122 @@ test("the admin edits a doctor's availability; the doctor's copy, now stale, is 
   await docForm.getByRole("group", { name: `Exception on ${DAY_OFF}` }).waitFor({ state: "detached" });
   assert.equal(await buffer.inputValue(), "0", "the reloaded version, without the unsaved change");
 });
+
+test("the doctor reviews a scanned lab report from the queue: corrects what OCR misread and signs it off", async () => {
+  // The patient uploads a scan (read by OCR: it waits for a clinician). Its 40 values include a
+  // critical potassium and an albumin of 4.5 that OCR reads as 45.
+  const patient = pages.patient;
+  patientId ??= (await apiJson("/me", { headers: { authorization: `Bearer ${await token(PATIENT)}` } })).body.user_id;
+  await nav(patient, "Lab reports").click();
+  await patient.getByRole("heading", { name: "Lab reports" }).waitFor();
+  const scan = await readFile(new URL("../../local/tests/data/lab/layouts/commercial-scan.pdf", import.meta.url));
+  await patient.getByLabel("Lab report (PDF, up to 10 MB)").setInputFiles({ name: "commercial-scan.pdf", mimeType: "application/pdf", buffer: scan });
+  await patient.getByRole("button", { name: "Upload" }).click();
+  await patient.getByText("commercial-scan.pdf uploaded.").waitFor({ timeout: 30_000 });
+  const mine = patient.getByTestId("lab-report").filter({ hasText: "commercial-scan.pdf" }).first();
+  // OCR takes a few seconds; the page polls while the report is pending.
+  await mine.getByText("needs review", { exact: true }).waitFor({ timeout: 120_000 });
+  const reportId = await mine.getAttribute("data-report");
+  await mine.getByTestId("lab-needs-review").filter({ hasText: "a clinician must confirm these values" }).waitFor();
+  const rows = mine.getByTestId("lab-result");
+  assert.equal(await rows.count(), 40, "every value of the scan");
+  const potassium = rows.filter({ hasText: "Potassium" });
+  assert.equal(await potassium.getAttribute("data-flag"), "HH");
+  await potassium.getByText("Critical", { exact: true }).waitFor();
+  assert.ok((await mine.getByTestId("lab-panel").count()) > 0, "the values are grouped under their panels");
+  assert.ok((await mine.getByTestId("lab-previous").count()) > 0, "the previous results are shown");
+  assert.match(await rows.filter({ hasText: "Albumin" }).getByTestId("ocr-confidence").textContent(), /^OCR \d{1,3}%/);
+  await shoot(patient, "patient-lab-needs-review", [mine.getByTestId("lab-needs-review"), potassium]);
+
+  // The doctor (in the patient's care by their appointments) finds it in the review queue,
+  // marked critical and first.
+  const page = pages.doctor;
+  await nav(page, "Lab review").click();
+  await page.getByRole("heading", { name: "Lab review" }).waitFor();
+  const entry = page.locator(`[data-testid="review-queue-entry"][data-report="${reportId}"]`);
+  await entry.waitFor();
+  assert.equal(await entry.getAttribute("data-critical"), "true");
+  await entry.getByText("1 critical value", { exact: true }).waitFor();
+  await entry.getByText("Read by OCR", { exact: true }).waitFor();
+  assert.equal(await page.getByTestId("review-queue-entry").first().getAttribute("data-critical"), "true", "critical reports first");
+  await shoot(page, "doctor-lab-review-queue", [page.getByRole("heading", { name: "Lab review" }), entry]);
+
+  await entry.getByRole("link", { name: /^Review the report/ }).click();
+  await page.waitForURL(new RegExp(`#/patients/${patientId}/lab-reports/${reportId}$`));
+  const report = page.getByTestId("lab-report-page");
+  await report.getByTestId("lab-needs-review").waitFor();
+  assert.equal(await report.getByTestId("lab-result").filter({ hasText: "Potassium" }).getAttribute("data-flag"), "HH");
+  await report.getByRole("button", { name: "Review values" }).click();
+  const editor = page.getByRole("form", { name: "Review lab values" });
+  const albumin = editor.getByRole("group", { name: "Albumin", exact: true });
+  const value = albumin.getByLabel("Value", { exact: true });
+  const read = await value.inputValue();
+  // Whatever OCR read, the correction is a value within the range that differs from it.
+  const corrected = read === "4.5" ? "4.4" : "4.5";
+  if (read !== "45") console.error(`OCR read Albumin as ${read}, not 45`);
+
+  // The API's field error (too long a value) is shown at that field.
+  await value.fill("4".repeat(65));
+  await editor.getByRole("button", { name: "Save corrections" }).click();
+  await albumin.getByText("must be at most 64 characters", { exact: false }).waitFor();
+  assert.equal(await value.getAttribute("aria-invalid"), "true");
+  await shoot(page, "doctor-lab-review-error", [albumin]);
+
+  // Someone else reviewed it meanwhile (the API's 412, answered here once without reaching it):
+  // the page offers to reload, which brings back the report's current values.
+  await value.fill(corrected);
+  await page.route(
+    "**/review",
+    (route) =>
+      route.fulfill({
+        status: 412,
+        contentType: "application/problem+json",
+        body: JSON.stringify({ type: "/problems/precondition-failed", title: "Precondition failed", status: 412, detail: "the report is at revision 9: read it again" }),
+      }),
+    { times: 1 },
+  );
+  await editor.getByRole("button", { name: "Save corrections" }).click();
+  await editor.getByRole("alert").filter({ hasText: "This report changed after you opened it" }).waitFor();
+  await editor.getByRole("button", { name: "Reload", exact: true }).click();
+  await editor.getByRole("alert").waitFor({ state: "detached" }); // a new editor, from the report as read again
+  assert.equal(await value.inputValue(), read, "reloaded: the unsaved correction is gone");
+
+  // Corrected and signed off (confirm() accepted).
+  await value.fill(corrected);
+  await editor.getByText("1 value corrected").waitFor();
+  await editor.getByRole("button", { name: "Sign off" }).click();
+  await page.getByRole("status").filter({ hasText: "Signed off" }).waitFor();
+  await report.getByTestId("lab-reviewed").filter({ hasText: "Reviewed by a clinician" }).waitFor();
+  assert.equal(await report.getAttribute("data-status"), "reviewed");
+  const fixed = report.getByTestId("lab-result").filter({ hasText: "Albumin" });
+  assert.equal((await fixed.getByTestId("lab-value").textContent()).trim().split(/\s+/)[0], corrected);
+  assert.equal(await fixed.getAttribute("data-flag"), "normal", "the flag computed again from the corrected value");
+  assert.equal(await fixed.getByTestId("ocr-confidence").count(), 0, "confirmed by a clinician, no longer OCR's reading");
+  assert.equal(await report.getByRole("button", { name: "Review values" }).count(), 0, "a signed-off report no longer changes");
+
+  // The versions: the extraction as read, then the review with what it changed.
+  await report.getByRole("button", { name: "Versions", exact: true }).click();
+  const versions = report.getByTestId("lab-revision");
+  await versions.nth(1).waitFor();
+  assert.deepEqual(await versions.evaluateAll((els) => els.map((e) => e.dataset.kind)), ["extraction", "review"]);
+  const review = versions.nth(1);
+  await review.getByTestId("lab-change").filter({ hasText: `value: ${read} → ${corrected}` }).waitFor();
+  assert.match(await review.textContent(), /signed off/);
+  assert.match(await review.textContent(), /by you/);
+  await shoot(page, "doctor-lab-reviewed", [report.getByTestId("lab-reviewed"), review]);
+
+  // Out of the queue.
+  await nav(page, "Lab review").click();
+  await page.getByTestId("review-queue-entry").or(page.getByText("No reports are waiting for review.")).first().waitFor();
+  assert.equal(await entry.count(), 0, "a signed-off report leaves the queue");
+
+  // The patient sees it reviewed, and the versions too.
+  await nav(patient, "Appointments").click();
+  await nav(patient, "Lab reports").click();
+  await mine.getByText("reviewed", { exact: true }).waitFor();
+  assert.equal(await mine.getAttribute("data-status"), "reviewed");
+  await mine.getByTestId("lab-reviewed").filter({ hasText: "Reviewed by a clinician" }).waitFor();
+  await mine.getByRole("button", { name: "Versions", exact: true }).click();
+  await mine.getByTestId("lab-revision").filter({ hasText: DOCTOR.name }).getByTestId("lab-change").filter({ hasText: `value: ${read} → ${corrected}` }).waitFor();
+  await shoot(patient, "patient-lab-reviewed", [mine.getByTestId("lab-reviewed"), mine.getByTestId("lab-revision").first()]);
+});

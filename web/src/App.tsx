@@ -8,7 +8,8 @@ import { AvailabilityPage } from "./pages/availability";
 import { LoginPage, RegisterPage, VerifyEmailPage, homeFor } from "./pages/auth";
 import { AccessLogPage, CareTeamsPage, EmergencyGrantsPage, MyCareTeamPage } from "./pages/care";
 import { InvoicesPage } from "./pages/invoices";
-import { LabPage } from "./pages/lab";
+import { LabPage, LabReportPage } from "./pages/lab";
+import { LabReviewQueuePage } from "./pages/lab-review";
 import { ProfilePage } from "./pages/profile";
 import { PatientRecordPage, PatientsPage } from "./pages/records";
 import { WaitlistPage } from "./pages/waitlist";
@@ -29,6 +30,7 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
     { href: "/schedule", label: "Schedule" },
     { href: "/availability", label: "Availability" },
     { href: "/patients", label: "Patients" },
+    { href: "/lab-review", label: "Lab review" },
   ],
   admin: [
     { href: "/admin/analytics", label: "Analytics" },
@@ -36,6 +38,7 @@ const NAV: Record<Role, { href: string; label: string }[]> = {
     { href: "/admin/doctors", label: "Doctors" },
     { href: "/admin/appointments", label: "Appointments" },
     { href: "/patients", label: "Patients" },
+    { href: "/lab-review", label: "Lab review" },
     { href: "/admin/care-teams", label: "Care teams" },
     { href: "/admin/emergency-access", label: "Emergency access" },
   ],
@@ -59,6 +62,8 @@ function Page({ route, role, userId }: { route: string; role: Role; userId: stri
   if (route === "/availability" && allow("doctor")) return <AvailabilityPage doctorId={userId} own />;
   if (route === "/patients" && allow("doctor", "admin")) return <PatientsPage />;
   if ((m = match("/patients/:id", route)) && allow("doctor", "admin")) return <PatientRecordPage patientId={m.id} />;
+  if (route === "/lab-review" && allow("doctor", "admin")) return <LabReviewQueuePage />;
+  if ((m = match("/patients/:id/lab-reports/:reportId", route)) && allow("doctor", "admin")) return <LabReportPage key={`${m.id}/${m.reportId}`} patientId={m.id} reportId={m.reportId} />;
   if (route === "/admin/analytics" && allow("admin")) return <AnalyticsPage />;
   if (route === "/admin/invoices" && allow("admin")) return <InvoicesPage />;
   if (route === "/admin/doctors" && allow("admin")) return <DoctorsPage />;

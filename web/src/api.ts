@@ -475,17 +475,29 @@ export interface Invoice {
   due_date: string;
   paid_at?: string | null;
 }
+/** HL7 interpretation of a value: `H`/`L` outside the range, `HH`/`LL` critical, `A` abnormal
+ *  without a direction. */
+export type LabFlag = "H" | "L" | "HH" | "LL" | "A" | "normal";
 export interface LabResult {
   name: string;
   value: string;
   unit: string | null;
   reference_range: string | null;
-  flag: "H" | "L" | "normal" | null;
+  flag: LabFlag | null;
+  /** The panel heading the row was printed under. */
+  panel: string | null;
+  loinc: string | null;
+  unit_ucum: string | null;
+  /** The earlier result printed beside this one (`date` as printed). */
+  previous: { value: string; date: string | null } | null;
+  /** Only for values read by OCR from a scan: how sure it was (0..1). */
+  confidence?: number;
 }
+export type LabReportStatus = "pending" | "processed" | "needs_review" | "unreadable" | "reviewed";
 export interface LabReport {
   report_id: string;
   patient_id: string;
-  status: "pending" | "processed" | "needs_review" | "unreadable";
+  status: LabReportStatus;
   reason: string | null;
   results: LabResult[];
   filename: string;
@@ -493,7 +505,68 @@ export interface LabReport {
   created_at: string;
   processed_at?: string | null;
   collected_at?: string | null;
+  /** Counts the versions of the values; a review names the one it read. */
+  revision: number;
+  extraction_revision: number;
+  reviewed_by: string | null;
+  reviewed_at: string | null;
 }
+/** A report waiting for a clinician (`GET /lab-reports/review-queue`): critical first, then oldest. */
+export interface LabReviewQueueEntry {
+  report_id: string;
+  patient_id: string;
+  reason: string | null;
+  created_at: string;
+  collected_at: string | null;
+  revision: number;
+  values: number;
+  critical_values: number;
+  read_by_ocr: boolean;
+}
+/** New content for fields of `results[index]`; an empty `unit` or `reference_range` removes it.
+ *  A changed value or range gets its flag computed again unless `flag` is given. */
+export interface LabCorrection {
+  index: number;
+  name?: string;
+  value?: string;
+  unit?: string;
+  reference_range?: string;
+  flag?: LabFlag;
+  loinc?: string;
+}
+export interface LabReviewRequest {
+  /** The report's `revision` as read: 412 when it changed since. */
+  revision: number;
+  corrections: LabCorrection[];
+  sign_off: boolean;
+}
+/** One version of a report's values: the extraction, then each review. */
+export interface LabRevision {
+  revision: number;
+  kind: "extraction" | "review";
+  results: LabResult[];
+  changes: { index: number; field: string; before: string | null; after: string | null }[];
+  by: string | null;
+  by_role: Role | null;
+  at: string;
+  signed_off: boolean;
+}
+
+const labReportPath = (patientId: string, reportId: string) => `/patients/${encodeURIComponent(patientId)}/lab-reports/${encodeURIComponent(reportId)}`;
+
+export const getLabReport = (patientId: string, reportId: string) => api.get<LabReport>(labReportPath(patientId, reportId));
+
+/** A page of the caller's review queue (doctors: patients in their care; admins: all). */
+export const labReviewQueue = (cursor?: string, limit = 20) => api.get<Page<LabReviewQueueEntry>>("/lab-reports/review-queue", { limit, cursor });
+
+/** Corrects and/or signs off a report (doctors in the care relationship); the report as it now
+ *  is. 412: `revision` is stale; 409 `already-reviewed`; 400 names `corrections[i].field`. */
+export const reviewLabReport = (patientId: string, reportId: string, body: LabReviewRequest) => api.post<LabReport>(`${labReportPath(patientId, reportId)}/review`, body);
+
+/** Every version of a report's values, oldest first; empty until the first review. */
+export const labReportRevisions = async (patientId: string, reportId: string) =>
+  (await api.get<{ items: LabRevision[] }>(`${labReportPath(patientId, reportId)}/revisions`)).items;
+
 export interface LabUploadGrant {
   report_id: string;
   method: string;
@@ -532,6 +605,7 @@ export const ACTION_LABELS: Record<string, string> = {
   read_history: "Read medical history",
   upload_lab_report: "Uploaded a lab report",
   read_lab_reports: "Read lab reports",
+  review_lab_report: "Reviewed a lab report",
   read_care_team: "Read the care team",
   manage_care_team: "Changed the care team",
   emergency_access: "Opened emergency access",

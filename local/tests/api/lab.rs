@@ -488,7 +488,6 @@ async fn one_worker_reads_one_uploaders_reports_and_dies_alone() {
     // No owner (an object without an upload grant): a worker of its own, not kept.
     assert_eq!(read(None, &good).await, "text: 1 pages");
     assert_eq!(read(other_patient, &good).await, "text: 1 pages");
-    drop(read);
     // Started: the first, after the abort, after the hang, the other uploader, the other
     // patient, the ownerless one, and the other patient's again.
     assert_eq!(session.workers_started(), 7);

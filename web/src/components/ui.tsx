@@ -161,6 +161,7 @@ export function StatusBadge({ status }: { status: string }) {
     processed: "bg-green-100 text-green-900",
     needs_review: "bg-orange-100 text-orange-900",
     unreadable: "bg-red-100 text-red-900",
+    reviewed: "bg-teal-100 text-teal-900",
     attended: "bg-green-100 text-green-900",
     no_show: "bg-red-100 text-red-900",
     waiting: "bg-amber-100 text-amber-900",

@@ -1,65 +1,74 @@
 import { useRef, useState, type FormEvent } from "react";
-import { ApiError, api, dateTime, errorMessage, request, uploadToS3, type LabReport, type LabUploadGrant, type Page } from "../api";
-import { Button, Card, ErrorBanner, Notice, PageTitle, Spinner, StatusBadge } from "../components/ui";
+import { ApiError, api, dateTime, errorMessage, getLabReport, request, uploadToS3, type LabReport, type LabUploadGrant, type Page } from "../api";
+import { useAuth } from "../auth";
+import { Badge, Button, Card, ErrorBanner, Notice, PageTitle, Spinner, StatusBadge } from "../components/ui";
 import { useInterval, useLoad } from "../hooks";
+import { LabResultsTable, isCritical } from "./lab-results";
+import { LabVersions, ReviewEditor } from "./lab-review";
 
 const MAX_BYTES = 10 * 1024 * 1024;
 
-export function LabResultsTable({ report }: { report: LabReport }) {
-  if (report.status === "pending") return <Spinner label="Reading the report…" />;
-  if (report.status !== "processed")
+/** A report's values (what its status means for them), a doctor's review of them, and their
+ *  versions. `onChanged` takes the report as a review left it; `onReload` reads it again. */
+export function LabReportBody({ report, onChanged, onReload }: { report: LabReport; onChanged: (r: LabReport) => void; onReload: () => Promise<void> }) {
+  const { me } = useAuth();
+  const canReview = me!.role === "doctor" && (report.status === "needs_review" || report.status === "processed");
+  const [editing, setEditing] = useState(false);
+  // A new editor (from the report as read again) after "Reload".
+  const [generation, setGeneration] = useState(0);
+  const [done, setDone] = useState<string | null>(null);
+  const [versions, setVersions] = useState(false);
+  if (editing && canReview)
     return (
-      <p className="text-sm text-slate-700">
-        {report.status === "needs_review" ? "The report was read but no values were recognised; the clinic will review it." : "The file could not be read."}
-        {report.reason && <span className="block text-slate-500">Reason: {report.reason}</span>}
-      </p>
+      <ReviewEditor
+        key={generation}
+        report={report}
+        onCancel={() => setEditing(false)}
+        onReload={() => void onReload().then(() => setGeneration((g) => g + 1))}
+        onDone={(updated, signedOff) => {
+          onChanged(updated);
+          setEditing(false);
+          setDone(signedOff ? "Signed off: the report is now reviewed, and the patient sees it so." : "Corrections saved. The report still needs to be signed off.");
+        }}
+      />
     );
-  const out = report.results.filter((r) => r.flag === "H" || r.flag === "L").length;
+  const readable = report.status !== "pending" && report.status !== "unreadable";
   return (
-    <div>
-      <p className="mb-2 text-sm text-slate-700">
-        {report.results.length} values; <strong>{out}</strong> outside the reference range (marked ▲ high, ▼ low).
-      </p>
-      <table className="w-full text-left text-sm" aria-label={`Results of ${report.filename}`}>
-        <thead className="border-b border-slate-200">
-          <tr>
-            <th scope="col" className="py-2 pr-2">Test</th>
-            <th scope="col" className="py-2 pr-2">Result</th>
-            <th scope="col" className="hidden py-2 pr-2 sm:table-cell">Reference</th>
-            <th scope="col" className="py-2">Flag</th>
-          </tr>
-        </thead>
-        <tbody>
-          {report.results.map((r, i) => {
-            const high = r.flag === "H";
-            const low = r.flag === "L";
-            const outOfRange = high || low;
-            return (
-              <tr key={i} data-flag={r.flag ?? ""} className={`border-b border-slate-100 ${outOfRange ? "bg-red-50 font-semibold text-red-900" : ""}`}>
-                <td className="py-1.5 pr-2 break-words">{r.name}</td>
-                <td className="py-1.5 pr-2 whitespace-nowrap">
-                  {r.value} {r.unit ?? ""}
-                  <span className="block text-xs font-normal text-slate-500 sm:hidden">ref {r.reference_range ?? "—"}</span>
-                </td>
-                <td className="hidden py-1.5 pr-2 sm:table-cell">{r.reference_range ?? "—"}</td>
-                <td className="py-1.5 whitespace-nowrap">
-                  {high ? (
-                    <span aria-label="High, above the reference range">▲ High</span>
-                  ) : low ? (
-                    <span aria-label="Low, below the reference range">▼ Low</span>
-                  ) : r.flag === "normal" ? (
-                    "Normal"
-                  ) : (
-                    "—"
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+    <div className="space-y-3">
+      {done && <Notice>{done}</Notice>}
+      <LabResultsTable report={report} />
+      {readable && (
+        <div className="flex flex-wrap gap-2">
+          {canReview && (
+            <Button
+              type="button"
+              onClick={() => {
+                setDone(null);
+                setEditing(true);
+              }}
+            >
+              Review values
+            </Button>
+          )}
+          <Button type="button" variant="secondary" aria-expanded={versions} onClick={() => setVersions(!versions)}>
+            {versions ? "Hide versions" : "Versions"}
+          </Button>
+        </div>
+      )}
+      {readable && versions && (
+        <section aria-label="Versions of the values" className="rounded-md border border-slate-200 bg-slate-50 p-3">
+          <h3 className="mb-2 text-sm font-semibold">Versions</h3>
+          <LabVersions report={report} />
+        </section>
+      )}
     </div>
   );
+}
+
+/** "2 critical" beside a report's name, when it has critical values. */
+function CriticalBadge({ report }: { report: LabReport }) {
+  const n = report.results.filter((r) => isCritical(r.flag)).length;
+  return n > 0 ? <Badge tone="red">{n} critical</Badge> : null;
 }
 
 /** A patient's reports (newest first), each expandable; polls while any is pending. */
@@ -71,18 +80,23 @@ export function LabReportList({ patientId, refreshKey = 0 }: { patientId: string
   if (list.loading && !list.data) return <Spinner label="Loading lab reports…" />;
   if (list.error) return <ErrorBanner error={list.error} />;
   if (!list.data!.length) return <p className="text-sm text-slate-600">No lab reports yet.</p>;
+  const replace = (updated: LabReport) => list.setData((all) => (all ?? []).map((r) => (r.report_id === updated.report_id ? updated : r)));
   return (
     <ul className="space-y-3">
       {list.data!.map((r, idx) => {
         const expanded = open === r.report_id || (open === null && idx === 0);
         return (
-          <li key={r.report_id} className="rounded-md border border-slate-200 p-3" data-testid="lab-report">
+          <li key={r.report_id} className="rounded-md border border-slate-200 p-3" data-testid="lab-report" data-report={r.report_id} data-status={r.status}>
             <div className="flex flex-wrap items-center justify-between gap-2">
               <div className="min-w-0">
-                <p className="break-all font-semibold">{r.filename}</p>
-                <p className="text-xs text-slate-500">Uploaded {dateTime(r.created_at)}</p>
+                <p className="font-semibold break-all">{r.filename}</p>
+                <p className="text-xs text-slate-500">
+                  Uploaded {dateTime(r.created_at)}
+                  {r.collected_at && <> · collected {r.collected_at}</>}
+                </p>
               </div>
-              <div className="flex items-center gap-2">
+              <div className="flex flex-wrap items-center gap-2">
+                <CriticalBadge report={r} />
                 <StatusBadge status={r.status} />
                 <Button type="button" variant="secondary" aria-expanded={expanded} onClick={() => setOpen(expanded ? "" : r.report_id)}>
                   {expanded ? "Hide" : "Show"} values
@@ -91,7 +105,7 @@ export function LabReportList({ patientId, refreshKey = 0 }: { patientId: string
             </div>
             {expanded && (
               <div className="mt-3">
-                <LabResultsTable report={r} />
+                <LabReportBody report={r} onChanged={replace} onReload={list.reload} />
               </div>
             )}
           </li>
@@ -176,6 +190,59 @@ export function LabPage({ patientId }: { patientId: string }) {
       <Card title="My reports">
         <LabReportList patientId={patientId} refreshKey={key} />
       </Card>
+    </div>
+  );
+}
+
+/** One report, as the review queue links to it (doctors and admins). */
+export function LabReportPage({ patientId, reportId }: { patientId: string; reportId: string }) {
+  const { me } = useAuth();
+  const report = useLoad(async () => {
+    try {
+      return await getLabReport(patientId, reportId);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 403)
+        throw new ApiError("This patient's record is closed to you: you are not in their care. Open their record to ask for emergency access.", 403);
+      throw e;
+    }
+  }, [patientId, reportId]);
+  useInterval(() => void report.reload(), 2000, report.data?.status === "pending");
+  const r = report.data;
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap gap-4 text-sm">
+        <a className="font-semibold text-teal-700 underline" href="#/lab-review">
+          Review queue
+        </a>
+        <a className="font-semibold text-teal-700 underline" href={`#/patients/${patientId}`}>
+          Patient record
+        </a>
+      </div>
+      <PageTitle>Lab report</PageTitle>
+      {report.loading && !r ? (
+        <Spinner label="Loading the report…" />
+      ) : report.error ? (
+        <ErrorBanner error={report.error} />
+      ) : (
+        <Card
+          title={r!.filename}
+          actions={
+            <div className="flex flex-wrap gap-2">
+              <CriticalBadge report={r!} />
+              <StatusBadge status={r!.status} />
+            </div>
+          }
+        >
+          <div data-testid="lab-report-page" data-status={r!.status} className="space-y-3">
+            <p className="text-xs text-slate-500">
+              Uploaded {dateTime(r!.created_at)}
+              {r!.collected_at && <> · collected {r!.collected_at}</>}
+              {me!.role === "admin" && <> · only a doctor in the patient&apos;s care can review it</>}
+            </p>
+            <LabReportBody report={r!} onChanged={(u) => report.setData(u)} onReload={report.reload} />
+          </div>
+        </Card>
+      )}
     </div>
   );
 }
