@@ -307,6 +307,41 @@ async fn reports_from_four_pdf_producers_yield_the_right_values() {
     }
 }
 
+/// Validates FHIR resources with fhir.resources (R4B models) in the stack's Python venv.
+fn validate_fhir(resources: &[Value]) {
+    let python = repo_root().join(".local/venv/bin/python");
+    let script = "import json, sys\n\
+                  from fhir.resources.R4B import get_fhir_model_class\n\
+                  for r in json.load(sys.stdin):\n    \
+                      get_fhir_model_class(r['resourceType']).model_validate(r)\n\
+                  print('valid')";
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (scripts/lib/stack.sh makes the venv)",
+                python.display()
+            )
+        });
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(resources).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "FHIR validation failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn layout_expected(name: &str) -> Value {
     serde_json::from_slice(&data(&format!("layouts/expected/{name}.json"))).unwrap()
 }
@@ -345,6 +380,7 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
         "commercial-scan",
         "split-scan",
     ];
+    env.create_profile(patient).await;
     let mut ids = Vec::new();
     for file in files {
         let id = Uuid::now_v7();
@@ -364,7 +400,7 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
     lab.deliver(files.len() + 1).await;
 
     let (mut exact, mut total) = (0, 0);
-    for (file, id) in ids {
+    for &(file, id) in &ids {
         let report = serde_json::to_value(env.lab_report(patient, id).await).unwrap();
         let want = layout_expected(file);
         assert_eq!(report["collected_at"], want["collected_at"], "{file}");
@@ -407,6 +443,42 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
         exact * 100 >= total * 95,
         "{exact} of {total} OCR values exact, below 95 %"
     );
+    // Each report's FHIR form validates with an independent FHIR library (fhir.resources' R4B
+    // models), and carries the codes, quantities and interpretations read.
+    let mut resources = Vec::new();
+    for (file, id) in &ids {
+        let reply = env
+            .call(
+                "lab-results-get",
+                with_header(
+                    with_token(get_event(patient, *id), &env.token(patient, Role::Patient)),
+                    "accept",
+                    "application/fhir+json",
+                ),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{file}: {reply:?}");
+        assert_eq!(reply.header("content-type"), Some("application/fhir+json"));
+        resources.push(reply.body);
+    }
+    validate_fhir(&resources);
+    let commercial = &resources[0];
+    assert_eq!(commercial["resourceType"], "DiagnosticReport");
+    assert_eq!(commercial["status"], "final");
+    let potassium = commercial["contained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["code"]["text"] == "Potassium")
+        .unwrap();
+    assert_eq!(potassium["code"]["coding"][0]["code"], "2823-3");
+    assert_eq!(potassium["valueQuantity"]["code"], "mmol/L");
+    assert_eq!(potassium["interpretation"][0]["coding"][0]["code"], "HH");
+    assert_eq!(
+        resources[3]["status"], "preliminary",
+        "a scan awaits review"
+    );
+
     // The old hand-made scan: two rows without a header, read line by line from OCR's words.
     let scan = env.lab_report(patient, old_scan).await;
     assert_eq!(scan.status, Status::NeedsReview, "{scan:?}");

@@ -451,6 +451,12 @@ pub fn with_token(mut event: Value, token: &AccessToken) -> Value {
     event
 }
 
+/// Sets a request header of the event (API Gateway lower-cases header names).
+pub fn with_header(mut event: Value, name: &str, value: &str) -> Value {
+    event["headers"][name.to_ascii_lowercase()] = json!(value);
+    event
+}
+
 /// Puts a raw authorization header value in the event (authorizer context removed).
 pub fn with_authorization(mut event: Value, value: &str) -> Value {
     event["headers"]["authorization"] = json!(value);

@@ -372,11 +372,21 @@ pub fn parse_pages(pages: &[PageWords]) -> Parsed {
             match &header {
                 // Above this page's header: the patient block, repeated on every page.
                 Some(_) if page_header.is_some_and(|h| i < h) => {}
-                Some(h) => {
-                    if let Some(result) = table_row(h, line, &mut panel, page.ocr) {
-                        parsed.results.push(result);
+                Some(h) => match table_row(h, line, &mut panel, page.ocr) {
+                    Row::Result(result) => parsed.results.push(*result),
+                    Row::Nothing => {}
+                    // Words that do not line up with the header (a "table" typed with spaces
+                    // in a proportional font): read the line as a line.
+                    Row::Misaligned(table_reading) => {
+                        let line_reading = parse::parse_row(&text).map(|mut result| {
+                            result.confidence = page.ocr.then(|| line_confidence(&line.words));
+                            result
+                        });
+                        if let Some(result) = line_reading.or(table_reading.map(|r| *r)) {
+                            parsed.results.push(result);
+                        }
                     }
-                }
+                },
                 None => {
                     if let Some(mut result) = parse::parse_row(&text) {
                         result.confidence = page.ocr.then(|| line_confidence(&line.words));
@@ -404,8 +414,33 @@ fn line_confidence(words: &[&Word]) -> f32 {
         .fold(1.0, f32::min)
 }
 
+/// What a line under a header is.
+enum Row {
+    Result(Box<LabResult>),
+    /// A heading (the panel is updated), a footer, a previous result alone: no value.
+    Nothing,
+    /// Its result column holds words that are not a value, or its range column numbers that
+    /// are not a range: the columns do not fit it. What the columns gave, when anything.
+    Misaligned(Option<Box<LabResult>>),
+}
+
 /// One row of a table (or a panel heading, which updates `panel` and yields nothing).
-fn table_row(header: &Header, line: &Line<'_>, panel: &mut Panel, ocr: bool) -> Option<LabResult> {
+fn table_row(header: &Header, line: &Line<'_>, panel: &mut Panel, ocr: bool) -> Row {
+    match read_row(header, line, panel, ocr) {
+        Some(Ok(result)) => Row::Result(Box::new(result)),
+        Some(Err(Misaligned(reading))) => Row::Misaligned(reading.map(Box::new)),
+        None => Row::Nothing,
+    }
+}
+
+struct Misaligned(Option<LabResult>);
+
+fn read_row(
+    header: &Header,
+    line: &Line<'_>,
+    panel: &mut Panel,
+    ocr: bool,
+) -> Option<Result<LabResult, Misaligned>> {
     let mut cells: Vec<(Column, Vec<&Word>)> = Vec::new();
     for w in &line.words {
         if line.is_superscript(w) {
@@ -495,9 +530,25 @@ fn table_row(header: &Header, line: &Line<'_>, panel: &mut Panel, ocr: bool) -> 
     let unit = unit.map(|u| clean_unit(&u));
     let numeric = parse::numeric_value(&value);
     if numeric.is_none() && !is_qualitative(&value) {
-        return None;
+        return Some(Err(Misaligned(None)));
+    }
+    // A flag that ran into the range's column (`3.5 - 5.1 L`).
+    if let Some(r) = range.clone()
+        && parse::range_bounds(&r).is_none()
+        && let Some((rest, last)) = r.rsplit_once(' ')
+        && flag_word(last).is_some()
+        && parse::range_bounds(rest).is_some()
+    {
+        printed_flags.push(last.to_owned());
+        range = Some(rest.trim().to_owned());
     }
     let bounds = range.as_deref().and_then(parse::range_bounds);
+    // A range with numbers that is not a range: the row's words may not be where the header
+    // says (or it is a range of its own kind, `<1:40`: kept when the line reader cannot help).
+    let misaligned = bounds.is_none()
+        && range
+            .as_deref()
+            .is_some_and(|r| r.chars().any(|c| c.is_ascii_digit()));
     let flag = decide_flag(
         &printed_flags,
         &value,
@@ -515,7 +566,7 @@ fn table_row(header: &Header, line: &Line<'_>, panel: &mut Panel, ocr: bool) -> 
     if panel.name.is_some() && panel.row_x.is_none() {
         panel.row_x = Some(name_x);
     }
-    Some(LabResult {
+    let reading = LabResult {
         name,
         value,
         unit,
@@ -526,6 +577,11 @@ fn table_row(header: &Header, line: &Line<'_>, panel: &mut Panel, ocr: bool) -> 
         unit_ucum: None,
         previous,
         confidence,
+    };
+    Some(if misaligned {
+        Err(Misaligned(Some(reading)))
+    } else {
+        Ok(reading)
     })
 }
 
@@ -986,6 +1042,30 @@ mod tests {
         assert_eq!(clean_range("—_>59"), ">59");
         assert_eq!(clean_range("6.0-8.5."), "6.0-8.5");
         assert_eq!(clean_range("Not Estab."), "Not Estab.");
+    }
+
+    #[test]
+    fn rows_that_do_not_line_up_with_their_header_are_read_as_lines() {
+        // A "table" typed with spaces: the header's columns say nothing about the rows.
+        let text = "Test    Result    Unit    Reference range    Flag\n\
+                    White blood cells    11.2    10^9/L    4.0 - 10.0    H\n\
+                    Hemoglobin    13.5    g/dL    12.0 - 16.0\n\
+                    Potassium 3.2  mmol/L    3.5 - 5.1 L\n\
+                    Creatinine            1.02 10/02/2025\n";
+        let parsed = parse_pages(&PageWords::from_text(text));
+        let got: Vec<_> = parsed
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), r.value.as_str(), r.flag))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("White blood cells", "11.2", Some(Flag::High)),
+                ("Hemoglobin", "13.5", Some(Flag::Normal)),
+                ("Potassium", "3.2", Some(Flag::Low))
+            ]
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::{Error, Result};
 
 pub mod codes;
+pub mod fhir;
 pub mod layout;
 pub mod parse;
 pub mod presign;

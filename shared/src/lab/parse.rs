@@ -182,11 +182,11 @@ fn split_dash(token: &str) -> Option<(f64, f64)> {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Bounds {
-    low: Option<f64>,
-    high: Option<f64>,
+    pub(crate) low: Option<f64>,
+    pub(crate) high: Option<f64>,
     /// `< x` excludes x itself.
-    high_exclusive: bool,
-    low_exclusive: bool,
+    pub(crate) high_exclusive: bool,
+    pub(crate) low_exclusive: bool,
 }
 
 impl Bounds {
