@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::review::LabRevision;
 use super::{LabReport, ObjectRef, Status};
-use crate::dynamo::{Item, decode_cursor, from_item, page, s, sdk_error, to_item, transact};
+use crate::dynamo::{Item, from_item, s, sdk_error, to_item, transact};
 use crate::pagination::Page;
 use crate::patient::AuditEvent;
 use crate::patient::store::{RecordsTable, patient_pk, sortable_time};
@@ -189,22 +189,7 @@ impl RecordsTable {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<LabReport>> {
-        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"], |k| {
-            k["gsi1pk"] == REVIEW_QUEUE && k["pk"].starts_with("PATIENT#")
-        })?;
-        let out = self
-            .client()
-            .query()
-            .table_name(self.table_name())
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :queue")
-            .expression_attribute_values(":queue", s(REVIEW_QUEUE))
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        page(out.last_evaluated_key, out.items)
+        self.index_page(REVIEW_QUEUE, true, limit, cursor).await
     }
 
     /// Stores a review: the report as it now is (if it is still at `read_revision` and not

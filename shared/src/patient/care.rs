@@ -620,24 +620,7 @@ impl Care {
         cursor: Option<&str>,
     ) -> Result<Page<CareRecord>> {
         policy::manage_care(caller)?;
-        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"], |k| {
-            k["gsi1pk"] == EMERGENCY && k["pk"].starts_with("PATIENT#")
-        })?;
-        let out = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table_name())
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(EMERGENCY))
-            .scan_index_forward(false)
-            .limit(limit as i32)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        page(out.last_evaluated_key, out.items)
+        self.store.index_page(EMERGENCY, false, limit, cursor).await
     }
 
     /// `patient`'s access log, newest first: the patient (own) and admins. Reading it is

@@ -238,6 +238,34 @@ impl RecordsTable {
         page(out.last_evaluated_key, out.items)
     }
 
+    /// A page of the items under one `gsi1pk` of the index, in key order (`forward`) or newest
+    /// first; the cursor must name a patient item of that partition.
+    pub(crate) async fn index_page<T: serde::de::DeserializeOwned>(
+        &self,
+        gsi1pk: &str,
+        forward: bool,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<T>> {
+        let start = decode_cursor(cursor, &["pk", "sk", "gsi1pk", "gsi1sk"], |k| {
+            k["gsi1pk"] == gsi1pk && k["pk"].starts_with("PATIENT#")
+        })?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(gsi1pk))
+            .scan_index_forward(forward)
+            .limit(limit as i32)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        page(out.last_evaluated_key, out.items)
+    }
+
     /// A transaction item that holds only while `patient_id` has a profile.
     pub(crate) fn profile_exists(&self, patient_id: Uuid) -> Result<TransactWriteItem> {
         let check = ConditionCheck::builder()
