@@ -22,8 +22,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 arch="${1:-arm64}"
 out="${2:-$ROOT/.local/ocr-layer-$arch.zip}"
 case "$arch" in
-  arm64) loader=ld-linux-aarch64.so.1 ;;
-  amd64) loader=ld-linux-x86-64.so.2 ;;
+  arm64) loader=ld-linux-aarch64.so.1 machine=AArch64 ;;
+  amd64) loader=ld-linux-x86-64.so.2 machine=X86-64 ;;
   *) echo "architecture must be arm64 or amd64" >&2; exit 2 ;;
 esac
 for tool in apt-get dpkg-deb readelf zip; do
@@ -72,6 +72,13 @@ done
 loader_src="$(find_lib "$loader")"
 [[ -n "$loader_src" ]] || { echo "loader $loader not found" >&2; exit 1; }
 cp -L "$loader_src" "$layer/lib/ocr/$loader"
+
+# Every program and library is built for the layer's architecture (a package of the build
+# machine's own architecture must not slip in: lab-processor would find OCR broken at start).
+for file in "$layer"/lib/ocr/*; do
+  readelf -h "$file" 2>/dev/null | grep -q "Machine:.*$machine" \
+    || { echo "$(basename "$file") is not an $arch ELF file" >&2; exit 1; }
+done
 
 for program in tesseract pdftoppm; do
   cat >"$layer/bin/$program" <<WRAP

@@ -134,6 +134,20 @@ where
     err.as_service_error()?.failed_condition()
 }
 
+/// Whether a transaction was cancelled because another one held its items.
+fn concurrent_transaction<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
+    match err.as_service_error() {
+        Some(E::TransactionCanceledException(e)) => e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("TransactionConflict")),
+        _ => false,
+    }
+}
+
 /// The index of the first transaction item whose condition failed, if that is why it failed.
 pub trait ProvideCancellation {
     fn failed_condition(&self) -> Option<usize>;
@@ -170,6 +184,11 @@ pub async fn transact(
         Ok(_) => Ok(()),
         Err(e) => match transaction_conflict(&e) {
             Some(i) => Err(on_condition_failed(i)),
+            // Another transaction on the same items at the same moment: worth a retry (503),
+            // not a server fault.
+            None if concurrent_transaction(&e) => Err(Error::Unavailable(
+                "a concurrent change to the same records; retry".into(),
+            )),
             None => Err(sdk_error(e)),
         },
     }

@@ -132,7 +132,8 @@ async fn bench() -> anyhow::Result<()> {
                 Outcome::Text { mut pages } => {
                     for n in Outcome::pages_without_text(&pages) {
                         if let Some(ocr) = &ocr {
-                            pages[n as usize - 1] = ocr.read_page(&f.bytes, n).await?;
+                            let deadline = tokio::time::Instant::now() + ocr.report_budget;
+                            pages[n as usize - 1] = ocr.read_page(&f.bytes, n, deadline).await?;
                         }
                     }
                     Verdict::Read {
@@ -255,7 +256,8 @@ async fn bench() -> anyhow::Result<()> {
         };
         for n in Outcome::pages_without_text(&read) {
             let (started, cpu_before) = (Instant::now(), children_cpu());
-            if let Ok(page) = ocr.read_page(&f.bytes, n).await {
+            let deadline = tokio::time::Instant::now() + ocr.timeout;
+            if let Ok(page) = ocr.read_page(&f.bytes, n, deadline).await {
                 words += page.words.len();
             }
             elapsed += started.elapsed();

@@ -408,7 +408,22 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
         let want = want["results"].as_array().unwrap();
         assert_eq!(got.len(), want.len(), "{file}: {report}");
         if !file.ends_with("-scan") {
-            assert_eq!(report["status"], "processed", "{file}: {report}");
+            // A critical value (Potassium 6.8 printed "Critical", a fasting glucose of 45)
+            // sends even an exactly read report to a clinician first.
+            let critical = want
+                .iter()
+                .filter(|w| w["flag"] == "HH" || w["flag"] == "LL")
+                .count();
+            if critical > 0 {
+                assert_eq!(report["status"], "needs_review", "{file}: {report}");
+                let reason = report["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains(&format!("{critical} critical value")),
+                    "{file}: {reason}"
+                );
+            } else {
+                assert_eq!(report["status"], "processed", "{file}: {report}");
+            }
             for (g, w) in got.iter().zip(want) {
                 assert_eq!(row_of(g), *w, "{file}");
                 assert!(g["loinc"].is_string(), "{file}: {g}");
@@ -464,7 +479,14 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
     validate_fhir(&resources);
     let commercial = &resources[0];
     assert_eq!(commercial["resourceType"], "DiagnosticReport");
-    assert_eq!(commercial["status"], "final");
+    assert_eq!(
+        commercial["status"], "preliminary",
+        "a critical value awaits review"
+    );
+    assert_eq!(
+        resources[1]["status"], "final",
+        "the split layout has no critical value"
+    );
     let potassium = commercial["contained"]
         .as_array()
         .unwrap()
@@ -500,6 +522,110 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
         report.reason.unwrap().starts_with("no text layer"),
         "OCR off"
     );
+}
+
+fn review_event(patient: Uuid, report: Uuid, body: &Value) -> Value {
+    let mut e = event("lab-review/review.json");
+    let path = format!("/patients/{patient}/lab-reports/{report}/review");
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["pathParameters"] = json!({"patientId": patient.to_string(), "reportId": report.to_string()});
+    with_body(e, body)
+}
+
+/// The review endpoint through the function (events/lab-review): field-named errors, the
+/// policy (a patient, an admin and a doctor outside care are refused), a stale revision, and a
+/// reading of the same object that was computed before a review never overwrites it.
+#[tokio::test]
+async fn reviews_are_checked_and_never_overwritten_by_a_stale_reading() {
+    let env = TestEnv::new().await;
+    let lab = Lab::new(&env, Duration::from_secs(20)).await;
+    let (patient, token) = patient_with_profile(&env).await;
+    let doctor_id = Uuid::new_v4();
+    env.assign(doctor_id, patient).await;
+    let doctor = env.token(doctor_id, Role::Doctor);
+    let id = Uuid::now_v7();
+    lab.put(&object_key(patient, id), data("report-groff.pdf"))
+        .await;
+    lab.deliver(1).await;
+    let read = env.lab_report(patient, id).await;
+    assert_eq!((read.status, read.revision), (Status::Processed, 0));
+    let review = |who: &careflow::auth::token::AccessToken, body: Value| {
+        env.call(
+            "lab-review",
+            with_token(review_event(patient, id, &body), who),
+        )
+    };
+    for who in [
+        &token,
+        &env.token(Uuid::new_v4(), Role::Admin),
+        &env.token(Uuid::new_v4(), Role::Doctor),
+    ] {
+        review(who, json!({"revision": 0, "sign_off": true}))
+            .await
+            .assert_problem(403, None);
+    }
+    review(
+        &doctor,
+        json!({"revision": 0, "corrections": [{"index": 99, "value": "1"}]}),
+    )
+    .await
+    .assert_problem(400, Some("corrections[0].index"));
+    review(
+        &doctor,
+        json!({"revision": 0, "corrections": [{"index": 0, "loinc": "718-8"}]}),
+    )
+    .await
+    .assert_problem(400, Some("corrections[0].loinc"));
+    review(&doctor, json!({"revision": 0}))
+        .await
+        .assert_problem(400, Some("corrections"));
+    review(
+        &doctor,
+        json!({"revision": 0, "sign_off": true, "extra": 1}),
+    )
+    .await
+    .assert_problem(400, None);
+    // Corrections saved without signing off, then a review of the old revision: 412.
+    let corrected = review(
+        &doctor,
+        json!({"revision": 0, "corrections": [{"index": 0, "value": "13.6"}]}),
+    )
+    .await;
+    assert_eq!(corrected.status, 200, "{corrected:?}");
+    assert_eq!(
+        (&corrected.body["revision"], &corrected.body["status"]),
+        (&json!(1), &json!("processed"))
+    );
+    review(&doctor, json!({"revision": 0, "sign_off": true}))
+        .await
+        .assert_problem(412, None);
+    let signed = review(&doctor, json!({"revision": 1, "sign_off": true})).await;
+    assert_eq!(signed.status, 200, "{signed:?}");
+    assert_eq!(signed.body["status"], "reviewed");
+    review(&doctor, json!({"revision": 2, "sign_off": true}))
+        .await
+        .assert_problem(409, None);
+    // lab-processor's reading of the same object, computed from revision 0 before the review
+    // landed (a concurrent delivery of a newer version): refused, the review stands.
+    let stale = careflow::lab::LabReport {
+        object: Some(careflow::lab::ObjectRef {
+            etag: Some("a-newer-object".into()),
+            version_id: None,
+            sequencer: Some("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF".into()),
+        }),
+        ..read.clone()
+    };
+    let written = env
+        .admin_records()
+        .await
+        .finish_lab_report(&stale, 0)
+        .await
+        .unwrap();
+    assert_eq!(written, careflow::lab::store::Written::Changed);
+    let now = env.lab_report(patient, id).await;
+    assert_eq!((now.status, now.revision), (Status::Reviewed, 2));
+    assert_eq!(now.results[0].value, "13.6");
 }
 
 /// One uploader's reports for one patient share an extraction worker; a crash or a hang in it
@@ -560,9 +686,10 @@ async fn one_worker_reads_one_uploaders_reports_and_dies_alone() {
     // No owner (an object without an upload grant): a worker of its own, not kept.
     assert_eq!(read(None, &good).await, "text: 1 pages");
     assert_eq!(read(other_patient, &good).await, "text: 1 pages");
-    // Started: the first, after the abort, after the hang, the other uploader, the other
-    // patient, the ownerless one, and the other patient's again.
-    assert_eq!(session.workers_started(), 7);
+    // Started: the first; a fresh one for the abort's second try (a kept worker that dies
+    // may have died of an earlier document); after the abort, after the hang, the other
+    // uploader, the other patient, the ownerless one, and the other patient's again.
+    assert_eq!(session.workers_started(), 8);
 }
 
 /// A one-page PDF (Helvetica, one text row per line), built here so that its size is a

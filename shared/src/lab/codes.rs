@@ -40,6 +40,7 @@ const UNITS: &[(&str, &str)] = &[
     ("nmol/L", "nmol/L"),
     ("pmol/L", "pmol/L"),
     ("mEq/L", "meq/L"),
+    ("mmol/mol", "mmol/mol"),
     ("U/L", "U/L"),
     ("IU/L", "[IU]/L"),
     ("IU/mL", "[IU]/mL"),
@@ -73,13 +74,15 @@ const UNITS: &[(&str, &str)] = &[
     ("/LPF", "/[LPF]"),
 ];
 
-/// Lower case, punctuation to spaces, OCR look-alikes folded, single spaces.
-fn fold(s: &str) -> String {
+/// Lower case, punctuation to spaces, single spaces; with `ocr`, OCR's look-alikes folded too
+/// (`1`/`l`/`|` as `i`, `0` as `o`), which a text layer never needs (it would make `IDL` read
+/// as `LDL`).
+fn fold(s: &str, ocr: bool) -> String {
     let mapped: String = s
         .chars()
         .map(|c| match c.to_lowercase().next().unwrap_or(c) {
-            '1' | 'l' | '|' => 'i',
-            '0' => 'o',
+            '1' | 'l' | '|' if ocr => 'i',
+            '0' if ocr => 'o',
             'μ' | 'µ' => 'u',
             c if c.is_alphanumeric() || c == '%' => c,
             _ => ' ',
@@ -88,29 +91,70 @@ fn fold(s: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn fold_unit(s: &str) -> String {
+/// A printed unit without spaces; with `ocr`, case and look-alikes folded (`ulU/mL`). A text
+/// layer's unit keeps its case: `G/L` (giga per litre) is not `g/L`.
+fn fold_unit(s: &str, ocr: bool) -> String {
     s.chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| match c.to_lowercase().next().unwrap_or(c) {
-            '1' | 'l' | '|' => 'i',
-            '0' => 'o',
+        .map(|c| match c {
             'μ' | 'µ' => 'u',
-            c => c,
+            c if !ocr => c,
+            c => match c.to_lowercase().next().unwrap_or(c) {
+                '1' | 'l' | '|' => 'i',
+                '0' => 'o',
+                c => c,
+            },
         })
         .collect()
 }
 
+/// What a unit measures, as LOINC's property classes: a test's code holds only for results in
+/// a unit of its kind (glucose in mmol/L is another code than in mg/dL).
+fn property(ucum: &str) -> Option<&'static str> {
+    Some(match ucum {
+        u if u.ends_with("mol/mol") => "substance fraction",
+        u if u.contains("mol/") || u.contains("eq/") => "substance concentration",
+        u if u.starts_with("mg/g") => "mass ratio",
+        u if u.contains("g/") => "mass concentration",
+        u if u.contains("U]") || u.contains("U/") => "activity",
+        u if u.starts_with("10*") || u.starts_with("/[") => "number concentration",
+        "%" => "fraction",
+        "fL" => "entitic volume",
+        "pg" => "entitic mass",
+        "s" => "time",
+        "mm/h" => "velocity",
+        u if u.starts_with("mL/min") => "volume rate",
+        "{ratio}" | "{INR}" => "ratio",
+        "mosm/kg" => "osmolality",
+        "{presence}" | "{color}" | "{appearance}" | "{SG}" | "[pH]" => "nominal",
+        _ => return None,
+    })
+}
+
+/// Whether a result in `unit` (UCUM, when known) can carry `test`'s code. An unknown or
+/// missing unit does not rule a code out; a known unit of another kind does.
+fn fits(test: &LoincTest, unit: Option<&str>) -> bool {
+    match (property(test.ucum), unit.and_then(property)) {
+        (Some(expected), Some(printed)) => expected == printed,
+        _ => true,
+    }
+}
+
 struct Tables {
-    by_alias: HashMap<String, LoincTest>,
+    /// Folded alias to the tests it may name, in table order (conventional units first).
+    plain: HashMap<String, Vec<LoincTest>>,
+    ocr: HashMap<String, Vec<LoincTest>>,
     tests: usize,
-    /// Folded printed unit to (printed unit, UCUM code).
+    /// Printed unit (spaces out) to (printed unit, UCUM code); and folded for OCR.
     units: HashMap<String, (&'static str, &'static str)>,
+    ocr_units: HashMap<String, (&'static str, &'static str)>,
 }
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(|| {
-        let mut by_alias = HashMap::new();
+        let mut plain: HashMap<String, Vec<LoincTest>> = HashMap::new();
+        let mut ocr: HashMap<String, Vec<LoincTest>> = HashMap::new();
         let mut tests = 0;
         for line in TABLE.lines() {
             if line.starts_with('#') || line.trim().is_empty() {
@@ -129,18 +173,29 @@ fn tables() -> &'static Tables {
                 ucum,
             };
             for alias in aliases.split('|') {
-                by_alias.entry(fold(alias)).or_insert_with(|| test.clone());
+                plain
+                    .entry(fold(alias, false))
+                    .or_default()
+                    .push(test.clone());
+                ocr.entry(fold(alias, true)).or_default().push(test.clone());
             }
         }
-        let mut units = HashMap::new();
+        let (mut units, mut ocr_units) = (HashMap::new(), HashMap::new());
         for (printed, ucum) in UNITS {
             // The first spelling listed is the usual one (`uIU/mL` before `μIU/mL`).
-            units.entry(fold_unit(printed)).or_insert((*printed, *ucum));
+            units
+                .entry(fold_unit(printed, false))
+                .or_insert((*printed, *ucum));
+            ocr_units
+                .entry(fold_unit(printed, true))
+                .or_insert((*printed, *ucum));
         }
         Tables {
-            by_alias,
+            plain,
+            ocr,
             tests,
             units,
+            ocr_units,
         }
     })
 }
@@ -150,15 +205,25 @@ pub fn table_size() -> usize {
     tables().tests
 }
 
-/// The LOINC test a printed name stands for, urine tests first under a urinalysis panel.
-pub fn loinc_for(name: &str, panel: Option<&str>) -> Option<&'static LoincTest> {
+/// The LOINC test a printed name stands for, given the result's unit (UCUM) and whether OCR
+/// read it. Under a urinalysis panel only urine tests are considered: a serum code for a
+/// urine sodium would be wrong.
+pub fn loinc_for(
+    name: &str,
+    panel: Option<&str>,
+    unit: Option<&str>,
+    ocr: bool,
+) -> Option<&'static LoincTest> {
     let t = tables();
-    let key = fold(name);
-    let urine = panel.is_some_and(|p| fold(p).contains("urin"));
-    if urine && let Some(test) = t.by_alias.get(&format!("urine {key}")) {
-        return Some(test);
-    }
-    t.by_alias.get(&key)
+    let aliases = if ocr { &t.ocr } else { &t.plain };
+    let key = fold(name, ocr);
+    let urine = panel.is_some_and(|p| fold(p, false).contains("urin"));
+    let key = if urine && !key.starts_with("urine") {
+        format!("urine {key}")
+    } else {
+        key
+    };
+    aliases.get(&key)?.iter().find(|test| fits(test, unit))
 }
 
 /// A LOINC code's form and its mod-10 check digit (`2345-7`).
@@ -190,32 +255,35 @@ pub fn is_valid_loinc(code: &str) -> bool {
     check == ((10 - sum % 10) % 10).to_string()
 }
 
-/// The UCUM code of a printed unit, if it is a known one.
+/// The UCUM code of a printed unit (from a text layer), if it is a known one.
 pub fn ucum_for(unit: &str) -> Option<&'static str> {
-    known_unit(unit).map(|u| u.1)
+    known_unit(unit, false).map(|u| u.1)
 }
 
-/// A known unit's usual spelling and UCUM code (`ulU/mL`, as OCR reads it, is `uIU/mL`).
-pub fn known_unit(unit: &str) -> Option<(&'static str, &'static str)> {
-    tables().units.get(&fold_unit(unit)).copied()
+/// A known unit's usual spelling and UCUM code; for OCR, through its look-alikes (`ulU/mL`
+/// is `uIU/mL`).
+pub fn known_unit(unit: &str, ocr: bool) -> Option<(&'static str, &'static str)> {
+    let t = tables();
+    let map = if ocr { &t.ocr_units } else { &t.units };
+    map.get(&fold_unit(unit, ocr)).copied()
 }
 
 /// Sets `loinc` and `unit_ucum` on each result; returns how many tests stayed uncoded.
 pub fn code_results(results: &mut [LabResult]) -> usize {
     let mut uncoded = 0;
     for r in results.iter_mut() {
-        r.loinc = loinc_for(&r.name, r.panel.as_deref()).map(|t| t.code.to_owned());
-        if r.loinc.is_none() {
-            uncoded += 1;
-        }
-        let known = r.unit.as_deref().and_then(known_unit);
+        let ocr = r.confidence.is_some();
+        let known = r.unit.as_deref().and_then(|u| known_unit(u, ocr));
         r.unit_ucum = known.map(|u| u.1.to_owned());
         // OCR's look-alike characters in a known unit: its usual spelling. A text layer's
         // unit stays exactly as printed.
-        if r.confidence.is_some()
-            && let Some((printed, _)) = known
-        {
+        if ocr && let Some((printed, _)) = known {
             r.unit = Some(printed.to_owned());
+        }
+        r.loinc = loinc_for(&r.name, r.panel.as_deref(), r.unit_ucum.as_deref(), ocr)
+            .map(|t| t.code.to_owned());
+        if r.loinc.is_none() {
+            uncoded += 1;
         }
     }
     uncoded
@@ -256,22 +324,44 @@ mod tests {
 
     #[test]
     fn printed_names_find_their_codes() {
-        let code = |n: &str, p: Option<&str>| loinc_for(n, p).map(|t| t.code);
+        let code = |n: &str, p: Option<&str>| loinc_for(n, p, None, false).map(|t| t.code);
         assert_eq!(code("Glucose", None), Some("2345-7"));
         assert_eq!(code("Glucose, fasting", None), Some("1558-6"));
         assert_eq!(
             code("GLUCOSE", Some("Urinalysis, Routine")),
             Some("25428-4")
         );
-        assert_eq!(code("Hemoglobin Aic", None), Some("4548-4"));
         assert_eq!(code("HbA1c", None), Some("4548-4"));
         assert_eq!(code("LDL Chol Calc (NIH)", None), Some("13457-7"));
         assert_eq!(code("AST (SGOT)", None), Some("1920-8"));
         assert_eq!(code("Vitamin D, 25-Hydroxy", None), Some("62292-8"));
         assert_eq!(code("White blood cells", None), Some("6690-2"));
         assert_eq!(code("Unobtainium", None), None);
+        // OCR's look-alikes only for OCR: a text layer's IDL is not LDL.
+        assert_eq!(code("Hemoglobin Aic", None), None);
+        assert_eq!(
+            loinc_for("Hemoglobin Aic", None, None, true).map(|t| t.code),
+            Some("4548-4")
+        );
+        assert_eq!(code("IDL Cholesterol", None), None);
+        // Under a urine panel, no serum code; a bare pH or PCT names nothing for sure.
+        assert_eq!(code("Sodium", Some("Urine Chemistry")), None);
+        assert_eq!(code("pH", None), None);
+        assert_eq!(code("PCT", None), None);
+        // The unit decides between codes of one name, and rules out a code of another kind.
+        let with = |n: &str, unit: &str| loinc_for(n, None, ucum_for(unit), false).map(|t| t.code);
+        assert_eq!(with("Neutrophils", "%"), Some("770-8"));
+        assert_eq!(with("Neutrophils", "10^9/L"), Some("751-8"));
+        assert_eq!(with("Glucose", "mg/dL"), Some("2345-7"));
+        assert_eq!(with("Glucose", "mmol/L"), Some("14749-6"));
+        assert_eq!(with("Hemoglobin", "g/L"), Some("718-7"));
+        assert_eq!(with("HbA1c", "%"), Some("4548-4"));
+        assert_eq!(with("HbA1c", "mmol/mol"), Some("59261-8"));
+        assert_eq!(with("MCH", "pg/mL"), None);
         assert_eq!(ucum_for("x10E3/uL"), Some("10*3/uL"));
-        assert_eq!(ucum_for("ulU/mL"), Some("u[IU]/mL"));
+        assert_eq!(known_unit("ulU/mL", true).map(|u| u.1), Some("u[IU]/mL"));
+        assert_eq!(ucum_for("ulU/mL"), None);
+        assert_eq!(ucum_for("G/L"), None);
         assert_eq!(ucum_for("mL/min/1.73"), Some("mL/min/{1.73_m2}"));
         assert_eq!(ucum_for("furlongs"), None);
     }

@@ -369,16 +369,47 @@ impl Isolated {
         pdf: Vec<u8>,
     ) -> Outcome {
         let started = Instant::now();
+        // A kept worker that exited meanwhile is replaced before it is handed a document.
+        if let Some(worker) = session.worker.as_mut()
+            && !matches!(worker.child.try_wait(), Ok(None))
+        {
+            session.worker = None;
+        }
         let reuse = session.worker.as_ref().is_some_and(|w| {
             owner.is_some() && w.owner == owner && w.served < MAX_DOCUMENTS_PER_WORKER
         });
-        if !reuse {
-            // Dropping a worker kills it (kill_on_drop).
-            session.worker = None;
-            match self.spawn(owner) {
+        let mut outcome = self.exchange(session, owner, reuse, &pdf).await;
+        // A kept worker that fails on a document may have failed before it (its death is not
+        // this document's fault): the document gets one fresh worker of its own.
+        if reuse && session.worker_died {
+            outcome = self.exchange(session, owner, false, &pdf).await;
+        }
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            reused = reuse,
+            "pdf extraction"
+        );
+        outcome
+    }
+
+    /// One document through the session's worker (`reuse`) or a fresh one. The worker is out
+    /// of the session while it works: if this future is dropped half-way, the next document
+    /// gets a fresh worker, never one with a reply still in its pipe.
+    async fn exchange(
+        &self,
+        session: &mut Session,
+        owner: Option<Owner>,
+        reuse: bool,
+        pdf: &[u8],
+    ) -> Outcome {
+        session.worker_died = false;
+        let kept = session.worker.take();
+        let mut worker = match kept.filter(|_| reuse) {
+            Some(worker) => worker,
+            None => match self.spawn(owner) {
                 Ok(worker) => {
                     session.started += 1;
-                    session.worker = Some(worker);
+                    worker
                 }
                 Err(e) => {
                     tracing::error!(error = %e, program = %self.program.display(), "cannot start the extraction child");
@@ -386,44 +417,31 @@ impl Isolated {
                         reason: "extraction could not be started".into(),
                     };
                 }
-            }
-        }
-        let Some(worker) = session.worker.as_mut() else {
-            return Outcome::Failed {
-                reason: "extraction could not be started".into(),
-            };
+            },
         };
-        let exchanged = tokio::time::timeout(self.limits.timeout, worker.exchange(&pdf)).await;
-        let outcome = match exchanged {
+        match tokio::time::timeout(self.limits.timeout, worker.exchange(pdf)).await {
             Ok(Ok(outcome)) => {
                 worker.served += 1;
-                if owner.is_none() {
-                    session.worker = None;
+                // Kept for the owner's next document; a document without one had its own.
+                if owner.is_some() {
+                    session.worker = Some(worker);
                 }
                 outcome
             }
-            Ok(Err(_)) => match session.worker.take() {
-                Some(worker) => worker.failure().await,
-                None => Outcome::unreadable("extraction failed"),
-            },
+            Ok(Err(_)) => {
+                session.worker_died = true;
+                worker.failure().await
+            }
             Err(_) => {
-                if let Some(mut worker) = session.worker.take() {
-                    // kill_on_drop reaps it too; kill explicitly so it is gone before we go on.
-                    let _ = worker.child.start_kill();
-                    let _ = worker.child.wait().await;
-                }
+                // kill_on_drop reaps it too; kill explicitly so it is gone before we go on.
+                let _ = worker.child.start_kill();
+                let _ = worker.child.wait().await;
                 Outcome::unreadable(format!(
                     "extraction took longer than {} s",
                     self.limits.timeout.as_secs()
                 ))
             }
-        };
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            reused = reuse,
-            "pdf extraction"
-        );
-        outcome
+        }
     }
 
     fn spawn(&self, owner: Option<Owner>) -> std::io::Result<Worker> {
@@ -481,6 +499,9 @@ pub const MAX_DOCUMENTS_PER_WORKER: u32 = 32;
 pub struct Session {
     worker: Option<Worker>,
     started: u64,
+    /// The last exchange ended with the worker dead or talking nonsense (not a timeout, and
+    /// not an answer about the document).
+    worker_died: bool,
 }
 
 impl Session {

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::parse::range_bounds;
+use super::parse::{numeric_value, range_bounds};
 use super::{LabReport, LabResult, Status};
 
 pub const LOINC: &str = "http://loinc.org";
@@ -22,10 +22,9 @@ fn status(report: &LabReport) -> &'static str {
     match report.status {
         Status::Pending => "registered",
         Status::NeedsReview => "preliminary",
-        Status::Processed => "final",
-        // Signed off after a correction: amended; unchanged: final.
-        Status::Reviewed if report.revision > report.extraction_revision + 1 => "amended",
-        Status::Reviewed => "final",
+        // Read automatically, or confirmed (perhaps corrected) and signed off by a clinician:
+        // either way the first final version (FHIR's `amended` is for changes after final).
+        Status::Processed | Status::Reviewed => "final",
         Status::Unreadable => "cancelled",
     }
 }
@@ -129,12 +128,7 @@ fn observation(
         .collect::<String>()
         .replace('≤', "<=")
         .replace('≥', ">=");
-    let number = r.value
-        [r.value.len() - r.value.trim_start_matches(['<', '>', '≤', '≥', '=']).len()..]
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite());
+    let number = numeric_value(&r.value).filter(|v| v.is_finite());
     match number {
         Some(v) => {
             let mut q = quantity(v, r);

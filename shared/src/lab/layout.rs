@@ -315,7 +315,6 @@ impl Header {
             }
             last_end = w.x1;
         }
-        tracing::debug!(?labels, "header labels");
         let mut columns: Vec<(f32, Column)> = labels
             .iter()
             .map(|(x, label)| (*x, classify(label)))
@@ -378,6 +377,14 @@ pub fn parse_pages(pages: &[PageWords]) -> Parsed {
                     // Words that do not line up with the header (a "table" typed with spaces
                     // in a proportional font): read the line as a line.
                     Row::Misaligned(table_reading) => {
+                        // The line without what stands under a previous-result header.
+                        let current: Vec<&Word> = line
+                            .words
+                            .iter()
+                            .copied()
+                            .filter(|w| h.column_of(w) != Column::Previous)
+                            .collect();
+                        let text = join(&current);
                         let line_reading = parse::parse_row(&text).map(|mut result| {
                             result.confidence = page.ocr.then(|| line_confidence(&line.words));
                             result
@@ -1066,6 +1073,26 @@ mod tests {
                 ("Potassium", "3.2", Some(Flag::Low))
             ]
         );
+    }
+
+    #[test]
+    fn a_row_without_a_current_value_never_takes_the_previous_one() {
+        let mut words = row(
+            &[
+                ("Test", 40.0),
+                ("Result", 215.0),
+                ("Previous Result and Date", 322.0),
+                ("Units", 432.0),
+            ],
+            100.0,
+        );
+        // "Test not performed": not a value; the line is read without its previous result.
+        words.extend(row(
+            &[("Glucose", 40.0), ("TNP", 215.0), ("98 10/02/2025", 322.0)],
+            113.0,
+        ));
+        let parsed = parse_pages(&[PageWords { words, ocr: false }]);
+        assert_eq!(parsed.results, vec![]);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Tesseract {
     tessdata: Option<PathBuf>,
     pub dpi: u32,
     pub timeout: Duration,
+    /// All the OCR of one report: within the function's own timeout, with room to spare.
+    pub report_budget: Duration,
     pub memory_bytes: u64,
     /// Scanned pages beyond this many are not read: the report goes to review.
     pub max_pages: usize,
@@ -53,7 +55,8 @@ pub struct Tesseract {
 impl Tesseract {
     /// `LAB_OCR` (`tesseract`, the default, or `off`), `LAB_OCR_BIN_DIR` (else the first of
     /// `/opt/bin`, `/usr/local/bin`, `/usr/bin` holding both programs), `LAB_OCR_DPI` (300),
-    /// `LAB_OCR_PAGE_TIMEOUT_SECONDS` (60), `LAB_OCR_MEMORY_MB` (1024), `LAB_OCR_MAX_PAGES`
+    /// `LAB_OCR_PAGE_TIMEOUT_SECONDS` (30), `LAB_OCR_REPORT_SECONDS` (60: all pages of one
+    /// report, inside lab-processor's 120 s), `LAB_OCR_MEMORY_MB` (1024), `LAB_OCR_MAX_PAGES`
     /// (10). `None` when off or not installed. Programs in `{prefix}/bin` beside a
     /// `{prefix}/share/tessdata` (the layer's `/opt`) get that language data.
     pub fn from_vars(vars: &Vars) -> Result<Option<Self>, ConfigError> {
@@ -90,14 +93,40 @@ impl Tesseract {
             tesseract: dir.join("tesseract"),
             tessdata,
             dpi: vars.parsed_or("LAB_OCR_DPI", 300u32)?.clamp(72, 600),
-            timeout: Duration::from_secs(vars.parsed_or("LAB_OCR_PAGE_TIMEOUT_SECONDS", 60u64)?),
+            timeout: Duration::from_secs(vars.parsed_or("LAB_OCR_PAGE_TIMEOUT_SECONDS", 30u64)?),
+            report_budget: Duration::from_secs(vars.parsed_or("LAB_OCR_REPORT_SECONDS", 60u64)?),
             memory_bytes: vars.parsed_or("LAB_OCR_MEMORY_MB", 1024u64)? * 1024 * 1024,
             max_pages: vars.parsed_or("LAB_OCR_MAX_PAGES", 10usize)?,
         }))
     }
 
-    /// Reads page `page` (1-based) of `pdf`.
-    pub async fn read_page(&self, pdf: &[u8], page: u32) -> Result<PageWords, OcrError> {
+    /// Runs both programs once (`--version`) in their sandbox: a layer of the wrong
+    /// architecture, a missing library or a sandbox that breaks them shows at start, not as
+    /// every scan ending unreadable.
+    pub async fn verify(&self) -> Result<(), OcrError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        self.run(
+            &self.tesseract,
+            &["--version"],
+            Vec::new(),
+            64 * 1024,
+            deadline,
+        )
+        .await?;
+        self.run(&self.pdftoppm, &["-v"], Vec::new(), 64 * 1024, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads page `page` (1-based) of `pdf`, giving up at `deadline` (the report's budget) or
+    /// after the page's own timeout, whichever is first.
+    pub async fn read_page(
+        &self,
+        pdf: &[u8],
+        page: u32,
+        deadline: tokio::time::Instant,
+    ) -> Result<PageWords, OcrError> {
+        let deadline = deadline.min(tokio::time::Instant::now() + self.timeout);
         let page_arg = page.to_string();
         let dpi = self.dpi.to_string();
         // A grey-scale PGM on stdout: no compression to pay for on either side.
@@ -117,6 +146,7 @@ impl Tesseract {
                 ],
                 pdf.to_vec(),
                 64 * 1024 * 1024,
+                deadline,
             )
             .await
             .map_err(|e| match e {
@@ -138,6 +168,7 @@ impl Tesseract {
                 ],
                 image,
                 16 * 1024 * 1024,
+                deadline,
             )
             .await
             .map_err(|e| match e {
@@ -157,6 +188,7 @@ impl Tesseract {
         args: &[&str],
         input: Vec<u8>,
         max_output: u64,
+        deadline: tokio::time::Instant,
     ) -> Result<Vec<u8>, OcrError> {
         let filter = sandbox_filter()
             .map_err(|e| OcrError::Failed(format!("building the OCR sandbox: {e}")))?;
@@ -222,7 +254,7 @@ impl Tesseract {
             tokio::join!(write, read_out, read_err);
             (out, err)
         };
-        let waited = tokio::time::timeout(self.timeout, async {
+        let waited = tokio::time::timeout_at(deadline, async {
             let (out, err) = io.await;
             (out, err, child.wait().await)
         })
@@ -231,8 +263,9 @@ impl Tesseract {
             let _ = child.start_kill();
             let _ = child.wait().await;
             return Err(OcrError::Unreadable(format!(
-                "it took longer than {} s",
-                self.timeout.as_secs()
+                "it took longer than the {} s a page or the {} s a report may take",
+                self.timeout.as_secs(),
+                self.report_budget.as_secs()
             )));
         };
         let status = status.map_err(|e| OcrError::Failed(format!("waiting for OCR: {e}")))?;
@@ -242,6 +275,15 @@ impl Tesseract {
         let stderr = String::from_utf8_lossy(&err);
         tracing::warn!(?status, program = %program.display(), stderr = %stderr.lines().last().unwrap_or_default().chars().take(200).collect::<String>(), "OCR program failed");
         use std::os::unix::process::ExitStatusExt;
+        // The shell or the loader could not run the program (a broken layer, a missing
+        // library): ours, not the page's. The record is retried and reaches the dead letters.
+        if matches!(status.code(), Some(126 | 127)) {
+            return Err(OcrError::Failed(format!(
+                "OCR could not run {} (exit status {})",
+                program.file_name().unwrap_or_default().to_string_lossy(),
+                status.code().unwrap_or(-1)
+            )));
+        }
         Err(OcrError::Unreadable(match status.signal() {
             Some(libc::SIGXCPU) | Some(libc::SIGKILL) => "it used too much CPU time".into(),
             Some(signal) => format!("the program died (signal {signal})"),
@@ -288,8 +330,8 @@ pub fn words_from_tsv(tsv: &str, dpi: u32) -> Vec<Word> {
 
 /// The system calls the OCR programs may not make (everything else is allowed: they are
 /// ordinary dynamically linked programs that read their data files). Refused calls fail with
-/// `ENOSYS`, which also makes glibc fall back from `clone3` to `clone`, where a new thread is
-/// allowed and a new process is not.
+/// `ENOSYS`, which also makes glibc fall back from `clone3` to `clone` (a new thread is allowed,
+/// a new process is not) and from `openat2` to `openat` (whose flags are checked).
 fn sandbox_filter() -> Result<seccompiler::BpfProgram, String> {
     use seccompiler::{
         SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -355,6 +397,34 @@ fn sandbox_filter() -> Result<seccompiler::BpfProgram, String> {
         libc::SYS_setregid,
         libc::SYS_setresuid,
         libc::SYS_setresgid,
+        // Signals and handles that reach other processes, and opening files by other means
+        // than open/openat (whose flags are checked below).
+        libc::SYS_rt_sigqueueinfo,
+        libc::SYS_rt_tgsigqueueinfo,
+        libc::SYS_pidfd_open,
+        libc::SYS_pidfd_send_signal,
+        libc::SYS_pidfd_getfd,
+        libc::SYS_process_madvise,
+        libc::SYS_kcmp,
+        libc::SYS_openat2,
+        libc::SYS_open_by_handle_at,
+        libc::SYS_name_to_handle_at,
+        libc::SYS_memfd_create,
+        libc::SYS_fanotify_init,
+        libc::SYS_inotify_init1,
+        libc::SYS_acct,
+        libc::SYS_swapon,
+        libc::SYS_swapoff,
+        libc::SYS_reboot,
+        libc::SYS_init_module,
+        libc::SYS_finit_module,
+        libc::SYS_delete_module,
+        libc::SYS_kexec_load,
+        libc::SYS_sethostname,
+        libc::SYS_setdomainname,
+        libc::SYS_settimeofday,
+        libc::SYS_clock_settime,
+        libc::SYS_quotactl,
     ]
     .into_iter()
     .map(always)

@@ -149,11 +149,21 @@ pub(crate) fn numeric_value(token: &str) -> Option<f64> {
 }
 
 fn numeric(token: &str) -> Option<f64> {
-    token
-        .trim_start_matches(['<', '>', '≤', '≥'])
-        .replace(',', ".")
-        .parse()
-        .ok()
+    let digits = token.trim_start_matches(['<', '>', '≤', '≥']);
+    // `1,250` groups thousands (a lab prints at most two decimals after a comma: `5,4`,
+    // `0,125` aside); otherwise the comma is a decimal point.
+    let thousands = digits.split_once(',').is_some_and(|(head, tail)| {
+        tail.len() == 3
+            && !head.is_empty()
+            && head.len() <= 3
+            && !head.starts_with('0')
+            && head.chars().chain(tail.chars()).all(|c| c.is_ascii_digit())
+    });
+    if thousands {
+        digits.replace(',', "").parse().ok()
+    } else {
+        digits.replace(',', ".").parse().ok()
+    }
 }
 
 fn flag_token(token: &str) -> Option<Flag> {
@@ -394,6 +404,12 @@ mod tests {
             row("Hemoglobina 13,5 g/dL 12,0 - 16,0").unwrap().4,
             Some(Flag::Normal)
         );
+        // A thousands separator is not a decimal comma.
+        assert_eq!(
+            row("Vitamin B12 1,250 pg/mL 232 - 1245").unwrap().4,
+            Some(Flag::High)
+        );
+        assert_eq!(numeric_value("0,125"), Some(0.125));
     }
 
     #[test]

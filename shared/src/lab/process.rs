@@ -101,8 +101,9 @@ impl Processor {
                 ),
             });
         }
+        let deadline = tokio::time::Instant::now() + ocr.report_budget;
         for number in scanned {
-            match ocr.read_page(bytes, number).await {
+            match ocr.read_page(bytes, number, deadline).await {
                 Ok(words) => pages[number as usize - 1] = words,
                 Err(OcrError::Unreadable(reason)) => return Ok(Verdict::Unreadable { reason }),
                 Err(OcrError::Failed(reason)) => return Err(Error::Unavailable(reason.into())),
@@ -187,6 +188,7 @@ impl Processor {
                 }
             }
         };
+        let read_revision = current.as_ref().map_or(0, |r| r.revision);
         let report = final_report(
             current,
             patient_id,
@@ -196,7 +198,7 @@ impl Processor {
             verdict,
             Utc::now(),
         );
-        match self.reports.finish(&report).await? {
+        match self.reports.finish(&report, read_revision).await? {
             Written::Stored => {
                 tracing::info!(
                     patient_id = %patient_id,
@@ -208,6 +210,10 @@ impl Processor {
                 Ok(Processed::Stored(Box::new(report)))
             }
             Written::Duplicate => Ok(Processed::Duplicate),
+            // Reviewed while it was being read: the record is retried and read afresh.
+            Written::Changed => Err(Error::Unavailable(
+                "the report was reviewed while it was being read; retried".into(),
+            )),
         }
     }
 }

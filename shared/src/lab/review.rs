@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::codes::{is_valid_loinc, loinc_for, ucum_for};
 use super::layout::computed_flag;
-use super::service::LabReports;
+use super::service::{LabReports, MAX_REPORT_VALUES_BYTES};
 use super::{Flag, LabReport, LabResult, Status};
 use crate::auth::{Caller, Role};
 use crate::dynamo::encode_cursor;
@@ -24,8 +24,11 @@ use crate::patient::{AuditEvent, Outcome};
 use crate::policy::{self, Action};
 use crate::{Error, Result};
 
-/// The most corrections one review may carry (a report holds at most 1,000 values).
-pub const MAX_CORRECTIONS: usize = 1000;
+/// The most corrections one review may carry.
+pub const MAX_CORRECTIONS: usize = 200;
+/// The most bytes the changes of one review may take when stored (with the values, a version
+/// stays far below DynamoDB's 400 KB item).
+pub const MAX_CHANGES_BYTES: usize = 64 * 1024;
 
 /// `POST /patients/{patientId}/lab-reports/{reportId}/review`.
 #[derive(Debug, Clone, Deserialize)]
@@ -199,9 +202,15 @@ pub fn apply_corrections(
                 }
                 result.loinc = Some(code.to_owned());
             }
-            None if c.name.is_some() => {
-                result.loinc =
-                    loinc_for(&result.name, result.panel.as_deref()).map(|t| t.code.to_owned());
+            // A new name, or a unit of another kind (glucose in mmol/L), may be another test.
+            None if c.name.is_some() || c.unit.is_some() => {
+                result.loinc = loinc_for(
+                    &result.name,
+                    result.panel.as_deref(),
+                    result.unit_ucum.as_deref(),
+                    false,
+                )
+                .map(|t| t.code.to_owned());
             }
             None => {}
         }
@@ -299,6 +308,21 @@ impl LabReports {
         }
         let mut updated = report.clone();
         let changes = apply_corrections(&mut updated.results, &request.corrections)?;
+        let values_bytes: usize = updated.results.iter().map(LabResult::stored_bytes).sum();
+        let changes_bytes: usize = changes
+            .iter()
+            .map(|c| {
+                32 + c.field.len()
+                    + c.before.as_ref().map_or(0, String::len)
+                    + c.after.as_ref().map_or(0, String::len)
+            })
+            .sum();
+        if values_bytes > MAX_REPORT_VALUES_BYTES || changes_bytes > MAX_CHANGES_BYTES {
+            return Err(Error::invalid(
+                "corrections",
+                "make the report or this review too large to store; correct fewer values at once",
+            ));
+        }
         if changes.is_empty() && !request.sign_off {
             return Err(Error::invalid(
                 "corrections",
@@ -442,7 +466,7 @@ mod tests {
             reference_range: Some(range.into()),
             flag: Some(flag),
             panel: None,
-            loinc: loinc_for(name, None).map(|t| t.code.to_owned()),
+            loinc: loinc_for(name, None, Some("g/dL"), false).map(|t| t.code.to_owned()),
             unit_ucum: Some("g/dL".into()),
             previous: None,
             confidence: Some(0.9),

@@ -260,9 +260,10 @@ impl LabReports {
         Ok(report)
     }
 
-    /// Stores the final state of a report; a duplicate (same or older object) changes nothing.
-    pub async fn finish(&self, report: &LabReport) -> Result<Written> {
-        self.store().finish_lab_report(report).await
+    /// Stores the final state of a report computed from the one at `read_revision`; a
+    /// duplicate (same or older object) changes nothing.
+    pub async fn finish(&self, report: &LabReport, read_revision: u32) -> Result<Written> {
+        self.store().finish_lab_report(report, read_revision).await
     }
 }
 
@@ -396,6 +397,18 @@ pub fn final_report(
                     review.push(format!(
                         "{uncoded} test name{} not in the LOINC table",
                         if uncoded == 1 { "" } else { "s" }
+                    ));
+                }
+                let critical = parsed
+                    .results
+                    .iter()
+                    .filter(|r| r.flag.is_some_and(super::Flag::is_critical))
+                    .count();
+                if critical > 0 {
+                    // A critical value reaches a clinician through the queue, first.
+                    review.push(format!(
+                        "{critical} critical value{}",
+                        if critical == 1 { "" } else { "s" }
                     ));
                 }
                 if unread_pages > 0 {

@@ -71,6 +71,9 @@ pub enum Written {
     Stored,
     /// The item already describes this object (or a newer one): nothing was changed.
     Duplicate,
+    /// A review (or another extraction) changed the report since it was read: nothing was
+    /// written; read it again and recompute.
+    Changed,
 }
 
 impl RecordsTable {
@@ -111,8 +114,13 @@ impl RecordsTable {
             .await
     }
 
-    /// Writes a final report unless the item already describes this object or a newer one.
-    pub async fn finish_lab_report(&self, report: &LabReport) -> Result<Written> {
+    /// Writes a final report unless the item already describes this object or a newer one, or
+    /// is no longer at `read_revision` (the revision the report was computed from).
+    pub async fn finish_lab_report(
+        &self,
+        report: &LabReport,
+        read_revision: u32,
+    ) -> Result<Written> {
         let object = report
             .object
             .as_ref()
@@ -124,15 +132,24 @@ impl RecordsTable {
             .set_item(Some(report_item(report)?))
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#object", "object")
-            .expression_attribute_values(":pending", s(Status::Pending.as_str()));
+            .expression_attribute_values(":pending", s(Status::Pending.as_str()))
+            .expression_attribute_names("#revision", "revision")
+            .expression_attribute_values(
+                ":read",
+                aws_sdk_dynamodb::types::AttributeValue::N(read_revision.to_string()),
+            );
+        // Never over a review that happened after the report was read (its revision numbers
+        // would be used twice).
+        const SAME_REVISION: &str =
+            "(attribute_not_exists(pk) OR attribute_not_exists(#revision) OR #revision = :read)";
         let request = match object {
             ObjectRef {
                 sequencer: Some(seq),
                 ..
             } => request
-                .condition_expression(
-                    "attribute_not_exists(pk) OR #status = :pending OR attribute_not_exists(#object.#seq) OR #object.#seq < :seq",
-                )
+                .condition_expression(format!(
+                    "{SAME_REVISION} AND (attribute_not_exists(pk) OR #status = :pending OR attribute_not_exists(#object.#seq) OR #object.#seq < :seq)"
+                ))
                 .expression_attribute_names("#seq", "sequencer")
                 .expression_attribute_values(":seq", s(seq.clone())),
             ObjectRef {
@@ -154,7 +171,7 @@ impl RecordsTable {
                         .expression_attribute_names("#version", "version_id")
                         .expression_attribute_values(":version", s(version.clone()));
                 }
-                request.condition_expression(condition)
+                request.condition_expression(format!("{SAME_REVISION} AND ({condition})"))
             }
         };
         match request.send().await {
@@ -163,7 +180,13 @@ impl RecordsTable {
                 if e.as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                Ok(Written::Duplicate)
+                let now = self
+                    .get_lab_report(report.patient_id, report.report_id)
+                    .await?;
+                Ok(match now {
+                    Some(now) if now.revision != read_revision => Written::Changed,
+                    _ => Written::Duplicate,
+                })
             }
             Err(e) => Err(sdk_error(e)),
         }
