@@ -69,8 +69,8 @@ export function LabReviewQueuePage() {
     <div className="space-y-4">
       <PageTitle>Lab review</PageTitle>
       <p className="text-sm text-slate-700">
-        Lab reports whose values a clinician must confirm (read from a scan, a test the lab table does not know, or no values found). Reports with critical values come first,
-        then the oldest.
+        Lab reports whose values a clinician must confirm (read from a scan, a critical value, a test the lab table does not know, or no values found). Reports with
+        critical values come first, then the oldest.
       </p>
       <Card
         title="Waiting for review"
