@@ -80,15 +80,25 @@ const UNITS: &[(&str, &str)] = &[
 fn fold(s: &str, ocr: bool) -> String {
     let mapped: String = s
         .chars()
-        .map(|c| match c.to_lowercase().next().unwrap_or(c) {
-            '1' | 'l' | '|' if ocr => 'i',
-            '0' if ocr => 'o',
-            'μ' | 'µ' => 'u',
-            c if c.is_alphanumeric() || c == '%' => c,
-            _ => ' ',
+        .map(|c| {
+            let c = c.to_lowercase().next().unwrap_or(c);
+            match if ocr { look_alike(c) } else { c } {
+                'μ' | 'µ' => 'u',
+                c if c.is_alphanumeric() || c == '%' => c,
+                _ => ' ',
+            }
         })
         .collect();
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What OCR confuses, folded to one character: `1`, `l` and `|` as `i`, `0` as `o`.
+fn look_alike(c: char) -> char {
+    match c {
+        '1' | 'l' | '|' => 'i',
+        '0' => 'o',
+        c => c,
+    }
 }
 
 /// A printed unit without spaces; with `ocr`, case and look-alikes folded (`ulU/mL`). A text
@@ -99,11 +109,7 @@ fn fold_unit(s: &str, ocr: bool) -> String {
         .map(|c| match c {
             'μ' | 'µ' => 'u',
             c if !ocr => c,
-            c => match c.to_lowercase().next().unwrap_or(c) {
-                '1' | 'l' | '|' => 'i',
-                '0' => 'o',
-                c => c,
-            },
+            c => look_alike(c.to_lowercase().next().unwrap_or(c)),
         })
         .collect()
 }

@@ -626,7 +626,9 @@ fn child_failure_reason(status: std::process::ExitStatus, stderr: &str) -> Strin
     }
 }
 
-fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
+/// Sets a resource limit (soft and hard) on this process. Only `setrlimit`: safe in a forked
+/// child before exec.
+pub(super) fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
     let limit = libc::rlimit {
         rlim_cur: value as libc::rlim_t,
         rlim_max: value as libc::rlim_t,

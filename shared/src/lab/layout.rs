@@ -100,17 +100,6 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
-    fn text(&self) -> String {
-        let mut out = String::new();
-        for w in &self.words {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(&w.text);
-        }
-        out
-    }
-
     /// A footnote mark: digits or a symbol, smaller than the line and raised above it. Only a
     /// text layer's boxes follow the font size; OCR's are tight around the glyphs (digits are
     /// shorter than letters with descenders), and OCR glues marks to names anyway.
@@ -360,7 +349,7 @@ pub fn parse_pages(pages: &[PageWords]) -> Parsed {
             .iter()
             .position(|l| Header::find(l, text_height).is_some());
         for (i, line) in lines.iter().enumerate() {
-            let text = parse::normalise(&line.text());
+            let text = join(&line.words);
             if parsed.collected_at.is_none() {
                 parsed.collected_at = parse::collection_date(&text);
             }

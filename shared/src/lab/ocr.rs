@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::extract::set_limit;
 use super::layout::{PageWords, Word, deskew};
 use crate::config::{ConfigError, Vars};
 
@@ -219,13 +220,7 @@ impl Tesseract {
                     (libc::RLIMIT_NPROC, 0),
                     (libc::RLIMIT_FSIZE, 0),
                 ] {
-                    let limit = libc::rlimit {
-                        rlim_cur: value as libc::rlim_t,
-                        rlim_max: value as libc::rlim_t,
-                    };
-                    if libc::setrlimit(resource, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    set_limit(resource, value)?;
                 }
                 seccompiler::apply_filter(&filter)
                     .map_err(|_| std::io::Error::from_raw_os_error(libc::EPERM))

@@ -22,6 +22,7 @@ use crate::dynamo::encode_cursor;
 use crate::pagination::Page;
 use crate::patient::{AuditEvent, Outcome};
 use crate::policy::{self, Action};
+use crate::validate;
 use crate::{Error, Result};
 
 /// The most corrections one review may carry.
@@ -126,22 +127,13 @@ impl From<&LabReport> for QueueEntry {
     }
 }
 
+/// A corrected field: one line of bounded text (`validate::name`); blank clears an optional
+/// one.
 fn text(field: String, raw: &str, max: usize, optional: bool) -> Result<Option<String>> {
-    let t = raw.trim();
-    if t.is_empty() {
-        return if optional {
-            Ok(None)
-        } else {
-            Err(Error::invalid(field, "must not be empty"))
-        };
+    if optional && raw.trim().is_empty() {
+        return Ok(None);
     }
-    if t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field,
-            format!("must be at most {max} characters, without control characters"),
-        ));
-    }
-    Ok(Some(t.to_owned()))
+    validate::name(&field, raw, max).map(Some)
 }
 
 fn flag_text(flag: Option<Flag>) -> Option<String> {
