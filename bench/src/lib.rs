@@ -10,42 +10,78 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-/// What one cold start took.
-#[derive(Debug, Clone, Copy)]
-pub struct ColdStart {
+/// What one run of a function process took: its cold start, then any warm invocations.
+#[derive(Debug, Clone)]
+pub struct Run {
     /// Process spawn → first `GET /runtime/invocation/next` (clients built, ready for events).
     pub init: Duration,
     /// Process spawn → the first invocation's response posted.
     pub first_response: Duration,
+    /// Each later invocation: event handed over → response posted.
+    pub warm: Vec<Duration>,
+    /// Peak resident set (`VmHWM`) when the function first asked for an event, in KiB.
+    pub init_peak_rss_kib: u64,
+    /// Peak resident set after the last invocation, in KiB: what `MemorySize` must hold.
+    pub peak_rss_kib: u64,
+    /// Invocations the function answered through `/error` (a handler or init error).
+    pub errors: usize,
 }
+
+/// The same as [`Run`] for a single invocation.
+pub type ColdStart = Run;
 
 #[derive(Default)]
 struct RunState {
-    started: Option<Instant>,
+    pid: Option<u32>,
     ready: Option<Instant>,
-    responded: Option<Instant>,
-    served: bool,
-    error: Option<String>,
+    init_peak_rss_kib: u64,
+    /// When each invocation was handed over and answered.
+    handed: Vec<Instant>,
+    answered: Vec<Instant>,
+    peak_rss_kib: u64,
+    errors: usize,
+    init_error: Option<String>,
 }
 
 #[derive(Clone)]
 struct Api {
     state: Arc<Mutex<RunState>>,
     event: Arc<String>,
+    invocations: usize,
+}
+
+/// `VmHWM` of a process, in KiB (0 when it cannot be read).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 async fn next(State(api): State<Api>) -> axum::response::Response {
-    let first = {
+    let id = {
         let mut s = api.state.lock().unwrap();
         if s.ready.is_none() {
             s.ready = Some(Instant::now());
+            s.init_peak_rss_kib = s.pid.map_or(0, peak_rss_kib);
         }
-        !std::mem::replace(&mut s.served, true)
+        if s.handed.len() >= api.invocations {
+            None
+        } else {
+            s.handed.push(Instant::now());
+            Some(s.handed.len())
+        }
     };
-    if !first {
-        // One invocation per cold start: park the function until it is killed.
+    let Some(id) = id else {
+        // Every invocation served: park the function until it is killed.
         std::future::pending::<()>().await;
-    }
+        unreachable!()
+    };
     let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -53,7 +89,7 @@ async fn next(State(api): State<Api>) -> axum::response::Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         "lambda-runtime-aws-request-id",
-        "bench-0001".parse().unwrap(),
+        format!("bench-{id:06}").parse().unwrap(),
     );
     headers.insert(
         "lambda-runtime-deadline-ms",
@@ -73,19 +109,27 @@ async fn next(State(api): State<Api>) -> axum::response::Response {
     (StatusCode::OK, headers, api.event.as_str().to_owned()).into_response()
 }
 
+fn answered(api: &Api, error: bool) {
+    let mut s = api.state.lock().unwrap();
+    s.answered.push(Instant::now());
+    s.errors += usize::from(error);
+    if s.answered.len() == api.invocations {
+        s.peak_rss_kib = s.pid.map_or(0, peak_rss_kib);
+    }
+}
+
 async fn response(State(api): State<Api>, UrlPath(_id): UrlPath<String>) -> StatusCode {
-    api.state
-        .lock()
-        .unwrap()
-        .responded
-        .get_or_insert(Instant::now());
+    answered(&api, false);
     StatusCode::ACCEPTED
 }
 
-async fn error(State(api): State<Api>, body: String) -> StatusCode {
-    let mut s = api.state.lock().unwrap();
-    s.error = Some(body);
-    s.responded.get_or_insert(Instant::now());
+async fn error(State(api): State<Api>, UrlPath(_id): UrlPath<String>) -> StatusCode {
+    answered(&api, true);
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(State(api): State<Api>, body: String) -> StatusCode {
+    api.state.lock().unwrap().init_error = Some(body);
     StatusCode::ACCEPTED
 }
 
@@ -95,9 +139,26 @@ pub async fn cold_start(
     env: &[(String, String)],
     event: &str,
 ) -> anyhow::Result<ColdStart> {
+    let run = run_function(binary, env, event, 1).await?;
+    anyhow::ensure!(
+        run.errors == 0,
+        "the function answered its event with an error"
+    );
+    Ok(run)
+}
+
+/// Starts `binary` as Lambda would (runtime API in `env`), feeds it `event` `invocations` times
+/// one after the other, and times each, reading its peak memory before it is killed.
+pub async fn run_function(
+    binary: &Path,
+    env: &[(String, String)],
+    event: &str,
+    invocations: usize,
+) -> anyhow::Result<Run> {
     let api = Api {
         state: Arc::default(),
         event: Arc::new(event.to_owned()),
+        invocations: invocations.max(1),
     };
     let router = axum::Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -106,7 +167,7 @@ pub async fn cold_start(
             post(response),
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -127,24 +188,32 @@ pub async fn cold_start(
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
     let started = Instant::now();
-    api.state.lock().unwrap().started = Some(started);
     let mut child = command.spawn()?;
-    let deadline = started + Duration::from_secs(30);
+    api.state.lock().unwrap().pid = child.id();
+    let deadline = started + Duration::from_secs(30 + invocations as u64 / 10);
     let result = loop {
         {
             let s = api.state.lock().unwrap();
-            if let Some(err) = &s.error {
-                break Err(anyhow::anyhow!("function reported an error: {err}"));
+            if let Some(err) = &s.init_error {
+                break Err(anyhow::anyhow!("function reported an init error: {err}"));
             }
-            if let (Some(ready), Some(responded)) = (s.ready, s.responded) {
-                break Ok(ColdStart {
+            if let (Some(ready), true) = (s.ready, s.answered.len() >= api.invocations) {
+                break Ok(Run {
                     init: ready - started,
-                    first_response: responded - started,
+                    first_response: s.answered[0] - started,
+                    warm: s.handed[1..]
+                        .iter()
+                        .zip(&s.answered[1..])
+                        .map(|(h, a)| *a - *h)
+                        .collect(),
+                    init_peak_rss_kib: s.init_peak_rss_kib,
+                    peak_rss_kib: s.peak_rss_kib,
+                    errors: s.errors,
                 });
             }
         }
         if Instant::now() > deadline {
-            break Err(anyhow::anyhow!("no response within 30 s"));
+            break Err(anyhow::anyhow!("no response within the deadline"));
         }
         if let Some(status) = child.try_wait()? {
             break Err(anyhow::anyhow!("function exited early: {status}"));

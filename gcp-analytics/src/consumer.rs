@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use careflow::events::analytics::{AnalyticsResult, Dimension};
-use careflow::events::{
-    AppointmentAttended, AppointmentEvent, AppointmentNoShow, EventPayload, decode_envelope,
-};
+use careflow::events::{AppointmentAttended, AppointmentEvent, AppointmentNoShow, EventPayload};
 use chrono::{DateTime, Utc};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
@@ -75,15 +73,10 @@ impl Engine {
         self.metrics.events_in.fetch_add(1, Ordering::Relaxed);
         let decoded = payload
             .ok_or_else(|| "empty record".to_owned())
-            .and_then(|bytes| decode_envelope(bytes).map_err(|e| e.to_string()))
-            .and_then(|raw| {
-                AppointmentEvent::from_envelope(&raw)
-                    .map(|event| (raw.event_id, raw.occurred_at.timestamp_millis(), event))
-                    .map_err(|e| e.to_string())
-            });
-        match decoded {
-            Ok((id, time_ms, event)) => {
-                let (kind, doctor, appointment_type) = match &event {
+            .and_then(|bytes| AppointmentEvent::decode(bytes).map_err(|e| e.to_string()));
+        match &decoded {
+            Ok(decoded) => {
+                let (kind, doctor, appointment_type) = match &decoded.event {
                     AppointmentEvent::Created(e) => {
                         (Kind::Created, e.doctor_id, e.appointment_type.as_str())
                     }
@@ -101,8 +94,8 @@ impl Engine {
                     }
                 };
                 let event = Event {
-                    id,
-                    time_ms,
+                    id: decoded.event_id,
+                    time_ms: decoded.occurred_at.timestamp_millis(),
                     doctor,
                     appointment_type,
                     kind,

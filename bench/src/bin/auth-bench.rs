@@ -13,11 +13,13 @@ use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::auth::token::{SigningKey, TokenIssuer, TokenSettings};
 use careflow::db::{DbConfig, migrate};
-use careflow_bench::{cold_start, summary};
+use careflow_bench::{cold_start, run_function, summary};
 use serde_json::json;
 
 const COLD_STARTS: usize = 30;
 const LOGINS: usize = 300;
+/// Warm logins in one function process, for its peak memory (one Lambda instance's life).
+const PROCESS_LOGINS: usize = 1000;
 const EMAIL: &str = "runner@example.com";
 const PASSWORD: &str = "a long bench passphrase";
 
@@ -84,8 +86,8 @@ async fn main() -> anyhow::Result<()> {
         "cold starts ({COLD_STARTS} each; process spawn → ready for the first event / first response):"
     );
     println!(
-        "{:<34} {:>10} {:>10} {:>16}",
-        "binary", "init p50", "init p99", "1st response p50"
+        "{:<34} {:>10} {:>10} {:>16} {:>14}",
+        "binary", "init p50", "init p99", "1st response p50", "peak RSS p50"
     );
     let mut binaries = vec![
         ("hello-lambda", hello.clone()),
@@ -97,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     for (name, path) in &binaries {
         let mut init = Vec::new();
         let mut first = Vec::new();
+        let mut rss = Vec::new();
         // One warm-up spawn so the binary is in the page cache, as on a warm Lambda host.
         cold_start(
             path,
@@ -121,11 +124,26 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             init.push(run.init);
             first.push(run.first_response);
+            rss.push(run.peak_rss_kib);
         }
         let (i50, i99, _) = summary(&mut init);
         let (f50, _, _) = summary(&mut first);
-        println!("{name:<34} {i50:>8.2}ms {i99:>8.2}ms {f50:>14.2}ms");
+        rss.sort_unstable();
+        let r50 = rss[rss.len() / 2] as f64 / 1024.0;
+        println!("{name:<34} {i50:>8.2}ms {i99:>8.2}ms {f50:>14.2}ms {r50:>11.1} MB");
     }
+
+    // One process serving many logins, as one Lambda instance does: latency and peak memory.
+    let run = run_function(login, &env, &event, PROCESS_LOGINS + 1).await?;
+    anyhow::ensure!(run.errors == 0, "{} logins failed", run.errors);
+    let mut warm = run.warm.clone();
+    let (w50, w99, wmean) = summary(&mut warm);
+    println!(
+        "\nauth-login process, {PROCESS_LOGINS} warm logins after the cold one: p50 {w50:.2} ms, p99 {w99:.2} ms, mean {wmean:.2} ms; \
+         peak RSS {:.1} MB (at init {:.1} MB)",
+        run.peak_rss_kib as f64 / 1024.0,
+        run.init_peak_rss_kib as f64 / 1024.0
+    );
 
     // The token alone: RS256 signing and verification (what a login and every request pay).
     let issuer = TokenIssuer::new(key.clone(), settings.clone(), Duration::from_secs(900));

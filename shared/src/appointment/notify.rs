@@ -27,7 +27,7 @@ use super::{Appointment, AppointmentType, Status};
 use crate::config::{ConfigError, Vars};
 use crate::db::{self, PgPool, column, enum_column};
 use crate::email::{Attachment, Mailer, NotSent};
-use crate::events::{ApplyError, AppointmentEvent, RawEnvelope};
+use crate::events::{ApplyError, AppointmentEvent};
 use crate::{Error, Result};
 
 /// The reminders an appointment gets, and how long before its start.
@@ -311,8 +311,8 @@ impl Notifier {
 
     /// Applies one `appointments` record value.
     pub async fn apply(&self, value: &[u8]) -> Result<Outcome, ApplyError> {
-        let raw: RawEnvelope = crate::events::decode_envelope(value)?;
-        let event = AppointmentEvent::from_envelope(&raw)?;
+        let raw = AppointmentEvent::decode(value)?;
+        let event = &raw.event;
         let mut outcome = Outcome::default();
         let Some(appointment) = self.appointment(event.appointment_id()).await? else {
             // Not in this database (another environment's event, or deleted): nothing to do.
@@ -320,7 +320,7 @@ impl Notifier {
             return Ok(outcome);
         };
         let upcoming = appointment.start_time > Utc::now();
-        let freed = match &event {
+        let freed = match event {
             AppointmentEvent::Created(_) => {
                 // Late or replayed (a new consumer group reads the topic from its start): a
                 // confirmation of something cancelled, marked or past would mislead.

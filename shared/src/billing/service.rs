@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::db::{self, PgPool};
 use crate::db::{column, enum_column};
 pub use crate::events::ApplyError;
-use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent, RawEnvelope};
+use crate::events::{AppointmentCancelled, AppointmentCreated, AppointmentEvent};
 use crate::pagination::Page;
 use crate::policy;
 use crate::{Error, Result};
@@ -101,8 +101,8 @@ impl Billing {
     /// Applies one `appointments` record value in one transaction, recording its event id, so
     /// any number of deliveries have the effect of one.
     pub async fn apply(&self, value: &[u8]) -> Result<Applied, ApplyError> {
-        let raw: RawEnvelope = crate::events::decode_envelope(value)?;
-        let event = AppointmentEvent::from_envelope(&raw)?;
+        let raw = AppointmentEvent::decode(value)?;
+        let event = &raw.event;
         let mut client = db::client(&self.pool).await?;
         let tx = client.transaction().await?;
         // A create and a cancel of one appointment never interleave, whichever pollers carry
@@ -116,13 +116,13 @@ impl Billing {
             .execute(
                 "INSERT INTO processed_events (event_id, event_type, outcome) VALUES ($1, $2, 'pending')
                  ON CONFLICT (event_id) DO NOTHING",
-                &[&raw.event_id, &raw.event_type],
+                &[&raw.event_id, &event.event_type()],
             )
             .await?;
         if fresh == 0 {
             return Ok(Applied::Duplicate);
         }
-        let applied = match &event {
+        let applied = match event {
             AppointmentEvent::Created(created) => self.invoice(&tx, raw.event_id, created).await?,
             AppointmentEvent::Rescheduled(_) => Applied::Rescheduled,
             AppointmentEvent::Attended(_) | AppointmentEvent::NoShow(_) => {

@@ -5,10 +5,10 @@
 //! text: the booking's free-text reason stays in the appointments database.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use super::{DecodeError, EventPayload, RawEnvelope, payload};
+use super::{DecodeError, Decoded, EventPayload, EventSet, RawEnvelope};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,24 +124,33 @@ pub enum AppointmentEvent {
 impl AppointmentEvent {
     /// Dispatches on `type` and `version`; unknown combinations are refused, not guessed.
     pub fn from_envelope(raw: &RawEnvelope) -> Result<Self, DecodeError> {
-        match (raw.event_type.as_str(), raw.version) {
-            (AppointmentCreated::TYPE, AppointmentCreated::VERSION) => {
-                payload(raw).map(Self::Created)
+        if !Self::knows(&raw.event_type, raw.version) {
+            return Err(DecodeError::Unknown {
+                event_type: raw.event_type.clone(),
+                version: raw.version,
+            });
+        }
+        Self::payload(&raw.event_type, raw.version, &raw.data).map_err(|e| {
+            DecodeError::InvalidPayload {
+                event_type: raw.event_type.clone(),
+                message: e.to_string(),
             }
-            (AppointmentRescheduled::TYPE, AppointmentRescheduled::VERSION) => {
-                payload(raw).map(Self::Rescheduled)
-            }
-            (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION) => {
-                payload(raw).map(Self::Cancelled)
-            }
-            (AppointmentAttended::TYPE, AppointmentAttended::VERSION) => {
-                payload(raw).map(Self::Attended)
-            }
-            (AppointmentNoShow::TYPE, AppointmentNoShow::VERSION) => payload(raw).map(Self::NoShow),
-            (event_type, version) => Err(DecodeError::Unknown {
-                event_type: event_type.to_owned(),
-                version,
-            }),
+        })
+    }
+
+    /// Decodes a record of the `appointments` topic in one pass (see [`super::decode`]).
+    pub fn decode(bytes: &[u8]) -> Result<Decoded<Self>, DecodeError> {
+        super::decode(bytes)
+    }
+
+    /// The envelope `type` of this event.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::Created(_) => AppointmentCreated::TYPE,
+            Self::Rescheduled(_) => AppointmentRescheduled::TYPE,
+            Self::Cancelled(_) => AppointmentCancelled::TYPE,
+            Self::Attended(_) => AppointmentAttended::TYPE,
+            Self::NoShow(_) => AppointmentNoShow::TYPE,
         }
     }
 
@@ -164,6 +173,49 @@ impl AppointmentEvent {
             Self::Attended(AppointmentAttended(e)) | Self::NoShow(AppointmentNoShow(e)) => {
                 e.doctor_id
             }
+        }
+    }
+}
+
+impl EventSet for AppointmentEvent {
+    fn knows(event_type: &str, version: u32) -> bool {
+        matches!(
+            (event_type, version),
+            (AppointmentCreated::TYPE, AppointmentCreated::VERSION)
+                | (
+                    AppointmentRescheduled::TYPE,
+                    AppointmentRescheduled::VERSION
+                )
+                | (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION)
+                | (AppointmentAttended::TYPE, AppointmentAttended::VERSION)
+                | (AppointmentNoShow::TYPE, AppointmentNoShow::VERSION)
+        )
+    }
+
+    fn payload<'de, D: Deserializer<'de>>(
+        event_type: &str,
+        version: u32,
+        data: D,
+    ) -> Result<Self, D::Error> {
+        match (event_type, version) {
+            (AppointmentCreated::TYPE, AppointmentCreated::VERSION) => {
+                AppointmentCreated::deserialize(data).map(Self::Created)
+            }
+            (AppointmentRescheduled::TYPE, AppointmentRescheduled::VERSION) => {
+                AppointmentRescheduled::deserialize(data).map(Self::Rescheduled)
+            }
+            (AppointmentCancelled::TYPE, AppointmentCancelled::VERSION) => {
+                AppointmentCancelled::deserialize(data).map(Self::Cancelled)
+            }
+            (AppointmentAttended::TYPE, AppointmentAttended::VERSION) => {
+                AppointmentAttended::deserialize(data).map(Self::Attended)
+            }
+            (AppointmentNoShow::TYPE, AppointmentNoShow::VERSION) => {
+                AppointmentNoShow::deserialize(data).map(Self::NoShow)
+            }
+            (event_type, version) => Err(serde::de::Error::custom(format_args!(
+                "unknown event type {event_type} version {version}"
+            ))),
         }
     }
 }
@@ -217,5 +269,80 @@ mod tests {
             decode_envelope(b"{\"nope\":1}"),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    /// The single-pass decoder agrees with the two-pass one on every outcome.
+    #[test]
+    fn single_pass_decode_matches_the_envelope_route() {
+        let envelope = created().envelope(Utc::now());
+        let bytes = serde_json::to_vec(&envelope).unwrap();
+        let decoded = AppointmentEvent::decode(&bytes).unwrap();
+        assert_eq!(decoded.event_id, envelope.event_id);
+        assert_eq!(decoded.occurred_at, envelope.occurred_at);
+        assert_eq!(
+            decoded.event,
+            AppointmentEvent::Created(envelope.data.clone())
+        );
+        assert_eq!(decoded.event.event_type(), "AppointmentCreated");
+
+        // `data` before `type`, an unknown field and an escaped type still decode the same.
+        let value = serde_json::to_value(&envelope).unwrap();
+        let reordered = format!(
+            r#"{{"data":{},"extra":[1,{{"a":null}}],"type":"Appointment\u0043reated","version":1,"occurred_at":{},"event_id":{}}}"#,
+            value["data"], value["occurred_at"], value["event_id"]
+        );
+        assert_eq!(
+            AppointmentEvent::decode(reordered.as_bytes()).unwrap(),
+            decoded
+        );
+
+        let mut wrong = value.clone();
+        wrong["version"] = serde_json::json!(2);
+        assert!(matches!(
+            AppointmentEvent::decode(wrong.to_string().as_bytes()),
+            Err(DecodeError::Unknown { version: 2, .. })
+        ));
+        let mut bad = value.clone();
+        bad["data"]["duration_minutes"] = serde_json::json!("thirty");
+        assert!(matches!(
+            AppointmentEvent::decode(bad.to_string().as_bytes()),
+            Err(DecodeError::InvalidPayload { event_type, .. }) if event_type == "AppointmentCreated"
+        ));
+        let mut extra = value.clone();
+        extra["data"]["diagnosis"] = serde_json::json!("x");
+        assert!(matches!(
+            AppointmentEvent::decode(extra.to_string().as_bytes()),
+            Err(DecodeError::InvalidPayload { .. })
+        ));
+        let data_first_bad = format!(
+            r#"{{"data":{},"type":"AppointmentCreated","version":1,"occurred_at":{},"event_id":{}}}"#,
+            bad["data"], value["occurred_at"], value["event_id"]
+        );
+        assert!(matches!(
+            AppointmentEvent::decode(data_first_bad.as_bytes()),
+            Err(DecodeError::InvalidPayload { .. })
+        ));
+        let mut missing = value.clone();
+        missing.as_object_mut().unwrap().remove("occurred_at");
+        let twice = format!(r#"{{"version":1,{}"#, &value.to_string()[1..]);
+        for malformed in [
+            missing.to_string(),
+            twice,
+            format!("{value} trailing"),
+            bytes[..bytes.len() - 1]
+                .iter()
+                .map(|b| *b as char)
+                .collect(),
+            "[]".into(),
+        ] {
+            assert!(
+                matches!(
+                    AppointmentEvent::decode(malformed.as_bytes()),
+                    Err(DecodeError::Malformed(_))
+                ),
+                "{malformed}"
+            );
+            assert!(decode_envelope(malformed.as_bytes()).is_err());
+        }
     }
 }
