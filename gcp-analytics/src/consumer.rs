@@ -560,27 +560,42 @@ pub(crate) fn consume(
         .min(config.idle_timeout / 2)
         .max(Duration::from_millis(10));
     let mut last_tick = Instant::now();
+    // The clock is read once per this many records while they flow (and at every idle poll).
+    const CLOCK_EVERY: u32 = 64;
+    let mut since_clock = 0u32;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        match consumer.poll(Duration::from_millis(100)) {
+        // Never hold the engine across `poll`: the rebalance callback runs inside it and locks it.
+        let polled = consumer.poll(Duration::from_millis(100));
+        let mut engine = lock(&engine);
+        let busy = match polled {
             Some(Ok(message)) => {
-                lock(&engine).on_record(message.partition(), message.offset(), message.payload());
+                engine.on_record(message.partition(), message.offset(), message.payload());
+                true
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                if let Some(s) = lock(&engine).partitions.get_mut(&partition) {
+                if let Some(s) = engine.partitions.get_mut(&partition) {
                     s.idle_since.get_or_insert_with(Instant::now);
                 }
+                false
             }
-            Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
-            None => {}
-        }
-        metrics.touch();
-        let mut engine = lock(&engine);
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "consumer error");
+                false
+            }
+            None => false,
+        };
         if let Some(e) = engine.fatal.take() {
             break Err(e);
         }
+        since_clock += 1;
+        if busy && since_clock < CLOCK_EVERY {
+            continue;
+        }
+        since_clock = 0;
+        metrics.touch();
         if last_tick.elapsed() >= tick {
             last_tick = Instant::now();
             if let Err(e) = engine.commit_dirty(&consumer) {

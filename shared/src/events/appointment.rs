@@ -18,7 +18,9 @@ pub struct AppointmentCreated {
     pub doctor_id: Uuid,
     /// e.g. `consultation`, `follow_up`, `lab_review`: the fee schedule's key.
     pub appointment_type: String,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub start_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub end_time: DateTime<Utc>,
     pub duration_minutes: u32,
 }
@@ -35,7 +37,9 @@ pub struct AppointmentCancelled {
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
     pub appointment_type: String,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub start_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub end_time: DateTime<Utc>,
     pub duration_minutes: u32,
     /// `patient`, `doctor` or `admin`.
@@ -58,9 +62,13 @@ pub struct AppointmentRescheduled {
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
     pub appointment_type: String,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub previous_start_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub previous_end_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub start_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub end_time: DateTime<Utc>,
     pub duration_minutes: u32,
     /// Counts the appointment's changes (1 when booked): of two moves delivered out of order,
@@ -84,7 +92,9 @@ pub struct AttendanceRecorded {
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
     pub appointment_type: String,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub start_time: DateTime<Utc>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub end_time: DateTime<Utc>,
     pub duration_minutes: u32,
     /// `doctor` or `admin`.

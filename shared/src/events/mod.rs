@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 pub mod analytics;
 pub mod appointment;
+pub mod time;
 
 pub use appointment::{
     AppointmentAttended, AppointmentCancelled, AppointmentCreated, AppointmentEvent,
@@ -29,6 +30,7 @@ pub struct Envelope<T> {
     #[serde(rename = "type")]
     pub event_type: String,
     pub version: u32,
+    #[serde(deserialize_with = "time::deserialize")]
     pub occurred_at: DateTime<Utc>,
     pub data: T,
 }
@@ -252,7 +254,7 @@ mod single_pass {
                     }
                     Field::OccurredAt => {
                         once(&occurred_at, "occurred_at")?;
-                        occurred_at = Some(map.next_value::<DateTime<Utc>>()?);
+                        occurred_at = Some(map.next_value::<super::time::Timestamp>()?.0);
                     }
                     Field::Data => {
                         once(&data, "data")?;
