@@ -23,7 +23,7 @@ pub struct Run {
     pub init_peak_rss_kib: u64,
     /// Peak resident set after the last invocation, in KiB: what `MemorySize` must hold.
     pub peak_rss_kib: u64,
-    /// Invocations the function answered through `/error` (a handler or init error).
+    /// Invocations answered through `/error` (a handler error) or with a 5xx `statusCode`.
     pub errors: usize,
 }
 
@@ -118,8 +118,18 @@ fn answered(api: &Api, error: bool) {
     }
 }
 
-async fn response(State(api): State<Api>, UrlPath(_id): UrlPath<String>) -> StatusCode {
-    answered(&api, false);
+/// A response counts as an error when it is an HTTP answer with a 5xx `statusCode` (what API
+/// Gateway would turn into a server error), as well as when posted to `/error`.
+async fn response(
+    State(api): State<Api>,
+    UrlPath(_id): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    let server_error = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64))
+        .is_some_and(|status| status >= 500);
+    answered(&api, server_error);
     StatusCode::ACCEPTED
 }
 

@@ -2,7 +2,8 @@
 //! function with its template role, PostgreSQL, the AWS API emulator, a Kafka-protocol broker)
 //! served on a port and driven by `wrk`, a real load generator, for a fixed time per route:
 //! `GET /patients/{id}`, `POST /appointments` (every request a distinct free slot) and
-//! `GET /doctors/{id}/slots`. Prints wrk's figures and refuses any error or non-2xx answer.
+//! `GET /doctors/{id}/slots`. Prints wrk's figures and fails on any socket error, timeout or
+//! 4xx/5xx answer (wrk's status errors).
 //!
 //! Run through `scripts/bench-load.sh`, which installs wrk, starts PostgreSQL and the emulator
 //! and creates the functions' roles. `load-bench [SECONDS]` (default 60).
@@ -21,6 +22,10 @@ use uuid::Uuid;
 const PAIRS: usize = 100;
 const THREADS: usize = 2;
 const CONNECTIONS: usize = 8;
+const _: () = assert!(
+    PAIRS.is_multiple_of(THREADS),
+    "each wrk thread books its own pairs"
+);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -272,7 +277,7 @@ end
         .await?
         .get(0);
     println!(
-        "\n| route | duration | requests | requests/s | p50 | p99 | errors (incl. non-2xx) |\n|---|---|---|---|---|---|---|"
+        "\n| route | duration | requests | requests/s | p50 | p99 | errors (incl. 4xx/5xx) |\n|---|---|---|---|---|---|---|"
     );
     for row in rows {
         println!("{row}");

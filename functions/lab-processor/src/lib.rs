@@ -69,15 +69,8 @@ impl LabProcessor {
         use careflow::lab::ocr::Tesseract;
         use careflow::lab::service::LabReports;
         let max_bytes = vars.parsed_or("LAB_UPLOAD_MAX_BYTES", careflow::lab::DEFAULT_MAX_BYTES)?;
-        // OCR that cannot run at all is switched off at start, loudly, rather than ending
-        // every scan `unreadable` one by one.
-        let mut ocr = Tesseract::from_vars(&vars)?;
-        if let Some(tesseract) = &ocr
-            && let Err(e) = tesseract.verify().await
-        {
-            tracing::error!(error = %e, "OCR does not run here: switched off (scanned reports end unreadable)");
-            ocr = None;
-        }
+        // Whether the OCR programs run is checked at the first scanned page (Processor).
+        let ocr = Tesseract::from_vars(&vars)?;
         Ok(Self::new(Processor::new(
             LabReports::build(&vars).await?,
             LabObjects::from_vars(&vars).await?,

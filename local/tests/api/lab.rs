@@ -522,6 +522,44 @@ async fn report_layouts_are_read_by_column_and_scans_by_ocr() {
         report.reason.unwrap().starts_with("no text layer"),
         "OCR off"
     );
+
+    // OCR programs that cannot run (a broken layer) are found at the first scanned page, not at
+    // start, and switch OCR off for the process: the scan ends as with OCR off, a text report
+    // is read as ever, and no record is failed for a retry.
+    let broken = std::env::temp_dir().join(format!("careflow-broken-ocr-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&broken).unwrap();
+    for program in ["tesseract", "pdftoppm"] {
+        let path = broken.join(program);
+        std::fs::write(&path, "#!/bin/sh\nexit 127\n").unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    let broken_lab = Lab::with_vars(
+        &env,
+        Duration::from_secs(20),
+        &[("LAB_OCR_BIN_DIR", broken.to_str().unwrap())],
+    )
+    .await;
+    let (scan, text) = (Uuid::now_v7(), Uuid::now_v7());
+    broken_lab
+        .put(&object_key(patient, scan), data("layouts/split-scan.pdf"))
+        .await;
+    broken_lab
+        .put(&object_key(patient, text), data("layouts/split.pdf"))
+        .await;
+    let batches = broken_lab.deliver(2).await;
+    assert!(batches.iter().all(|b| b.failed == 0), "{batches:?}");
+    let report = env.lab_report(patient, scan).await;
+    assert_eq!(report.status, Status::Unreadable, "{report:?}");
+    assert!(
+        report.reason.unwrap().starts_with("no text layer"),
+        "broken OCR is off"
+    );
+    assert_eq!(
+        env.lab_report(patient, text).await.status,
+        Status::Processed
+    );
+    std::fs::remove_dir_all(&broken).ok();
 }
 
 fn review_event(patient: Uuid, report: Uuid, body: &Value) -> Value {

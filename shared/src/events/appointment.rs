@@ -281,7 +281,8 @@ mod tests {
         ));
     }
 
-    /// The single-pass decoder agrees with the two-pass one on every outcome.
+    /// The single-pass decoder agrees with the two-pass one on what CareFlow writes and on
+    /// every way of refusing it, and is stricter in two ways nobody writes (see `decode`).
     #[test]
     fn single_pass_decode_matches_the_envelope_route() {
         let envelope = created().envelope(Utc::now());
@@ -331,6 +332,32 @@ mod tests {
         assert!(matches!(
             AppointmentEvent::decode(data_first_bad.as_bytes()),
             Err(DecodeError::InvalidPayload { .. })
+        ));
+        // Stricter: a key twice inside `data` (ambiguous; a JSON tree kept the last) and an
+        // envelope written as an array (serde's derived structs accept both).
+        let data = value["data"].to_string();
+        let twice_in_data = format!(
+            r#"{{"event_id":{},"type":"AppointmentCreated","version":1,"occurred_at":{},"data":{{"duration_minutes":15,{}}}"#,
+            value["event_id"],
+            value["occurred_at"],
+            &data[1..]
+        );
+        assert!(
+            AppointmentEvent::from_envelope(&decode_envelope(twice_in_data.as_bytes()).unwrap())
+                .is_ok()
+        );
+        assert!(matches!(
+            AppointmentEvent::decode(twice_in_data.as_bytes()),
+            Err(DecodeError::InvalidPayload { .. })
+        ));
+        let array = format!(
+            r#"[{},"AppointmentCreated",1,{},{data}]"#,
+            value["event_id"], value["occurred_at"]
+        );
+        assert!(decode_envelope(array.as_bytes()).is_ok());
+        assert!(matches!(
+            AppointmentEvent::decode(array.as_bytes()),
+            Err(DecodeError::Malformed(_))
         ));
         let mut missing = value.clone();
         missing.as_object_mut().unwrap().remove("occurred_at");

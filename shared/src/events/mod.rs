@@ -96,6 +96,12 @@ pub struct Decoded<E> {
 /// CareFlow writes); an envelope with `data` first has its payload borrowed as raw JSON and
 /// decoded after. Hot consumers use this instead of [`decode_envelope`] + a typed payload, which
 /// builds a generic JSON tree and then walks it again.
+///
+/// It accepts what the two-pass route accepts, with two exceptions no CareFlow producer
+/// writes: a key given twice inside `data` (a tree kept the last; here it is refused as an
+/// invalid payload) and an envelope written as a JSON array. Refusals are classed as before,
+/// except that broken JSON inside the `data` of a known type is an invalid payload (the payload
+/// is read while the envelope is) and that `data` of an unknown type is skipped unchecked.
 pub fn decode<E: EventSet>(bytes: &[u8]) -> Result<Decoded<E>, DecodeError> {
     let failed_payload = std::cell::Cell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);

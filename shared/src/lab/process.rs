@@ -39,6 +39,9 @@ pub struct Processor {
     /// The extraction worker kept between records of one uploader for one patient.
     session: tokio::sync::Mutex<Session>,
     ocr: Option<Tesseract>,
+    /// Whether the OCR programs run here, checked at the first scanned page (not at start: it
+    /// is two process spawns, ~20 ms of every cold start, and most reports have a text layer).
+    ocr_runs: tokio::sync::OnceCell<bool>,
     max_bytes: u64,
 }
 
@@ -56,8 +59,29 @@ impl Processor {
             extractor,
             session: Default::default(),
             ocr,
+            ocr_runs: tokio::sync::OnceCell::new(),
             max_bytes,
         }
+    }
+
+    /// OCR, when configured and its programs run (checked once per process). Programs that
+    /// cannot run at all (a layer of the wrong architecture, a missing library, a sandbox that
+    /// breaks them) switch OCR off, loudly, rather than failing every scanned report.
+    async fn working_ocr(&self) -> Option<&Tesseract> {
+        let ocr = self.ocr.as_ref()?;
+        let runs = *self
+            .ocr_runs
+            .get_or_init(|| async {
+                match ocr.verify().await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!(error = %e, "OCR does not run here: switched off (scanned reports are not read)");
+                        false
+                    }
+                }
+            })
+            .await;
+        runs.then_some(ocr)
     }
 
     /// The words of every page: the text layer, and OCR for pages without one. `Err` only for
@@ -81,7 +105,7 @@ impl Processor {
                 unread_pages: 0,
             });
         }
-        let Some(ocr) = &self.ocr else {
+        let Some(ocr) = self.working_ocr().await else {
             if scanned.len() == pages.len() {
                 return Ok(Verdict::Unreadable {
                     reason: NO_TEXT_LAYER.into(),
