@@ -17,6 +17,62 @@ use uuid::Uuid;
 
 const TYPES: [&str; 3] = ["consultation", "follow_up", "lab_review"];
 
+/// Counts live heap bytes, for the memory an open window holds.
+struct Counting;
+
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Heap bytes one open window holds with 10,000 doctors: its counts per doctor and type, and
+/// the event ids it has counted (for recognising redelivered copies).
+fn window_memory() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let doctors: Vec<Uuid> = (0..10_000).map(|_| Uuid::from_u128(rng.u128(..))).collect();
+    for events in [10_000u64, 100_000] {
+        let before = LIVE.load(Ordering::Relaxed);
+        let mut state = PartitionWindows::new(0, WindowConfig::default(), 0);
+        let mut out = Vec::new();
+        for i in 0..events {
+            let event = Event {
+                id: Uuid::from_u128(u128::from(i) + 1),
+                // All in one minute: the window stays open.
+                time_ms: 1_767_600_000_000 + (i % 50_000) as i64,
+                doctor: doctors[(i % 10_000) as usize],
+                appointment_type: TYPES[(i % 3) as usize],
+                kind: Kind::Created,
+            };
+            state.process(i as i64, &event, &mut out);
+        }
+        assert!(out.is_empty(), "the window closed");
+        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        println!(
+            "one open window, 10,000 doctors, {events:>7} events: {:>8.1} KiB ({:.0} bytes a doctor, {:.0} bytes an event)",
+            bytes as f64 / 1024.0,
+            bytes as f64 / 10_000.0,
+            bytes as f64 / events as f64
+        );
+        drop(state);
+    }
+}
+
 fn envelope_bytes(i: u64, rng: &mut fastrand::Rng, doctors: &[Uuid]) -> (usize, Vec<u8>) {
     let at = chrono::DateTime::from_timestamp_millis(
         1_767_600_000_000 + i as i64 * 5 - rng.i64(0..2_000),
@@ -121,6 +177,7 @@ fn core(n: u64) {
 }
 
 fn main() {
+    window_memory();
     core(4_000_000);
     if std::env::var_os("CORE_ONLY").is_some() {
         return;
