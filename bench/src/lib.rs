@@ -235,6 +235,46 @@ pub async fn run_function(
     result
 }
 
+/// A database of its own for one bench run, on the server `CAREFLOW_DATABASE_URL` (an admin
+/// URL) names: one a crashed run left behind is dropped first.
+pub struct ScratchDatabase {
+    admin: tokio_postgres::Client,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    pub async fn create(name: &str) -> anyhow::Result<Self> {
+        let admin_url = std::env::var("CAREFLOW_DATABASE_URL")?;
+        let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let server = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(server, _)| server);
+        Ok(Self {
+            url: format!("{server}/{name}"),
+            admin,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Drops the database, with whatever connections are still open to it.
+    pub async fn remove(self) {
+        let name = &self.name;
+        self.admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+            .ok();
+    }
+}
+
 /// p50 / p99 / mean of a set of durations, in milliseconds.
 pub fn summary(samples: &mut [Duration]) -> (f64, f64, f64) {
     samples.sort();

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use careflow::events::{AppointmentCreated, AppointmentEvent, EventPayload, decode_envelope};
+use careflow::events::{
+    AppointmentCreated, AppointmentEvent, Decoded, EventPayload, decode_envelope,
+};
 use careflow::kafka::mock::MockKafka;
 use gcp_analytics::window::{Event, Kind, PartitionWindows, WindowConfig};
 use gcp_analytics::{Config, Metrics, run_with_metrics};
@@ -129,34 +131,31 @@ fn core(n: u64) {
         .map(|i| envelope_bytes(i, &mut rng, &doctors).1)
         .collect();
     // Before: the envelope to a generic JSON tree, then the tree to the typed payload.
+    decode_and_window("two-pass decode + core:         ", &bytes, |b| {
+        let raw = decode_envelope(b).unwrap();
+        Decoded {
+            event: AppointmentEvent::from_envelope(&raw).unwrap(),
+            event_id: raw.event_id,
+            occurred_at: raw.occurred_at,
+        }
+    });
+    // What the service does: one pass from the bytes to the typed payload.
+    decode_and_window("single-pass decode + core:      ", &bytes, |b| {
+        AppointmentEvent::decode(b).unwrap()
+    });
+}
+
+/// Decodes every envelope with `decode` and windows it, one core; prints events/s.
+fn decode_and_window(
+    label: &str,
+    bytes: &[Vec<u8>],
+    decode: impl Fn(&[u8]) -> Decoded<AppointmentEvent>,
+) {
     let mut state = PartitionWindows::new(0, WindowConfig::default(), 0);
     let mut out = Vec::new();
     let start = Instant::now();
     for (offset, b) in bytes.iter().enumerate() {
-        let raw = decode_envelope(b).unwrap();
-        let AppointmentEvent::Created(e) = AppointmentEvent::from_envelope(&raw).unwrap() else {
-            unreachable!()
-        };
-        let event = Event {
-            id: raw.event_id,
-            time_ms: raw.occurred_at.timestamp_millis(),
-            doctor: e.doctor_id,
-            appointment_type: &e.appointment_type,
-            kind: Kind::Created,
-        };
-        state.process(offset as i64, &event, &mut out);
-        out.clear();
-    }
-    println!(
-        "two-pass decode + core:          {:>12.0} events/s",
-        bytes.len() as f64 / start.elapsed().as_secs_f64()
-    );
-
-    // What the service does: one pass from the bytes to the typed payload.
-    let mut state = PartitionWindows::new(0, WindowConfig::default(), 0);
-    let start = Instant::now();
-    for (offset, b) in bytes.iter().enumerate() {
-        let decoded = AppointmentEvent::decode(b).unwrap();
+        let decoded = decode(b);
         let AppointmentEvent::Created(e) = &decoded.event else {
             unreachable!()
         };
@@ -171,7 +170,7 @@ fn core(n: u64) {
         out.clear();
     }
     println!(
-        "single-pass decode + core:       {:>12.0} events/s",
+        "{label} {:>12.0} events/s",
         bytes.len() as f64 / start.elapsed().as_secs_f64()
     );
 }

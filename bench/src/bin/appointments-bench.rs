@@ -14,6 +14,7 @@ use careflow::db::{DbConfig, migrate};
 use careflow::kafka::KafkaConfig;
 use careflow::kafka::mock::MockKafka;
 use careflow::outbox::Publisher;
+use careflow_bench::ScratchDatabase;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -24,20 +25,8 @@ const TASKS: usize = 8;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let admin_url = std::env::var("CAREFLOW_DATABASE_URL")?;
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_bench_appointments WITH (FORCE)")
-        .await?;
-    admin
-        .batch_execute("CREATE DATABASE careflow_bench_appointments")
-        .await?;
-    let db_url = format!(
-        "{}/careflow_bench_appointments",
-        admin_url.rsplit_once('/').unwrap().0
-    );
-    let mut config = DbConfig::from_url(&db_url)?;
+    let scratch = ScratchDatabase::create("careflow_bench_appointments").await?;
+    let mut config = DbConfig::from_url(&scratch.url)?;
     config.pool_size = TASKS;
     let pool = config.pool()?;
     let mut client = careflow::db::client(&pool).await?;
@@ -181,10 +170,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  outbox rows left pending: {pending}");
 
     slots_bench(&pool, &issuer, &verifier, &root).await?;
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_bench_appointments WITH (FORCE)")
-        .await
-        .ok();
+    scratch.remove().await;
     Ok(())
 }
 

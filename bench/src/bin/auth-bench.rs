@@ -13,7 +13,7 @@ use careflow::auth::Role;
 use careflow::auth::accounts::{Accounts, NewUser};
 use careflow::auth::token::{SigningKey, TokenIssuer, TokenSettings};
 use careflow::db::{DbConfig, migrate};
-use careflow_bench::{cold_start, run_function, summary};
+use careflow_bench::{ScratchDatabase, cold_start, run_function, summary};
 use serde_json::json;
 
 const COLD_STARTS: usize = 30;
@@ -39,19 +39,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: auth-bench HELLO_BINARY LOGIN_BINARY [LOGIN_WITH_JITTER_BINARY]");
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let admin_url = std::env::var("CAREFLOW_DATABASE_URL")?;
 
     // A scratch database with one user.
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_bench")
-        .await?;
-    admin
-        .batch_execute("CREATE DATABASE careflow_bench")
-        .await?;
-    let db_url = format!("{}/careflow_bench", admin_url.rsplit_once('/').unwrap().0);
-    let pool = DbConfig::from_url(&db_url)?.pool()?;
+    let scratch = ScratchDatabase::create("careflow_bench").await?;
+    let pool = DbConfig::from_url(&scratch.url)?.pool()?;
     let mut client = careflow::db::client(&pool).await?;
     migrate::run(&mut client).await?;
     drop(client);
@@ -73,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let event = login_event(&root)?;
     let env: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db_url.clone()),
+        ("DATABASE_URL".into(), scratch.url.clone()),
         (
             "CAREFLOW_JWT_SIGNING_KEY".into(),
             serde_json::to_string(&key.to_document())?,
@@ -192,9 +183,6 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "(argon2id m=19456 KiB, t=2, p=1 dominates; the rest is one SELECT, one INSERT and signing)"
     );
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_bench WITH (FORCE)")
-        .await
-        .ok();
+    scratch.remove().await;
     Ok(())
 }

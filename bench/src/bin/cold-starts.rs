@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use careflow::auth::token::{SigningKey, TokenSettings};
 use careflow::db::{DbConfig, migrate};
 use careflow::kafka::mock::MockKafka;
-use careflow_bench::{Run, run_function, summary};
+use careflow_bench::{Run, ScratchDatabase, run_function, summary};
 use careflow_local::aws::{AwsFunctions, FunctionIdentities};
 use careflow_local::functions::{HTTP_FUNCTIONS, LocalEnvironment, NON_HTTP_FUNCTIONS};
 use careflow_local::template::Template;
@@ -101,22 +101,10 @@ async fn main() -> anyhow::Result<()> {
     let [bin_dir, reference @ ..] = &args[..] else {
         anyhow::bail!("usage: cold-starts BINARY_DIR [RELEASE_BINARY_DIR]");
     };
-    let admin_url = std::env::var("CAREFLOW_DATABASE_URL")?;
 
     // A scratch database, migrated, as a deployment's is.
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_coldstart WITH (FORCE)")
-        .await?;
-    admin
-        .batch_execute("CREATE DATABASE careflow_coldstart")
-        .await?;
-    let db_url = format!(
-        "{}/careflow_coldstart",
-        admin_url.rsplit_once('/').unwrap().0
-    );
-    let pool = DbConfig::from_url(&db_url)?.pool()?;
+    let scratch = ScratchDatabase::create("careflow_coldstart").await?;
+    let pool = DbConfig::from_url(&scratch.url)?.pool()?;
     let mut client = careflow::db::client(&pool).await?;
     migrate::run(&mut client).await?;
     drop(client);
@@ -156,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         audience: "careflow-api".into(),
     };
     let local = LocalEnvironment {
-        database_url: &db_url,
+        database_url: &scratch.url,
         kafka_bootstrap_servers: &bootstrap,
         tokens: &tokens,
         key: &key,
@@ -253,9 +241,6 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     drop(pool);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_coldstart WITH (FORCE)")
-        .await
-        .ok();
+    scratch.remove().await;
     Ok(())
 }

@@ -35,22 +35,15 @@ async fn main() -> anyhow::Result<()> {
         .transpose()?
         .unwrap_or(60);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let admin_url = std::env::var("CAREFLOW_DATABASE_URL")?;
     let work = std::env::temp_dir().join(format!("careflow-load-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&work)?;
 
-    let (admin, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_load WITH (FORCE)")
-        .await?;
-    admin.batch_execute("CREATE DATABASE careflow_load").await?;
-    let db_url = format!("{}/careflow_load", admin_url.rsplit_once('/').unwrap().0);
+    let scratch = careflow_bench::ScratchDatabase::create("careflow_load").await?;
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let port = listener.local_addr()?.port();
     let settings = Settings {
-        database_url: db_url.clone(),
+        database_url: scratch.url.clone(),
         port,
         template: root.join("template.yaml"),
         state_dir: work.clone(),
@@ -284,10 +277,7 @@ end
     }
     println!("\nappointments booked: {booked}");
     drop(stack);
-    admin
-        .batch_execute("DROP DATABASE IF EXISTS careflow_load WITH (FORCE)")
-        .await
-        .ok();
+    scratch.remove().await;
     std::fs::remove_dir_all(&work).ok();
     anyhow::ensure!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
